@@ -1,0 +1,17 @@
+"""OAuth storage, one module per concern. Tenant app: every table lives in each tenant schema."""
+
+from oauth.models.clients import Client
+from oauth.models.codes import AuthorizationCode, Consent
+from oauth.models.keys import SigningKey
+from oauth.models.settings import IssuerSettings
+from oauth.models.tokens import GrantFamily, Token
+
+__all__ = [
+    "AuthorizationCode",
+    "Client",
+    "Consent",
+    "GrantFamily",
+    "IssuerSettings",
+    "SigningKey",
+    "Token",
+]

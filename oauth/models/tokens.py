@@ -1,0 +1,51 @@
+from django.conf import settings
+from django.db import models
+
+
+class GrantFamily(models.Model):
+    """One original grant (DESIGN.md §3): the code exchange that started a refresh chain.
+
+    Refresh rotation issues new ``Token`` members of the family; revoking the family
+    (code replay, refresh reuse, revocation of a refresh token) revokes every member.
+    """
+
+    client = models.ForeignKey("oauth.Client", on_delete=models.CASCADE, related_name="families")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+    )
+    scope = models.TextField(blank=True, default="")  # the granted scope, space-separated
+    resource = models.CharField(max_length=500, blank=True, default="")
+    nonce = models.CharField(max_length=500, blank=True, default="")
+    auth_time = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    # Latest purge_after of its tokens; the family goes when its last token may go.
+    purge_after = models.DateTimeField(db_index=True)
+
+
+class Token(models.Model):
+    """An access token and, for user grants, its refresh token (RFC 6749 §1.4, §1.5).
+
+    Both are stored as SHA-256 digests only. ``purge_after`` = the latest of its expiries
+    plus a retention period, so a purge (an index range scan) never removes a row that
+    refresh-reuse or code-replay detection still needs.
+    """
+
+    client = models.ForeignKey("oauth.Client", on_delete=models.CASCADE, related_name="tokens")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE
+    )
+    family = models.ForeignKey(
+        GrantFamily, null=True, blank=True, on_delete=models.CASCADE, related_name="tokens"
+    )
+    access_digest = models.CharField(max_length=64, unique=True)
+    refresh_digest = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    jti = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    scope = models.TextField(blank=True, default="")
+    audience = models.CharField(max_length=500, blank=True, default="")
+    issued_at = models.DateTimeField()
+    access_expires_at = models.DateTimeField()
+    refresh_expires_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)  # rotated out by a refresh
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    purge_after = models.DateTimeField(db_index=True)

@@ -1,0 +1,27 @@
+"""Users. One table per schema: a tenant's users live in its schema, operators in public."""
+
+import uuid
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signs in at one tenant (or an operator, in the public schema).
+
+    ``id`` is a random UUID and becomes the OpenID Connect ``sub`` (OIDC Core §2, §5.7):
+    stable, never reassigned, and it reveals nothing about the user or their tenant.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    email = models.EmailField("email address", blank=True, db_index=True)
+    email_verified = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "accounts_user"
+        verbose_name = "user"
+        verbose_name_plural = "users"
+
+    @property
+    def sub(self) -> str:
+        return str(self.id)

@@ -1,0 +1,219 @@
+"""Settings shared by every environment. Values an operator sets come from ``gatehouse.env``.
+
+Environment-specific modules (``dev``, ``test``, ``production``) set the defaults they allow
+in ``os.environ`` first, then import this module.
+"""
+
+from pathlib import Path
+
+from gatehouse import env
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+DEBUG = env.boolean("DEBUG", False)
+SECRET_KEY = env.secret_key(
+    "SECRET_KEY", min_length=env.integer("GATEHOUSE_SECRET_KEY_MIN_LENGTH", 50)
+)
+GATEHOUSE_BASE_DOMAIN = env.hostname("GATEHOUSE_BASE_DOMAIN")
+REDIS_URL = env.redis_url("REDIS_URL")
+
+DATABASES = {"default": env.database("DATABASE_URL")}
+DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
+    "DATABASE_CONNECT_TIMEOUT", 3, minimum=1
+)
+DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+
+# --- Tenancy (django-tenants) -------------------------------------------------------------
+SHARED_APPS = [
+    "django_tenants",
+    "tenants",
+    "gatehouse.accounts",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.admin",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.postgres",
+]
+TENANT_APPS = [
+    "gatehouse.accounts",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "oauth",
+]
+INSTALLED_APPS = (
+    ["gatehouse", "workers"] + SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]
+)
+
+TENANT_MODEL = "tenants.Tenant"
+TENANT_DOMAIN_MODEL = "tenants.Domain"
+PUBLIC_SCHEMA_NAME = "public"
+PUBLIC_SCHEMA_URLCONF = "gatehouse.urls_public"
+ROOT_URLCONF = "gatehouse.urls_tenant"
+# One SET search_path per connection and tenant switch instead of one per cursor.
+TENANT_LIMIT_SET_CALLS = True
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env.integer(
+    "TENANT_MULTIPROCESSING_MAX_PROCESSES", 2, minimum=1
+)
+
+AUTH_USER_MODEL = "accounts.User"
+
+MIDDLEWARE = [
+    # Answers /healthz, /readyz and /metrics on any Host (pod IP included), before the
+    # https redirect, ALLOWED_HOSTS and the tenant lookup.
+    "gatehouse.middleware.ProbeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "tenants.middleware.TenantRoutingMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+# Tenant hosts are subdomains of the base domain; custom tenant domains are listed by the
+# operator (the Helm chart fills this from its customDomains value).
+ALLOWED_HOSTS = [GATEHOUSE_BASE_DOMAIN, f".{GATEHOUSE_BASE_DOMAIN}"] + env.string_list(
+    "GATEHOUSE_EXTRA_HOSTS"
+)
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [REPO_ROOT / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "gatehouse.wsgi.application"
+
+# --- Passwords: tenant users' passwords are low-entropy, so a memory-hard KDF ---------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 10},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Cache: per-tenant keys, fails open when Redis is down ---------------------------------
+CACHES = {
+    "default": {
+        "BACKEND": "gatehouse.cache.FailOpenRedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_FUNCTION": "django_tenants.cache.make_key",
+        "OPTIONS": {"socket_connect_timeout": 0.25, "socket_timeout": 0.5},
+    }
+}
+
+# --- Sessions and cookies: host-only, per tenant schema ------------------------------------
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_COOKIE_DOMAIN = None
+CSRF_COOKIE_DOMAIN = None
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_TRUSTED_ORIGINS: list[str] = []
+CSRF_FAILURE_VIEW = "gatehouse.views.csrf_failure"
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = REPO_ROOT / "staticfiles"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Bodies larger than this are refused with a 400 before any view parses them.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+
+# --- Celery (namespace CELERY_) ---------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_TIMEZONE = "UTC"
+
+# --- Gatehouse's own namespace (read through gatehouse.conf) ---------------------------------
+GATEHOUSE = {
+    "BASE_DOMAIN": GATEHOUSE_BASE_DOMAIN,
+    # Scheme and port of public URLs printed outside a request (CLI, run command).
+    "PUBLIC_SCHEME": env.string("GATEHOUSE_PUBLIC_SCHEME", "https"),
+    "PUBLIC_PORT": env.integer("GATEHOUSE_PUBLIC_PORT", 0, minimum=0),
+    # How long a process trusts its cached Host -> tenant answer. Changes made in this
+    # process invalidate at once; other processes see them within this many seconds.
+    "TENANT_CACHE_SECONDS": env.integer("GATEHOUSE_TENANT_CACHE_SECONDS", 5, minimum=0),
+    "KEY_ENCRYPTION_KEYS": env.string_list("GATEHOUSE_KEY_ENCRYPTION_KEY"),
+    "RESERVED_SLUGS": [
+        "www",
+        "admin",
+        "api",
+        "app",
+        "auth",
+        "public",
+        "static",
+        "media",
+        "mail",
+        "smtp",
+        "status",
+        "metrics",
+        "health",
+        "signup",
+        "login",
+        "console",
+        "docs",
+        "help",
+        "support",
+        "billing",
+        "root",
+        "system",
+        "gatehouse",
+        "oauth",
+        "id",
+        "sso",
+        "information-schema",
+    ],
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"tenant": {"()": "gatehouse.logging.TenantFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s [%(name)s] tenant=%(tenant)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["tenant"]},
+    },
+    "root": {"handlers": ["console"], "level": env.string("LOG_LEVEL", "INFO")},
+}

@@ -1,0 +1,16 @@
+"""The public host (the base domain): landing page and the operators' Django admin."""
+
+from django.contrib import admin
+from django.urls import path
+
+from gatehouse import views
+
+urlpatterns = [
+    path("", views.public_home, name="public-home"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = "gatehouse.views.bad_request"
+handler403 = "gatehouse.views.permission_denied"
+handler404 = "gatehouse.views.page_not_found"
+handler500 = "gatehouse.views.server_error"

@@ -1,0 +1,39 @@
+"""Tenants and their hosts. Shared app: these tables live in the public schema only."""
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+
+class Tenant(TenantMixin):
+    """A customer. Owns one PostgreSQL schema, its issuer host(s) and everything in it."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # The schema is created and migrated on first save; on failure the provisioning
+    # transaction rolls back the schema along with the rows (PostgreSQL DDL is transactional).
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE
+
+
+class Domain(DomainMixin):
+    """A host name that routes to a tenant (``<slug>.<base domain>`` or a custom domain)."""
+
+    def __str__(self) -> str:
+        return self.domain

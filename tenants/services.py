@@ -1,0 +1,143 @@
+"""Writes to the tenant registry: provisioning, suspension.
+
+Provisioning is one transaction: the tenant row, its schema (created and migrated by
+django-tenants inside the same transaction, since PostgreSQL DDL is transactional), its
+domain and its first admin user. Any failure rolls all of it back: no schema, row or user
+is left behind, and re-running with the same slug is safe.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django_tenants.utils import schema_context, schema_exists
+
+from gatehouse.accounts.services import UserError, user_create
+from gatehouse.conf import gatehouse_setting, public_url
+from tenants.models import Domain, Tenant
+from tenants.selectors import clear_tenant_host_cache
+
+# RFC 1123 label, 3-63 characters, lowercase; no leading, trailing or doubled-at-3 hyphens
+# (xn-- is IDNA's prefix).
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+HOST_RE = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
+)
+
+
+class ProvisioningError(ValueError):
+    """A one-line, operator-facing reason a tenant could not be provisioned."""
+
+
+@dataclass(frozen=True)
+class ProvisionedTenant:
+    slug: str
+    schema: str
+    domain: str
+    issuer: str
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def validate_slug(slug: str) -> str:
+    if not SLUG_RE.match(slug or ""):
+        raise ProvisioningError(
+            f"invalid slug {slug!r}: use 3-63 lowercase letters, digits and hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    if slug[2:4] == "--" or slug.startswith("pg-"):
+        raise ProvisioningError(f"invalid slug {slug!r}: reserved prefix")
+    if slug in gatehouse_setting("RESERVED_SLUGS"):
+        raise ProvisioningError(f"slug {slug!r} is reserved; choose another")
+    return slug
+
+
+def schema_name_for(slug: str) -> str:
+    # Slugs never contain underscores, so this mapping is one-to-one.
+    return slug.replace("-", "_")
+
+
+def _validate_domain(domain: str) -> str:
+    domain = domain.strip().lower().rstrip(".")
+    if not HOST_RE.match(domain):
+        raise ProvisioningError(f"invalid domain {domain!r}")
+    if domain == settings.GATEHOUSE_BASE_DOMAIN:
+        raise ProvisioningError(f"domain {domain!r} is the public site's")
+    return domain
+
+
+def issuer_for_domain(domain: str) -> str:
+    return public_url(domain)
+
+
+def tenant_provision(
+    *,
+    slug: str,
+    name: str,
+    admin_email: str,
+    admin_password: str,
+    admin_username: str | None = None,
+    domain: str | None = None,
+) -> ProvisionedTenant:
+    """Create a tenant, its schema, its domain and its first admin, all or nothing."""
+    slug = validate_slug(slug)
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ProvisioningError("name must be 1-200 characters")
+    domain = _validate_domain(domain or f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}")
+    schema = schema_name_for(slug)
+
+    if Tenant.objects.filter(slug=slug).exists() or schema_exists(schema):
+        raise ProvisioningError(f"tenant {slug!r} already exists; nothing was changed")
+    if Domain.objects.filter(domain=domain).exists():
+        raise ProvisioningError(f"domain {domain!r} is already in use; nothing was changed")
+
+    connection.set_schema_to_public()
+    try:
+        with transaction.atomic():
+            tenant = Tenant(slug=slug, name=name, schema_name=schema)
+            tenant.save(verbosity=0)
+            Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
+            with schema_context(schema):
+                _provision_tenant_contents(
+                    admin_username=admin_username or admin_email,
+                    admin_email=admin_email,
+                    admin_password=admin_password,
+                )
+    except UserError as exc:
+        raise ProvisioningError(f"admin user: {exc}") from None
+    except IntegrityError:
+        raise ProvisioningError(f"tenant {slug!r} already exists; nothing was changed") from None
+    finally:
+        connection.set_schema_to_public()
+        clear_tenant_host_cache()
+    return ProvisionedTenant(
+        slug=slug, schema=schema, domain=domain, issuer=issuer_for_domain(domain)
+    )
+
+
+def _provision_tenant_contents(
+    *, admin_username: str, admin_email: str, admin_password: str
+) -> None:
+    """Everything a new tenant schema starts with. Runs inside the provisioning transaction."""
+    user_create(
+        username=admin_username,
+        password=admin_password,
+        email=admin_email,
+        is_staff=True,
+        is_superuser=True,
+    )
+
+
+@transaction.atomic
+def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
+    if status not in Tenant.Status.values:
+        raise ProvisioningError(f"unknown status {status!r}")
+    connection.set_schema_to_public()
+    tenant.status = status
+    tenant.save(update_fields=["status"])
+    return tenant

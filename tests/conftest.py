@@ -1,0 +1,103 @@
+"""Fixtures every test may use: two tenants, https clients, a live server, the log guard."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from django.db import connection
+
+from tests.support import secrets
+from tests.support.live import LiveServer, map_test_hosts
+from tests.support.tenants import TenantInfo, https_client, provision
+
+
+@pytest.fixture(scope="session")
+def two_tenants(django_db_setup, django_db_blocker) -> tuple[TenantInfo, TenantInfo]:
+    with django_db_blocker.unblock():
+        alpha = provision("alpha", "Alpha Corp")
+        bravo = provision("bravo", "Bravo Ltd")
+        connection.set_schema_to_public()
+    return alpha, bravo
+
+
+@pytest.fixture
+def tenant_a(two_tenants) -> TenantInfo:
+    return two_tenants[0]
+
+
+@pytest.fixture
+def tenant_b(two_tenants) -> TenantInfo:
+    return two_tenants[1]
+
+
+@pytest.fixture
+def public_client():
+    from django.conf import settings
+
+    return https_client(settings.GATEHOUSE_BASE_DOMAIN)
+
+
+@pytest.fixture(autouse=True)
+def _back_to_public_schema():
+    """A request leaves the connection on its tenant's schema; start every test in public."""
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture(scope="session")
+def live_server_db_name(django_db_setup) -> str:
+    from django.conf import settings
+
+    return settings.DATABASES["default"]["NAME"]
+
+
+@pytest.fixture(scope="session")
+def gatehouse_server(two_tenants, live_server_db_name, tmp_path_factory):
+    """gunicorn serving the test database over a real socket (http, tenants by Host)."""
+    from django.conf import settings
+
+    map_test_hosts(settings.GATEHOUSE_BASE_DOMAIN)
+    server = LiveServer(live_server_db_name, tmp_path_factory.mktemp("live"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def commit(django_db_blocker):
+    """Run ORM writes outside the test transaction, so a live server sees them."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def _commit(tenant: TenantInfo | None = None):
+        from django_tenants.utils import schema_context
+
+        with django_db_blocker.unblock():
+            if tenant is None:
+                yield
+            else:
+                with schema_context(tenant.schema):
+                    yield
+            connection.set_schema_to_public()
+
+    return _commit
+
+
+@pytest.fixture(autouse=True)
+def no_secrets_in_logs(request):
+    """Fail any test whose logs contain a password, secret or token it handled."""
+    handler = secrets.CapturingHandler()
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+    text = "\n".join(handler.texts) + "\n" + secrets.new_log_file_text()
+    leaked = secrets.leaks_in(text)
+    secrets.forget_test_secrets()
+    if leaked and not request.node.get_closest_marker("leaks_secrets_on_purpose"):
+        pytest.fail(f"a secret the test handled appeared in the logs: {leaked[0][:6]}...")

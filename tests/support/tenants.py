@@ -1,0 +1,56 @@
+"""Two tenants, provisioned once per session and committed, for every test to use."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from tests.support.secrets import remember_secret
+
+
+@dataclass
+class TenantInfo:
+    slug: str
+    schema: str
+    host: str
+    issuer: str
+    admin_username: str
+    admin_password: str
+
+    @contextmanager
+    def context(self):
+        """Run ORM code inside this tenant's schema."""
+        with schema_context(self.schema):
+            yield
+
+    def client(self, **defaults) -> Client:
+        """A Django test client that talks https to this tenant's host."""
+        return https_client(self.host, **defaults)
+
+
+def https_client(host: str, **defaults) -> Client:
+    environ = {"HTTP_HOST": host, "wsgi.url_scheme": "https", "SERVER_PORT": "443"}
+    environ.update(defaults)
+    return Client(**environ)
+
+
+def provision(slug: str, name: str) -> TenantInfo:
+    from tenants.models import Tenant
+    from tenants.services import tenant_provision
+
+    password = remember_secret(f"{slug}-admin-password-7Q!", session=True)
+    username = f"admin@{slug}.test"
+    existing = Tenant.objects.filter(slug=slug).first()
+    if existing is None:
+        result = tenant_provision(
+            slug=slug, name=name, admin_email=username, admin_password=password
+        )
+        schema, host, issuer = result.schema, result.domain, result.issuer
+    else:  # --reuse-db
+        host = f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}"
+        schema, issuer = existing.schema_name, f"https://{host}"
+    return TenantInfo(slug, schema, host, issuer, username, password)
