@@ -124,6 +124,8 @@ def _provision_tenant_contents(
     *, admin_username: str, admin_email: str, admin_password: str
 ) -> None:
     """Everything a new tenant schema starts with. Runs inside the provisioning transaction."""
+    from oauth.signing import provision_signing_keys
+
     user_create(
         username=admin_username,
         password=admin_password,
@@ -131,6 +133,9 @@ def _provision_tenant_contents(
         is_staff=True,
         is_superuser=True,
     )
+    # A current and a published next key per alg (RS256, ES256), so the first rotation
+    # never has to wait for relying parties to learn a new key.
+    provision_signing_keys()
 
 
 @transaction.atomic

@@ -12,6 +12,12 @@ from tests.support.live import LiveServer, map_test_hosts
 from tests.support.tenants import TenantInfo, https_client, provision
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    map_test_hosts(settings.GATEHOUSE_BASE_DOMAIN)
+
+
 @pytest.fixture(scope="session")
 def two_tenants(django_db_setup, django_db_blocker) -> tuple[TenantInfo, TenantInfo]:
     with django_db_blocker.unblock():

@@ -1,7 +1,274 @@
-"""Prometheus exposition for operators (scraped by pod IP; see ProbeMiddleware)."""
+"""Prometheus exposition for operators (scraped by pod IP; see ProbeMiddleware).
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+What is counted where:
+
+- Requests and latency, by URL route name (never the raw path) and status class:
+  ``RequestMetricsMiddleware``, in each web process.
+- Tokens issued, by grant type: a receiver of ``oauth.signals.token_issued``.
+- Purge rate and backlog: computed by the Celery workers and kept in Redis, because the web
+  pods never scan tenant tables for a scrape. Workers add rows deleted to a Redis hash after
+  every batch; a periodic task (``workers.backlog``) counts what is past ``purge_after`` in
+  every tenant and stores one small JSON document. ``render_metrics`` reads both and fails
+  open: with Redis down the rest is still served and ``gatehouse_metrics_store_up`` is 0.
+
+Label sets stay bounded: per-tenant series exist only for the tenants an operator opts in
+(``GATEHOUSE["METRICS_TENANTS"]``, slugs) and, for the purge backlog, the top
+``GATEHOUSE["METRICS_TOP_TENANTS"]`` tenants by backlog; every other tenant is ``other``.
+
+gunicorn runs several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty,
+writable directory (in Kubernetes an ``emptyDir``, e.g. ``/tmp/prometheus``) before the
+process starts, and every scrape sums all processes' values (prometheus-client's
+multiprocess mode). Without it, each process serves its own values.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import redis
+from django.conf import settings
+from django.db import connection
+from django_tenants.utils import get_public_schema_name
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS = {
+    # Tenants (slugs) whose requests and issued tokens get their own ``tenant`` label.
+    "METRICS_TENANTS": [],
+    # Tenants with the largest purge backlog that get their own series; the rest are "other".
+    "METRICS_TOP_TENANTS": 10,
+}
+
+PURGED_ROWS_KEY = "gatehouse:metrics:purged_rows"
+PURGE_BACKLOG_KEY = "gatehouse:metrics:purge_backlog"
+
+OTHER = "other"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+_GRANT_TYPES = frozenset(
+    {
+        "authorization_code",
+        "client_credentials",
+        "refresh_token",
+        "password",
+        "implicit",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    }
+)
+
+REQUESTS = Counter(
+    "gatehouse_http_requests",
+    "HTTP requests answered, by URL route name, method, status class and opted-in tenant.",
+    ["endpoint", "method", "status", "tenant"],
+)
+LATENCY = Histogram(
+    "gatehouse_http_request_duration_seconds",
+    "Time from the request reaching Gatehouse's middleware to the response, by route.",
+    ["endpoint", "status"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+TOKENS_ISSUED = Counter(
+    "gatehouse_tokens_issued",
+    "Token responses issued, by grant type and opted-in tenant.",
+    ["grant_type", "tenant"],
+)
+
+
+def metrics_setting(name: str):
+    return getattr(settings, "GATEHOUSE", {}).get(name, DEFAULTS[name])
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+def tenant_label(schema_name: str | None, slug: str | None) -> str:
+    """The ``tenant`` label value: the slug if opted in, ``public``, or ``other``."""
+    if not schema_name or schema_name == get_public_schema_name():
+        return "public"
+    if slug and slug in metrics_setting("METRICS_TENANTS"):
+        return slug
+    return OTHER
+
+
+def _current_tenant_label() -> str:
+    tenant = getattr(connection, "tenant", None)
+    return tenant_label(getattr(connection, "schema_name", None), getattr(tenant, "slug", None))
+
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class RequestMetricsMiddleware:
+    """Counts and times every request that reaches the app (probes and /metrics never do).
+
+    Place it right after ``ProbeMiddleware``. The endpoint label is the matched URL's route
+    name (``view_name``); anything that matched no route (unknown hosts, 404s) is
+    ``unmatched``, so a scanner cannot grow the label set.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        started = time.perf_counter()
+        response = self.get_response(request)
+        elapsed = time.perf_counter() - started
+        match = getattr(request, "resolver_match", None)
+        endpoint = (match.view_name or match.route or "unnamed") if match else "unmatched"
+        status = f"{response.status_code // 100}xx"
+        method = request.method if request.method in _METHODS else "other"
+        tenant = getattr(request, "tenant", None)
+        label = tenant_label(getattr(tenant, "schema_name", None), getattr(tenant, "slug", None))
+        REQUESTS.labels(endpoint, method, status, label).inc()
+        LATENCY.labels(endpoint, status).observe(elapsed)
+        return response
+
+
+# --- tokens issued ---------------------------------------------------------------------------
+
+
+def count_token_issued(sender=None, grant_type: str | None = None, **kwargs) -> None:
+    """Receiver of ``oauth.signals.token_issued`` (connected in ``WorkersConfig.ready``)."""
+    grant = grant_type if grant_type in _GRANT_TYPES else OTHER
+    TOKENS_ISSUED.labels(grant, _current_tenant_label()).inc()
+
+
+def connect_signals() -> None:
+    from oauth.signals import token_issued
+
+    token_issued.connect(count_token_issued, dispatch_uid="gatehouse.metrics.tokens_issued")
+
+
+# --- values computed by workers, kept in Redis -------------------------------------------------
+
+_store_clients: dict[str, redis.Redis] = {}
+
+
+def _store() -> redis.Redis:
+    url = settings.REDIS_URL
+    if url not in _store_clients:
+        _store_clients[url] = redis.Redis.from_url(
+            url, socket_connect_timeout=0.25, socket_timeout=0.5
+        )
+    return _store_clients[url]
+
+
+def record_purged_rows(deleted: dict[str, int]) -> None:
+    """Add rows deleted per kind to the shared counter. Never fails the purge itself."""
+    try:
+        pipe = _store().pipeline(transaction=False)
+        for kind, rows in deleted.items():
+            if rows:
+                pipe.hincrby(PURGED_ROWS_KEY, kind, rows)
+        pipe.execute()
+    except (redis.RedisError, OSError) as exc:
+        logger.warning("purge counter not recorded, Redis unavailable: %s", type(exc).__name__)
+
+
+def store_purge_backlog(rows: list[tuple[str, str, int]], *, ttl_seconds: int) -> None:
+    """Replace the stored backlog: (tenant label, kind, rows) series, already bounded.
+
+    The document expires after ``ttl_seconds``, so a stopped backlog task shows as missing
+    series rather than old numbers.
+    """
+    document = {"measured_at": time.time(), "rows": [list(row) for row in rows]}
+    _store().set(PURGE_BACKLOG_KEY, json.dumps(document), ex=ttl_seconds)
+
+
+def top_tenant_series(
+    backlog: dict[str, dict[str, int]], *, top: int
+) -> list[tuple[str, str, int]]:
+    """Bounded series from per-tenant backlogs: the ``top`` largest tenants, then "other".
+
+    ``backlog`` maps a tenant label (slug, or "public") to rows per kind.
+    """
+    kinds = sorted({kind for per_kind in backlog.values() for kind in per_kind})
+    ranked = sorted(backlog.items(), key=lambda item: (-sum(item[1].values()), item[0]))
+    named = [(label, per_kind) for label, per_kind in ranked[:top] if sum(per_kind.values())]
+    named_labels = {label for label, _ in named}
+    other = {kind: 0 for kind in kinds}
+    for label, per_kind in backlog.items():
+        if label not in named_labels:
+            for kind, rows in per_kind.items():
+                other[kind] += rows
+    series = [(label, kind, per_kind.get(kind, 0)) for label, per_kind in named for kind in kinds]
+    series += [(OTHER, kind, rows) for kind, rows in other.items()]
+    return series
+
+
+class StoredMetricsCollector:
+    """Yields the worker-computed metrics from Redis at scrape time."""
+
+    def describe(self):
+        return []
+
+    def collect(self):
+        up = GaugeMetricFamily(
+            "gatehouse_metrics_store_up",
+            "1 if the worker-computed metrics could be read from Redis for this scrape.",
+        )
+        try:
+            client = _store()
+            purged = client.hgetall(PURGED_ROWS_KEY)
+            backlog_raw = client.get(PURGE_BACKLOG_KEY)
+        except (redis.RedisError, OSError):
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+
+        deleted = CounterMetricFamily(
+            "gatehouse_purge_rows_deleted",
+            "Rows deleted by purges (workers and the purge_tokens command), by kind.",
+            labels=["kind"],
+        )
+        for kind, rows in sorted(purged.items()):
+            deleted.add_metric([kind.decode()], int(rows))
+        yield deleted
+
+        if backlog_raw is None:
+            return
+        document = json.loads(backlog_raw)
+        gauge = GaugeMetricFamily(
+            "gatehouse_purge_backlog_rows",
+            "Rows past their purge time, by kind, for the top tenants by backlog and 'other'.",
+            labels=["tenant", "kind"],
+        )
+        for tenant, kind, rows in document["rows"]:
+            gauge.add_metric([tenant, kind], rows)
+        yield gauge
+        measured = GaugeMetricFamily(
+            "gatehouse_purge_backlog_measured_timestamp_seconds",
+            "When the purge backlog was last measured (Unix time).",
+        )
+        measured.add_metric([], document["measured_at"])
+        yield measured
+
+
+_stored_registry = CollectorRegistry(auto_describe=False)
+_stored_registry.register(StoredMetricsCollector())
 
 
 def render_metrics() -> tuple[bytes, str]:
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+    if multiprocess_dir():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return generate_latest(registry) + generate_latest(_stored_registry), CONTENT_TYPE_LATEST

@@ -14,16 +14,16 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, HttpResponseNotFound
 
-_redis_client = None
+_redis_clients: dict[str, redis.Redis] = {}
 
 
-def _redis():
-    global _redis_client
-    if _redis_client is None:
-        _redis_client = redis.Redis.from_url(
-            settings.REDIS_URL, socket_connect_timeout=0.5, socket_timeout=0.5
+def _redis() -> redis.Redis:
+    url = settings.REDIS_URL
+    if url not in _redis_clients:
+        _redis_clients[url] = redis.Redis.from_url(
+            url, socket_connect_timeout=0.5, socket_timeout=0.5
         )
-    return _redis_client
+    return _redis_clients[url]
 
 
 def _json(payload: dict, status: int = 200) -> HttpResponse:

@@ -6,6 +6,7 @@ this process (Python clients) and the browser gets ``--host-resolver-rules``.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
@@ -21,9 +22,25 @@ REPO = Path(__file__).resolve().parents[2]
 _real_getaddrinfo = socket.getaddrinfo
 
 
+def _private_ip(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return not address.is_loopback and (address.is_private or address.is_link_local)
+
+
 def map_test_hosts(base_domain: str) -> None:
+    """Resolve the test base domain to loopback, and never let a test reach a private IP.
+
+    Tests address pods by IP only in the Host header; should one use such an address as a
+    connection target, it goes to loopback instead of off this machine.
+    """
+
     def getaddrinfo(host, *args, **kwargs):
-        if isinstance(host, str) and (host == base_domain or host.endswith("." + base_domain)):
+        if isinstance(host, str) and (
+            host == base_domain or host.endswith("." + base_domain) or _private_ip(host)
+        ):
             host = "127.0.0.1"
         return _real_getaddrinfo(host, *args, **kwargs)
 
@@ -96,16 +113,16 @@ class LiveServer:
         self._wait_ready()
 
     def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {self.log_path.read_text()[-2000:]}")
             try:
                 if requests.get(f"http://127.0.0.1:{self.port}/healthz", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
-        raise RuntimeError("gunicorn did not become ready in 30 s")
+        raise RuntimeError("gunicorn did not become ready in 60 s")
 
     def url(self, host: str, path: str = "/") -> str:
         return f"http://{host}:{self.port}{path}"
