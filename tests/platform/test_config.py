@@ -73,8 +73,8 @@ def test_debug_is_off_unless_set():
             "shell",
             "--no-imports",
             "-c",
-            "from django.conf import settings; print(settings.DEBUG, settings.SESSION_COOKIE_NAME,"
-            " settings.CSRF_COOKIE_NAME, settings.SESSION_COOKIE_DOMAIN, settings.CSRF_TRUSTED_ORIGINS)",
+            "from django.conf import settings as s; print(s.DEBUG, s.SESSION_COOKIE_NAME,"
+            " s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_DOMAIN, s.CSRF_TRUSTED_ORIGINS)",
         ],
         cwd=REPO,
         env={**{k: v for k, v in os.environ.items() if k != "DEBUG"}, **GOOD},
