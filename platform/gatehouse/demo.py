@@ -49,9 +49,9 @@ def ensure_demo(*, port: int) -> dict:
             )
     host = primary_domain(tenant)
     return {
-        "public_url": public_url(settings.GATEHOUSE_BASE_DOMAIN),
+        "public_url": public_url(settings.GATEHOUSE_BASE_DOMAIN, port=port),
         "tenant": DEMO_SLUG,
-        "issuer": public_url(host),
+        "issuer": public_url(host, port=port),
         "operator": {"username": DEMO_OPERATOR, "password": DEMO_OPERATOR_PASSWORD},
         "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
         "user": {"username": DEMO_USER, "password": DEMO_USER_PASSWORD},

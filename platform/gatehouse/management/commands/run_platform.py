@@ -122,6 +122,9 @@ class Command(BaseCommand):
             name: subprocess.Popen(cmd, cwd=REPO, env=env, start_new_session=True)
             for name, cmd in commands.items()
         }
+        self.stderr.write(
+            "started " + ", ".join(f"{name} (pid {p.pid})" for name, p in processes.items())
+        )
         stopping = False
 
         def stop(*_):
@@ -161,3 +164,4 @@ class Command(BaseCommand):
         lines += [f"  {label:<22} {value}" for label, value in demo.describe(info)]
         lines += ["", "Ctrl-C stops web, worker and beat.", ""]
         self.stdout.write("\n".join(lines))
+        self.stdout.flush()
