@@ -1,0 +1,79 @@
+"""Fixtures for signing-key tests: a tenant of their own to rotate for real, JWKS over HTTP.
+
+Rotations that a live server must see are committed, so they happen on a tenant these tests
+own ("oidc-rotation"), never on the shared ``tenant_a``/``tenant_b``; its keys are reset
+before each test that uses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import timedelta
+
+import pytest
+import requests
+from django.db import connection
+
+from tests.support.tenants import TenantInfo, provision
+
+KEY_DERIVATION_LABEL = b"gatehouse-key-encryption-v1:"
+
+
+def fernet_key_for(value: str) -> bytes:
+    """The documented derivation (oauth.signing), recomputed independently."""
+    return base64.urlsafe_b64encode(hashlib.sha256(KEY_DERIVATION_LABEL + value.encode()).digest())
+
+
+def fetch_jwks(server, tenant: TenantInfo) -> dict:
+    response = requests.get(server.url(tenant.host, "/oauth/jwks"), timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def kids(jwks: dict) -> set[str]:
+    return {key["kid"] for key in jwks["keys"]}
+
+
+@pytest.fixture(scope="session")
+def rotation_tenant_session(django_db_setup, django_db_blocker):
+    from tenants.models import Tenant
+    from tenants.selectors import clear_tenant_host_cache
+
+    with django_db_blocker.unblock():
+        info = provision("oidc-rotation", "OIDC Rotation")
+        connection.set_schema_to_public()
+    yield info
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        Tenant.objects.get(slug=info.slug).delete(force_drop=True)
+        clear_tenant_host_cache()
+
+
+@pytest.fixture
+def rotation_tenant(rotation_tenant_session, commit) -> TenantInfo:
+    """The tenant of our own, with freshly provisioned keys and default issuer settings."""
+    from oauth.models import IssuerSettings, SigningKey
+    from oauth.signing import provision_signing_keys
+
+    with commit(rotation_tenant_session):
+        SigningKey.objects.all().delete()
+        IssuerSettings.objects.all().delete()
+        provision_signing_keys()
+    return rotation_tenant_session
+
+
+@pytest.fixture
+def publish_next_keys_earlier(commit):
+    """Pretend the tenant's next keys were published ``seconds`` ago (time has passed)."""
+    from django.utils import timezone
+
+    from oauth.models import SigningKey
+
+    def _backdate(tenant: TenantInfo, seconds: int) -> None:
+        with commit(tenant):
+            SigningKey.objects.filter(state=SigningKey.State.NEXT).update(
+                published_at=timezone.now() - timedelta(seconds=seconds)
+            )
+
+    return _backdate

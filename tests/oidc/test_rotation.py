@@ -1,0 +1,182 @@
+"""Rotation without a gap (OIDC Core §10.1.1): next -> current -> retiring -> retired."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+
+from tests.oidc.conftest import fetch_jwks, kids
+
+
+def _keys(state: str) -> dict[str, str]:
+    from oauth.models import SigningKey
+
+    return dict(SigningKey.objects.filter(state=state).values_list("alg", "kid"))
+
+
+def _claims(**extra) -> dict:
+    return {"sub": "user-1", "exp": int(time.time()) + 600, **extra}
+
+
+@pytest.mark.django_db
+def test_next_key_is_promoted_only_after_jwks_max_age_unless_forced(tenant_a):
+    from oauth.models import IssuerSettings, SigningKey
+    from oauth.signing import rotate
+
+    with tenant_a.context():
+        max_age = IssuerSettings.load().jwks_max_age
+        published = SigningKey.objects.get(alg="RS256", state="next").published_at
+        before = _keys("current"), _keys("next")
+
+        early = rotate(published + timedelta(seconds=max_age - 1))
+        assert not early.rotated
+        assert "jwks_max_age" in early.reason and "--force" in early.reason
+        assert (_keys("current"), _keys("next")) == before
+
+        on_time = rotate(published + timedelta(seconds=max_age))
+        assert on_time.rotated and on_time.reason == ""
+        assert on_time.current == before[1] and on_time.retiring == before[0]
+        assert _keys("current") == before[1] and _keys("retiring") == before[0]
+        assert set(_keys("next").values()).isdisjoint(before[1].values())
+
+        just_published = published + timedelta(seconds=max_age + 1)
+        assert not rotate(just_published).rotated
+        forced = rotate(just_published, force=True)
+        assert forced.rotated and forced.reason == "forced"
+        assert SigningKey.objects.filter(state="current").count() == 2
+
+
+@pytest.mark.django_db
+def test_retiring_key_outlives_the_longest_token_it_may_have_signed(tenant_a):
+    from oauth.models import Client, IssuerSettings
+    from oauth.signing import CLOCK_SKEW_LEEWAY, jwks_document, rotate, sign_jwt
+
+    with tenant_a.context():
+        IssuerSettings.objects.update(access_token_lifetime=7200)
+        Client.objects.create(client_id="long-lived", name="Long", access_token_lifetime=10800)
+        now = timezone.now()
+        outcome = rotate(now, force=True)
+        assert outcome.retire_after == now + timedelta(seconds=10800 + CLOCK_SKEW_LEEWAY)
+
+        old = set(outcome.retiring.values())
+        assert old <= kids(jwks_document(outcome.retire_after - timedelta(seconds=1)))
+        assert old.isdisjoint(kids(jwks_document(outcome.retire_after)))
+
+        with pytest.raises(ValueError, match="longest token lifetime"):
+            sign_jwt({"exp": int(time.time()) + 10800 + 60})
+        with pytest.raises(ValueError, match="exp"):
+            sign_jwt({"sub": "no-expiry"})
+
+
+@pytest.mark.django_db
+def test_rotate_if_due_rotates_only_when_the_current_key_is_old_enough(tenant_a):
+    from oauth.models import IssuerSettings, SigningKey
+    from oauth.signing import rotate_if_due
+
+    with tenant_a.context():
+        days = IssuerSettings.load().signing_key_rotation_days
+        activated = SigningKey.objects.get(alg="RS256", state="current").activated_at
+        due = activated + timedelta(days=days)
+
+        not_yet = rotate_if_due(due - timedelta(seconds=1))
+        assert not not_yet.rotated and "not due" in not_yet.reason
+        IssuerSettings.objects.update(signing_key_rotation_days=0)
+        assert not rotate_if_due(due + timedelta(days=365)).rotated
+        IssuerSettings.objects.update(signing_key_rotation_days=days)
+
+        rotated = rotate_if_due(due)
+        assert rotated.rotated and set(rotated.current.values()) == set(not_yet.next.values())
+        assert not rotate_if_due(due + timedelta(seconds=60)).rotated  # the new key is young
+
+        # The retiring keys leave when their time is up, on the next periodic run.
+        assert rotate_if_due(rotated.retire_after - timedelta(seconds=1)).retired == []
+        later = rotate_if_due(rotated.retire_after)
+        assert sorted(later.retired) == sorted(rotated.retiring.values())
+        gone = SigningKey.objects.filter(kid__in=later.retired)
+        assert {(k.state, k.private_key) for k in gone} == {("retired", "")}
+
+
+@pytest.mark.live
+def test_rotation_mid_session_keeps_old_tokens_valid_and_new_kid_was_published(
+    gatehouse_server, rotation_tenant, publish_next_keys_earlier, commit
+):
+    from oauth.models import SigningKey
+    from oauth.signing import rotate, rotate_if_due, sign_jwt
+
+    cached_jwks = fetch_jwks(gatehouse_server, rotation_tenant)  # what an RP holds
+    with commit(rotation_tenant):
+        old_tokens = {alg: sign_jwt(_claims(), alg=alg) for alg in ("RS256", "ES256")}
+    publish_next_keys_earlier(rotation_tenant, 3600)
+    with commit(rotation_tenant):
+        outcome = rotate()
+        new_tokens = {alg: sign_jwt(_claims(), alg=alg) for alg in ("RS256", "ES256")}
+    assert outcome.rotated
+
+    fresh_jwks = fetch_jwks(gatehouse_server, rotation_tenant)
+    assert set(outcome.retiring.values()) <= kids(fresh_jwks)  # old keys still published
+    for alg, token in old_tokens.items():
+        verified = jwt.decode(token, KeySet.import_key_set(fresh_jwks), algorithms=[alg])
+        assert verified.header["kid"] == outcome.retiring[alg]
+    for alg, token in new_tokens.items():
+        # The new kid was already in the JWKS the relying party cached before the rotation.
+        verified = jwt.decode(token, KeySet.import_key_set(cached_jwks), algorithms=[alg])
+        assert verified.header["kid"] == outcome.current[alg] != outcome.retiring[alg]
+        assert verified.header["kid"] in kids(cached_jwks)
+
+    # Once retire_after has passed, the retiring keys leave JWKS (even before a sweep).
+    with commit(rotation_tenant):
+        SigningKey.objects.filter(state="retiring").update(
+            retire_after=timezone.now() - timedelta(seconds=1)
+        )
+    after = fetch_jwks(gatehouse_server, rotation_tenant)
+    assert kids(after).isdisjoint(outcome.retiring.values())
+    for alg, token in old_tokens.items():
+        with pytest.raises(JoseError):
+            jwt.decode(token, KeySet.import_key_set(after), algorithms=[alg])
+    with commit(rotation_tenant):
+        assert sorted(rotate_if_due().retired) == sorted(outcome.retiring.values())
+
+
+@pytest.mark.live
+def test_concurrent_rotations_leave_exactly_one_current_key_per_alg(
+    rotation_tenant, publish_next_keys_earlier, django_db_blocker
+):
+    from django_tenants.utils import schema_context
+
+    from oauth.models import SigningKey
+    from oauth.signing import rotate
+
+    publish_next_keys_earlier(rotation_tenant, 3600)
+    barrier, outcomes, errors = threading.Barrier(2), [], []
+
+    def rotate_in_thread():
+        try:
+            barrier.wait(5)
+            with schema_context(rotation_tenant.schema):
+                outcomes.append(rotate())
+        except Exception as exc:  # reported below; a thread cannot fail the test itself
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with django_db_blocker.unblock():
+        threads = [threading.Thread(target=rotate_in_thread) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert errors == []
+        assert sorted(o.rotated for o in outcomes) == [False, True]
+        with schema_context(rotation_tenant.schema):
+            states = list(SigningKey.objects.values_list("alg", "state"))
+        connection.set_schema_to_public()
+    for alg in ("RS256", "ES256"):
+        assert states.count((alg, "current")) == 1
+        assert states.count((alg, "next")) == 1
+        assert states.count((alg, "retiring")) == 1
