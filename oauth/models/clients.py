@@ -1,12 +1,23 @@
+import re
+from urllib.parse import urlsplit
+
+from authlib.oauth2.rfc6749 import ClientMixin
+from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+
+from oauth import digests
+
+#: Loopback IP literals whose redirect URIs match on any port (RFC 8252 §7.3).
+_LOOPBACK_NETLOC = re.compile(r"^(127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?$")
 
 
 def _strings():
     return ArrayField(models.CharField(max_length=2000), default=list, blank=True)
 
 
-class Client(models.Model):
+class Client(ClientMixin, models.Model):
     """A registered OAuth 2.0 client (RFC 6749 §2, RFC 7591 §2 metadata).
 
     The secret is never stored: ``secret_digest`` is the SHA-256 hex digest of a 256-bit
@@ -58,6 +69,11 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["name", "pk"]
+        indexes = [
+            # CORS: "is this Origin registered by any client of this tenant" is one
+            # indexed containment query (cors_origins @> ARRAY[origin]).
+            GinIndex(fields=["cors_origins"], name="oauth_client_cors_gin"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.client_id})"
@@ -65,3 +81,84 @@ class Client(models.Model):
     @property
     def is_public(self) -> bool:
         return self.client_type == self.Type.PUBLIC
+
+    # --- Authlib's ClientMixin (RFC 6749 §2, RFC 7591 §2) --------------------------------
+
+    def get_client_id(self) -> str:
+        return self.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        """The redirect URI when a request names none: only if exactly one is registered
+        (RFC 6749 §3.1.2.3)."""
+        return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
+
+    def default_scope(self) -> str:
+        return list_to_scope(self.default_scopes or self.scopes)
+
+    def get_allowed_scope(self, scope: str | None) -> str | None:
+        """The scope to grant, or None when any requested scope is not allowed.
+
+        RFC 6749 §3.3: an omitted scope means the client's default scopes; a scope outside
+        the client's allowed scopes is ``invalid_scope`` (never silently narrowed).
+        """
+        if not scope:
+            return self.default_scope()
+        requested = scope_to_list(scope)
+        allowed = set(self.scopes)
+        if any(item not in allowed for item in requested):
+            return None
+        return list_to_scope(list(dict.fromkeys(requested)))
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        """Exact string match (RFC 9700 §4.1.1), except that a loopback IP literal redirect
+        URI matches on any port (RFC 8252 §7.3)."""
+        if redirect_uri in self.redirect_uris:
+            return True
+        return any(loopback_matches(registered, redirect_uri) for registered in self.redirect_uris)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        """Constant-time digest comparison against the current secret, or the previous one
+        while a rotation's grace period lasts."""
+        from django.utils import timezone
+
+        if digests.matches(client_secret, self.secret_digest):
+            return True
+        return bool(
+            self.previous_secret_digest
+            and self.previous_secret_expires_at
+            and self.previous_secret_expires_at > timezone.now()
+            and digests.matches(client_secret, self.previous_secret_digest)
+        )
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        """The token endpoint takes the registered ``token_endpoint_auth_method`` only
+        (RFC 7591 §2). Revocation accepts either secret method, or ``none`` for a public
+        client (RFC 7009 §2.1); introspection requires a confidential client (RFC 7662 §2.1).
+        """
+        secret_methods = (self.AuthMethod.BASIC, self.AuthMethod.POST)
+        if endpoint == "token":
+            return method == self.token_endpoint_auth_method
+        if self.is_public:
+            return endpoint == "revocation" and method == self.AuthMethod.NONE
+        return method in secret_methods
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type in self.response_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in self.grant_types
+
+
+def loopback_matches(registered: str, requested: str) -> bool:
+    """RFC 8252 §7.3: ``http://127.0.0.1:<any port>/path`` or ``http://[::1]:<any port>/path``
+    matches a registered loopback URI with the same host, path and query."""
+    try:
+        reg, req = urlsplit(registered), urlsplit(requested)
+    except ValueError:
+        return False
+    reg_host, req_host = _LOOPBACK_NETLOC.match(reg.netloc), _LOOPBACK_NETLOC.match(req.netloc)
+    if not reg_host or not req_host or reg.scheme != "http" or req.scheme != "http":
+        return False
+    if req.fragment or reg_host.group(1) != req_host.group(1):
+        return False
+    return (reg.path, reg.query) == (req.path, req.query)

@@ -1,8 +1,9 @@
+from authlib.oauth2.rfc6749 import AuthorizationCodeMixin
 from django.conf import settings
 from django.db import models
 
 
-class AuthorizationCode(models.Model):
+class AuthorizationCode(AuthorizationCodeMixin, models.Model):
     """An authorization code (RFC 6749 §4.1.2), stored as a SHA-256 digest.
 
     Single use: redeemed under a row lock (``used_at``); a replay revokes the family the
@@ -27,6 +28,28 @@ class AuthorizationCode(models.Model):
         "oauth.GrantFamily", null=True, blank=True, on_delete=models.SET_NULL
     )
     purge_after = models.DateTimeField(db_index=True)
+
+    # --- Authlib's AuthorizationCodeMixin (RFC 6749 §4.1.2) and its OIDC extension --------
+
+    def get_redirect_uri(self) -> str:
+        """The redirect URI the authorization request named ("" if it named none, in which
+        case the token request need not repeat it, RFC 6749 §4.1.3)."""
+        return self.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_nonce(self) -> str | None:
+        return self.nonce or None
+
+    def get_auth_time(self) -> int:
+        return int(self.auth_time.timestamp())
+
+    def get_acr(self) -> str | None:
+        return None
+
+    def get_amr(self) -> list[str] | None:
+        return None
 
 
 class Consent(models.Model):

@@ -1,5 +1,7 @@
+from authlib.oauth2.rfc6749 import TokenMixin
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class GrantFamily(models.Model):
@@ -23,7 +25,7 @@ class GrantFamily(models.Model):
     purge_after = models.DateTimeField(db_index=True)
 
 
-class Token(models.Model):
+class Token(TokenMixin, models.Model):
     """An access token and, for user grants, its refresh token (RFC 6749 §1.4, §1.5).
 
     Both are stored as SHA-256 digests only. ``purge_after`` = the latest of its expiries
@@ -49,3 +51,32 @@ class Token(models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)  # rotated out by a refresh
     revoked_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(db_index=True)
+
+    # --- Authlib's TokenMixin (RFC 6749 §1.4, §1.5) --------------------------------------
+
+    def check_client(self, client) -> bool:
+        return self.client_id == client.pk
+
+    def get_scope(self) -> str:
+        return self.scope
+
+    def get_expires_in(self) -> int:
+        return max(0, int((self.access_expires_at - self.issued_at).total_seconds()))
+
+    def is_expired(self) -> bool:
+        return self.access_expires_at <= timezone.now()
+
+    def is_refresh_expired(self) -> bool:
+        return self.refresh_expires_at is None or self.refresh_expires_at <= timezone.now()
+
+    def is_revoked(self) -> bool:
+        """Revoked itself, rotated out by a refresh, or its whole family revoked."""
+        if self.revoked_at is not None or self.retired_at is not None:
+            return True
+        return self.family_id is not None and self.family.revoked_at is not None
+
+    def get_user(self):
+        return self.user
+
+    def get_client(self):
+        return self.client

@@ -1,0 +1,78 @@
+"""``manage.py register_client``: register an OAuth client in one tenant (DESIGN.md §5).
+
+The client secret is printed once and stored only as a SHA-256 digest.
+"""
+
+from django_tenants.utils import get_tenant_model, schema_context
+
+from gatehouse.cli import OperatorCommand
+from oauth.models import Client
+from oauth.services import GRANT_TYPES, client_create
+
+
+class Command(OperatorCommand):
+    help = "Register an OAuth client in a tenant; prints its client_id and (once) its secret."
+
+    def add_command_arguments(self, parser):
+        parser.add_argument("--tenant", required=True, help="tenant slug")
+        parser.add_argument("--name", required=True, help="shown to users on the consent page")
+        parser.add_argument(
+            "--grant-type",
+            action="append",
+            choices=GRANT_TYPES,
+            dest="grant_types",
+            help="repeat for several; default: authorization_code + refresh_token with "
+            "--redirect-uri, else client_credentials",
+        )
+        parser.add_argument(
+            "--redirect-uri", action="append", dest="redirect_uris", help="exact; repeatable"
+        )
+        parser.add_argument("--scope", default="", help='allowed scopes, e.g. "api read"')
+        parser.add_argument(
+            "--auth-method",
+            choices=Client.AuthMethod.values,
+            default=Client.AuthMethod.BASIC,
+            help="token endpoint authentication; none = public client (PKCE required)",
+        )
+        parser.add_argument(
+            "--can-introspect", action="store_true", help="a resource server (RFC 7662)"
+        )
+        parser.add_argument(
+            "--resource",
+            action="append",
+            dest="resources",
+            help="RFC 8707 resource indicator the client may ask for; repeatable",
+        )
+        parser.add_argument(
+            "--cors-origin",
+            action="append",
+            dest="cors_origins",
+            help="browser origin allowed to call the token endpoints; repeatable",
+        )
+        parser.add_argument("--access-token-lifetime", type=int, help="seconds")
+        parser.add_argument("--refresh-token-lifetime", type=int, help="seconds")
+        parser.add_argument(
+            "--access-token-format",
+            choices=Client.AccessTokenFormat.values,
+            default=Client.AccessTokenFormat.OPAQUE,
+        )
+
+    def run(self, **options) -> dict:
+        tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
+        if tenant is None:
+            raise ValueError(f"no tenant {options['tenant']!r}")
+        with schema_context(tenant.schema_name):
+            client, secret = client_create(
+                name=options["name"],
+                grant_types=options["grant_types"],
+                redirect_uris=options["redirect_uris"],
+                scopes=options["scope"].split(),
+                auth_method=options["auth_method"],
+                can_introspect=options["can_introspect"],
+                resources=options["resources"],
+                cors_origins=options["cors_origins"],
+                access_token_lifetime=options["access_token_lifetime"],
+                refresh_token_lifetime=options["refresh_token_lifetime"],
+                access_token_format=options["access_token_format"],
+            )
+        return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}

@@ -1,0 +1,208 @@
+"""Reads of OAuth storage. Every query runs on ``connection``, whose search_path the tenant
+middleware set, so everything here is the current tenant's (DESIGN.md §1)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connection
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+from django.urls import NoReverseMatch, reverse
+
+from oauth import digests
+from oauth.models import Client, Consent, IssuerSettings, Token
+
+# --- Issuer -----------------------------------------------------------------------------------
+
+
+def issuer_for_request(request) -> str:
+    """The tenant's issuer identifier: scheme and host of the request (RFC 8414 §2).
+
+    ``request.scheme`` honours ``SECURE_PROXY_SSL_HEADER`` behind a TLS-terminating proxy;
+    the host has already been matched to this tenant by the routing middleware.
+    """
+    return f"{request.scheme}://{request.get_host().lower()}"
+
+
+# --- Issuer policy (IssuerSettings), cached per schema for a few seconds -----------------------
+
+
+@dataclass(frozen=True)
+class IssuerPolicy:
+    access_token_lifetime: int
+    refresh_token_lifetime: int
+    authorization_code_lifetime: int
+    refresh_reuse_window: int
+    default_resource: str
+
+
+_policy_cache: dict[str, tuple[float, IssuerPolicy]] = {}
+_policy_lock = threading.Lock()
+
+
+def _policy_cache_seconds() -> float:
+    return float(getattr(settings, "GATEHOUSE", {}).get("ISSUER_SETTINGS_CACHE_SECONDS", 5))
+
+
+def issuer_policy(*, fresh: bool = False) -> IssuerPolicy:
+    """This tenant's ``IssuerSettings`` as an immutable snapshot.
+
+    The client-credentials path reads it on every request, so it is cached in the process
+    per schema for ``GATEHOUSE["ISSUER_SETTINGS_CACHE_SECONDS"]`` (default 5 s); saving the
+    settings in this process drops the cache at once. Paths whose correctness depends on
+    the latest value (the refresh reuse window) pass ``fresh=True``.
+    """
+    schema = connection.schema_name
+    now = time.monotonic()
+    if not fresh:
+        cached = _policy_cache.get(schema)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+    row = IssuerSettings.load()
+    policy = IssuerPolicy(
+        access_token_lifetime=row.access_token_lifetime,
+        refresh_token_lifetime=row.refresh_token_lifetime,
+        authorization_code_lifetime=row.authorization_code_lifetime,
+        refresh_reuse_window=row.refresh_reuse_window,
+        default_resource=row.default_resource,
+    )
+    ttl = _policy_cache_seconds()
+    if ttl > 0:
+        with _policy_lock:
+            if len(_policy_cache) > 10_000:
+                _policy_cache.clear()
+            _policy_cache[schema] = (now + ttl, policy)
+    return policy
+
+
+def clear_issuer_policy_cache() -> None:
+    with _policy_lock:
+        _policy_cache.clear()
+
+
+@receiver([post_save, post_delete], sender=IssuerSettings)
+def _issuer_settings_changed(**kwargs) -> None:
+    clear_issuer_policy_cache()
+
+
+def token_retention_seconds() -> int:
+    """How long a token or code row outlives its last expiry, so replay and reuse
+    detection still find it (DESIGN.md §3)."""
+    return int(getattr(settings, "GATEHOUSE", {}).get("TOKEN_RETENTION_SECONDS", 86400))
+
+
+# --- Clients ----------------------------------------------------------------------------------
+
+
+def client_by_client_id(*, client_id: str) -> Client | None:
+    """An enabled client of this tenant, or None (one indexed query)."""
+    if not client_id or len(client_id) > 64 or "\x00" in client_id:
+        return None
+    try:
+        return Client.objects.get(client_id=client_id, disabled=False)
+    except Client.DoesNotExist:
+        return None
+
+
+def origin_registered(*, origin: str) -> bool:
+    """Whether any enabled client of this tenant lists ``origin`` for CORS (GIN index)."""
+    if not origin or len(origin) > 2000:
+        return False
+    return Client.objects.filter(cors_origins__contains=[origin], disabled=False).exists()
+
+
+# --- Tokens -----------------------------------------------------------------------------------
+
+ACCESS = "access_token"
+REFRESH = "refresh_token"
+
+
+def token_by_value(*, value: str, hint: str | None = None) -> tuple[Token, str] | None:
+    """The token row whose access or refresh token is ``value``, and which of the two it is.
+
+    Looked up by SHA-256 digest only. ``hint`` (RFC 7009 §2.1, RFC 7662 §2.1) orders the
+    search; an unknown or wrong hint is not an error, the other kind is searched as well.
+    """
+    if not value:
+        return None
+    value_digest = digests.digest(value)
+    order = (REFRESH, ACCESS) if hint == REFRESH else (ACCESS, REFRESH)
+    rows = Token.objects.select_related("client", "family")
+    for kind in order:
+        field = "access_digest" if kind == ACCESS else "refresh_digest"
+        row = rows.filter(**{field: value_digest}).first()
+        if row is not None:
+            return row, kind
+    return None
+
+
+def refresh_token_by_value(*, value: str) -> Token | None:
+    if not value:
+        return None
+    return (
+        Token.objects.select_related("client", "family", "user")
+        .filter(refresh_digest=digests.digest(value))
+        .first()
+    )
+
+
+# --- Consent ----------------------------------------------------------------------------------
+
+
+def consent_covers(*, user, client: Client, scope: str) -> bool:
+    """Whether ``user`` already consented to ``client`` for every scope in ``scope``."""
+    consent = Consent.objects.filter(user=user, client=client).first()
+    if consent is None:
+        return False
+    return set(scope.split()) <= set(consent.scope.split())
+
+
+# --- Metadata ---------------------------------------------------------------------------------
+
+#: URL names whose endpoints are listed in the metadata when they exist. The OIDC engineer's
+#: endpoints (jwks, userinfo, registration) appear as soon as their URL names are routed.
+METADATA_ENDPOINTS = {
+    "authorization_endpoint": "oauth-authorize",
+    "token_endpoint": "oauth-token",
+    "revocation_endpoint": "oauth-revoke",
+    "introspection_endpoint": "oauth-introspect",
+    "jwks_uri": "oauth-jwks",
+    "userinfo_endpoint": "oauth-userinfo",
+    "registration_endpoint": "oauth-register",
+}
+
+SECRET_AUTH_METHODS = [Client.AuthMethod.BASIC.value, Client.AuthMethod.POST.value]
+
+
+def authorization_server_metadata(request) -> dict:
+    """RFC 8414 §2 metadata of this tenant's issuer, computed per request.
+
+    ``grant_types_supported`` and ``response_modes_supported`` are explicit: their RFC 8414
+    defaults would advertise the implicit grant and the fragment response mode, which this
+    server does not support. The OIDC discovery document extends this dict.
+    """
+    issuer = issuer_for_request(request)
+    metadata: dict = {"issuer": issuer}
+    for key, name in METADATA_ENDPOINTS.items():
+        try:
+            metadata[key] = issuer + reverse(name)
+        except NoReverseMatch:
+            continue
+    metadata.update(
+        {
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "token_endpoint_auth_methods_supported": [*SECRET_AUTH_METHODS, "none"],
+            "revocation_endpoint_auth_methods_supported": [*SECRET_AUTH_METHODS, "none"],
+            "introspection_endpoint_auth_methods_supported": list(SECRET_AUTH_METHODS),
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": True,
+            "prompt_values_supported": ["none", "login", "consent"],
+        }
+    )
+    return metadata

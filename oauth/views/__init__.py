@@ -1,0 +1,6 @@
+"""Thin views over the one AuthorizationServer (oauth.server)."""
+
+from oauth.views.authorize import authorize, consent, login
+from oauth.views.endpoints import introspect, metadata, revoke, token
+
+__all__ = ["authorize", "consent", "introspect", "login", "metadata", "revoke", "token"]

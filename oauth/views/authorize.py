@@ -1,0 +1,271 @@
+"""The authorization endpoint (RFC 6749 §4.1, RFC 7636, RFC 9207), the tenant's login page
+and the consent page.
+
+``/oauth/authorize`` takes GET and form POST (OIDC Core §3.1.2.1). It starts a request but
+never records a decision, so it needs no CSRF token: a POST from the client's site is
+legitimate. Decisions are made on our own pages, which are CSRF-protected: the login form
+(``/oauth/login``) and the consent form (``/oauth/consent``). The authorization request
+survives the login redirect re-encoded in ``next``; the consent form carries it in hidden
+fields and it is validated again when the form comes back. Every page refuses to be framed.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from urllib.parse import urlencode
+
+from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.rfc6749 import AccessDeniedError
+from django.contrib.auth import authenticate
+from django.contrib.auth import login as auth_login
+from django.http import HttpResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from oauth import selectors, services, throttle
+from oauth.forms import LoginForm
+from oauth.grants import (
+    AuthorizationCodeGrant,
+    authorization_error_location,
+    is_page_error,
+)
+from oauth.server import GatehouseRequest, oauth_request, read_params, server
+
+AUTH_TIME_SESSION_KEY = "gatehouse_auth_time"
+#: Form fields of our own pages that are not part of the authorization request.
+_PAGE_FIELDS = {"csrfmiddlewaretoken", "decision"}
+#: Scope names shown to the user in words; any other scope is shown by name.
+SCOPE_WORDS = {
+    "openid": "Confirm who you are",
+    "profile": "See your name and profile",
+    "email": "See your email address",
+    "offline_access": "Keep access while you are away",
+}
+
+
+def _page(response: HttpResponse) -> HttpResponse:
+    """Sign-in pages are never framed (clickjacking) and never cached."""
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _redirect(location: str) -> HttpResponse:
+    # Not HttpResponseRedirect: native apps' private-use schemes (RFC 8252 §7.1) are fine.
+    response = HttpResponse(status=302)
+    response["Location"] = location
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _error_page(request, message: str, status: int = 400) -> HttpResponse:
+    response = render(
+        request, "oauth/error.html", {"message": message, "status": status}, status=status
+    )
+    return _page(response)
+
+
+def _authorization_error(request, oauth: GatehouseRequest, error: OAuth2Error) -> HttpResponse:
+    """RFC 6749 §4.1.2.1: back to the client when its redirect URI is validated, else a
+    400 page; RFC 9207: every redirect carries ``iss``."""
+    if is_page_error(error):
+        return _error_page(request, error.description or "This sign-in request is not valid.")
+    if error.state is None and len(oauth.payload.datalist.get("state") or []) == 1:
+        error.state = oauth.payload.state
+    return _redirect(authorization_error_location(error, oauth.issuer))
+
+
+def _prompts(oauth: GatehouseRequest) -> set[str]:
+    return set((oauth.payload.data.get("prompt") or "").split())
+
+
+def _authorize_url(oauth: GatehouseRequest, *, drop_prompt: str = "") -> str:
+    params = []
+    for name, values in oauth.payload.datalist.items():
+        if name in _PAGE_FIELDS:
+            continue
+        for value in values:
+            if name == "prompt" and drop_prompt:
+                value = " ".join(p for p in value.split() if p != drop_prompt)
+                if not value:
+                    continue
+            params.append((name, value))
+    return f"{reverse('oauth-authorize')}?{urlencode(params)}"
+
+
+def _auth_time(request) -> datetime:
+    stamp = request.session.get(AUTH_TIME_SESSION_KEY) or time.time()
+    return datetime.fromtimestamp(int(stamp), tz=UTC)
+
+
+def _validated_grant(request, oauth: GatehouseRequest) -> AuthorizationCodeGrant:
+    user = request.user if request.user.is_authenticated else None
+    oauth.user = user
+    grant = server.authorization_code_grant(oauth)
+    grant.validate_consent_request()
+    return grant
+
+
+def _issue_code(request, grant: AuthorizationCodeGrant) -> HttpResponse:
+    grant.request.auth_time = _auth_time(request)
+    _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, request.user)
+    return _redirect(dict(headers)["Location"])
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def authorize(request):
+    """RFC 6749 §4.1.1: validate, then log in, then consent, then a code."""
+    try:
+        oauth = oauth_request(request, allow_repeated=True)
+    except OAuth2Error as error:
+        return _error_page(request, error.description or "This sign-in request is not valid.")
+    try:
+        grant = _validated_grant(request, oauth)
+    except OAuth2Error as error:
+        return _authorization_error(request, oauth, error)
+
+    prompts = _prompts(oauth)
+    if oauth.user is None or "login" in prompts:
+        if "none" in prompts:
+            return _prompt_none_error(oauth, grant, "login_required")
+        next_url = _authorize_url(oauth, drop_prompt="login")
+        return _redirect(f"{reverse('oauth-login')}?{urlencode({'next': next_url})}")
+
+    scope = oauth.scope or ""
+    if "consent" in prompts or not selectors.consent_covers(
+        user=request.user, client=grant.client, scope=scope
+    ):
+        if "none" in prompts:
+            return _prompt_none_error(oauth, grant, "consent_required")
+        return _consent_page(request, oauth, grant)
+    return _issue_code(request, grant)
+
+
+def _prompt_none_error(oauth, grant, error_code: str) -> HttpResponse:
+    """OIDC Core §3.1.2.6: ``prompt=none`` cannot show a page."""
+    error = OAuth2Error(
+        error=error_code, redirect_uri=grant.redirect_uri, state=oauth.payload.state
+    )
+    return _redirect(authorization_error_location(error, oauth.issuer))
+
+
+def _consent_page(request, oauth: GatehouseRequest, grant) -> HttpResponse:
+    scopes = (oauth.scope or "").split()
+    fields = [
+        (name, value)
+        for name, values in oauth.payload.datalist.items()
+        if name not in _PAGE_FIELDS
+        for value in values
+    ]
+    context = {
+        "client": grant.client,
+        "scopes": [(s, SCOPE_WORDS.get(s, f"Use “{s}”")) for s in scopes],
+        "fields": fields,
+        "user": request.user,
+    }
+    return _page(render(request, "oauth/consent.html", context))
+
+
+@csrf_protect
+@never_cache
+@require_POST
+def consent(request):
+    """The user's decision (allow or deny) on the authorization request in the form."""
+    if not request.user.is_authenticated:
+        return _error_page(request, "Your session has ended. Start signing in again.", 403)
+    try:
+        params = read_params(request, allow_repeated=True)
+        decision = (params.pop("decision", None) or [""])[0]
+        params.pop("csrfmiddlewaretoken", None)
+        oauth = GatehouseRequest(request, params)
+    except OAuth2Error as error:
+        return _error_page(request, error.description or "This sign-in request is not valid.")
+    try:
+        grant = _validated_grant(request, oauth)
+        if decision != "allow":
+            return _redirect(
+                authorization_error_location(
+                    AccessDeniedError(redirect_uri=grant.redirect_uri, state=oauth.payload.state),
+                    oauth.issuer,
+                )
+            )
+        services.consent_remember(user=request.user, client=grant.client, scope=oauth.scope or "")
+        return _issue_code(request, grant)
+    except OAuth2Error as error:
+        return _authorization_error(request, oauth, error)
+
+
+def _safe_next(request, value: str | None) -> str:
+    """Only a path on this host: never an open redirect."""
+    if (
+        value
+        and value.startswith("/")
+        and not value.startswith("//")
+        and url_has_allowed_host_and_scheme(
+            value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
+    ):
+        return value
+    return "/"
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def login(request):
+    """Sign in a user of this tenant (Django auth against the tenant schema's users).
+
+    Failed attempts are throttled per user name and per IP (429 with ``Retry-After``);
+    the answer is the same whether or not the user exists.
+    """
+    form = LoginForm(request.POST if request.method == "POST" else None)
+    next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
+    error = None
+    status = 200
+    if request.method == "POST":
+        username = (request.POST.get("username") or "")[:150]
+        ip = throttle.client_ip(request)
+        wait = throttle.retry_after(username=username, ip=ip)
+        if wait is not None:
+            response = _page(
+                render(
+                    request,
+                    "oauth/login.html",
+                    {
+                        "form": LoginForm(initial={"next": next_url}),
+                        "error": "Too many sign-in attempts. Wait a few minutes and try again.",
+                    },
+                    status=429,
+                )
+            )
+            response["Retry-After"] = str(wait)
+            return response
+        user = None
+        if form.is_valid():
+            user = authenticate(
+                request,
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password"],
+            )
+        if user is not None:
+            throttle.reset_user(username=username, ip=ip)
+            auth_login(request, user)
+            request.session[AUTH_TIME_SESSION_KEY] = int(time.time())
+            return _redirect(next_url)
+        throttle.record_failure(username=username, ip=ip)
+        error = "The user name or password is not correct."
+        status = 400
+        form = LoginForm(initial={"next": next_url, "username": username})
+    else:
+        form = LoginForm(initial={"next": next_url})
+    context = {"form": form, "error": error, "tenant": getattr(request, "tenant", None)}
+    return _page(render(request, "oauth/login.html", context, status=status))

@@ -1,0 +1,199 @@
+"""The login and consent pages: Django auth against the tenant's users, CSRF,
+frame-ancestors 'none', throttling per user and per IP, remembered consent."""
+
+import secrets
+
+import pytest
+from django.test import Client
+
+from tests.oauth.factories import (
+    authorize_params,
+    make_user,
+    make_web_client,
+    post_form,
+    query_of,
+    signed_in,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["a", "b"])
+def tenant(request, tenant_a, tenant_b):
+    return tenant_a if request.param == "a" else tenant_b
+
+
+@pytest.fixture
+def throttle_limits(settings):
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "LOGIN_THROTTLE": {"USER_ATTEMPTS": 3, "IP_ATTEMPTS": 6, "WINDOW_SECONDS": 300},
+    }
+
+
+def login(web, username, password, ip=None, next_url="/"):
+    ip = ip or f"10.9.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    return post_form(
+        web,
+        "/oauth/login",
+        {"username": username, "password": password, "next": next_url},
+        REMOTE_ADDR=ip,
+    )
+
+
+def test_login_page_is_csrf_protected_and_never_framed(tenant):
+    web = Client(enforce_csrf_checks=True, HTTP_HOST=tenant.host)
+    page = web.get("/oauth/login", secure=True)
+    assert page.status_code == 200
+    assert page["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert page["X-Frame-Options"] == "DENY"
+    assert b"csrfmiddlewaretoken" in page.content
+    user = make_user(tenant)
+    forged = post_form(
+        web, "/oauth/login", {"username": user.username, "password": user.raw_password}
+    )
+    assert forged.status_code == 403  # no CSRF token
+
+
+def test_login_with_the_tenants_user_and_the_right_password(tenant):
+    user = make_user(tenant)
+    web = tenant.client()
+    response = login(web, user.username, user.raw_password, next_url="/oauth/authorize?x=1")
+    assert response.status_code == 302 and response["Location"] == "/oauth/authorize?x=1"
+    with tenant.context():
+        from django.contrib.sessions.models import Session
+
+        session = Session.objects.get(session_key=web.cookies["sessionid"].value)
+        assert session.get_decoded()["_auth_user_id"] == str(user.pk)
+        assert session.get_decoded()["gatehouse_auth_time"] > 0
+
+
+def test_user_of_another_tenant_cannot_log_in(tenant_a, tenant_b):
+    user = make_user(tenant_a)
+    response = login(tenant_b.client(), user.username, user.raw_password)
+    assert response.status_code == 400
+    assert b"not correct" in response.content
+
+
+@pytest.mark.parametrize("target", ["https://evil.example.com/", "//evil.example.com/x"])
+def test_next_is_never_an_open_redirect(tenant, target):
+    user = make_user(tenant)
+    response = login(tenant.client(), user.username, user.raw_password, next_url=target)
+    assert response["Location"] == "/"
+
+
+def test_wrong_password_and_unknown_user_get_the_same_answer(tenant):
+    user = make_user(tenant)
+    wrong = login(tenant.client(), user.username, "wrong-password-123")
+    unknown = login(tenant.client(), "nobody-" + secrets.token_hex(4), "wrong-password-123")
+    assert wrong.status_code == unknown.status_code == 400
+    assert b"The user name or password is not correct." in wrong.content
+    assert b"The user name or password is not correct." in unknown.content
+
+
+def test_throttled_per_user_with_429_and_retry_after(tenant, throttle_limits):
+    user = make_user(tenant)
+    for _ in range(3):
+        assert login(tenant.client(), user.username, "wrong-password-123").status_code == 400
+    blocked = login(tenant.client(), user.username, user.raw_password)  # even the right one
+    assert blocked.status_code == 429
+    assert 0 < int(blocked["Retry-After"]) <= 300
+    assert blocked["Content-Security-Policy"] == "frame-ancestors 'none'"
+
+
+def test_throttled_the_same_for_unknown_users(tenant, throttle_limits):
+    name = "ghost-" + secrets.token_hex(4)
+    answers = [login(tenant.client(), name, "wrong-password-123").status_code for _ in range(4)]
+    assert answers == [400, 400, 400, 429]
+
+
+def test_throttled_per_ip_across_user_names(tenant, throttle_limits):
+    ip = f"10.77.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
+    for i in range(6):
+        login(tenant.client(), f"spray-{i}-{secrets.token_hex(3)}", "wrong-password-123", ip)
+    user = make_user(tenant)
+    assert login(tenant.client(), user.username, user.raw_password, ip).status_code == 429
+    assert login(tenant.client(), user.username, user.raw_password).status_code == 302
+
+
+def test_throttle_counters_are_per_tenant(tenant_a, tenant_b, throttle_limits):
+    name = "shared-" + secrets.token_hex(4)
+    for _ in range(3):
+        login(tenant_a.client(), name, "wrong-password-123")
+    assert login(tenant_a.client(), name, "wrong-password-123").status_code == 429
+    assert login(tenant_b.client(), name, "wrong-password-123").status_code == 400
+
+
+def test_consent_page_shows_client_and_scopes_in_words(tenant):
+    client = make_web_client(tenant, name="Acme Dashboard")
+    web = signed_in(tenant, make_user(tenant))
+    page = web.get(
+        "/oauth/authorize", authorize_params(client, scope="openid profile api"), secure=True
+    )
+    assert page.status_code == 200
+    assert b"Acme Dashboard" in page.content
+    assert b"See your name and profile" in page.content
+    assert b"Confirm who you are" in page.content
+    assert "Use “api”".encode() in page.content
+
+
+def test_consent_is_csrf_protected(tenant):
+    client = make_web_client(tenant)
+    user = make_user(tenant)
+    web = Client(enforce_csrf_checks=True, HTTP_HOST=tenant.host)
+    with tenant.context():
+        web.force_login(user)
+    params = authorize_params(client)
+    response = post_form(web, "/oauth/consent", {**params, "decision": "allow"})
+    assert response.status_code == 403
+    assert "Location" not in response
+
+
+def test_deny_is_access_denied(tenant):
+    client = make_web_client(tenant)
+    web = signed_in(tenant, make_user(tenant))
+    params = authorize_params(client)
+    response = post_form(web, "/oauth/consent", {**params, "decision": "deny"})
+    query = query_of(response["Location"])
+    assert query["error"] == "access_denied"
+    assert query["state"] == params["state"] and query["iss"] == tenant.issuer
+
+
+def test_consent_is_remembered_per_user_and_client_and_prompt_consent_forces_it(tenant):
+    client = make_web_client(tenant)
+    user = make_user(tenant)
+    web = signed_in(tenant, user)
+    params = authorize_params(client)
+    assert web.get("/oauth/authorize", params, secure=True).status_code == 200
+    post_form(web, "/oauth/consent", {**params, "decision": "allow"})
+    again = web.get("/oauth/authorize", params, secure=True)
+    assert again.status_code == 302 and "code" in query_of(again["Location"])
+    narrower = web.get("/oauth/authorize", {**params, "scope": "read"}, secure=True)
+    assert narrower.status_code == 302
+    wider = web.get("/oauth/authorize", {**params, "scope": "api read openid"}, secure=True)
+    assert wider.status_code == 200  # a new scope needs consent
+    forced = web.get("/oauth/authorize", {**params, "prompt": "consent"}, secure=True)
+    assert forced.status_code == 200
+    other_user = signed_in(tenant, make_user(tenant))
+    assert other_user.get("/oauth/authorize", params, secure=True).status_code == 200
+    other_client = make_web_client(tenant)
+    assert (
+        web.get("/oauth/authorize", authorize_params(other_client), secure=True).status_code == 200
+    )
+
+
+def test_consent_form_tampered_to_another_redirect_uri_is_refused(tenant):
+    client = make_web_client(tenant)
+    web = signed_in(tenant, make_user(tenant))
+    params = {**authorize_params(client), "redirect_uri": "https://evil.example.com/cb"}
+    response = post_form(web, "/oauth/consent", {**params, "decision": "allow"})
+    assert response.status_code == 400
+    assert "Location" not in response
+
+
+def test_consent_needs_a_session(tenant):
+    client = make_web_client(tenant)
+    response = post_form(
+        tenant.client(), "/oauth/consent", {**authorize_params(client), "decision": "allow"}
+    )
+    assert response.status_code == 403
