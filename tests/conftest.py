@@ -18,6 +18,14 @@ def pytest_configure(config):
     map_test_hosts(settings.GATEHOUSE_BASE_DOMAIN)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fresh_cache():
+    """The test cache lives in Redis and outlives a run: start every session empty."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture(scope="session")
 def two_tenants(django_db_setup, django_db_blocker) -> tuple[TenantInfo, TenantInfo]:
     with django_db_blocker.unblock():

@@ -4,9 +4,11 @@ from django.contrib import admin
 from django.urls import path
 
 from gatehouse import views
+from tenants import views as tenant_views
 
 urlpatterns = [
     path("", views.public_home, name="public-home"),
+    path("signup/", tenant_views.signup, name="signup"),
     path("admin/", admin.site.urls),
 ]
 

@@ -7,6 +7,7 @@ from gatehouse import views
 urlpatterns = [
     path("", views.tenant_home, name="tenant-home"),
     path("", include("oauth.urls")),
+    path("console/", include("gatehouse.console.urls")),
 ]
 
 handler400 = "gatehouse.views.bad_request"

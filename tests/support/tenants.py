@@ -32,10 +32,32 @@ class TenantInfo:
         return https_client(self.host, **defaults)
 
 
+class HttpsClient(Client):
+    """Django's test client with ``secure=True`` as every request method's default.
+
+    Django's methods pass ``secure=False`` on to the request explicitly, which overrides an
+    ``wsgi.url_scheme`` default; a test that wants plain http still says ``secure=False``.
+    """
+
+
+def _https_by_default(name: str):
+    base = getattr(Client, name)
+
+    def method(self, path, *args, secure: bool = True, **kwargs):
+        return base(self, path, *args, secure=secure, **kwargs)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("get", "post", "head", "options", "put", "patch", "delete", "trace"):
+    setattr(HttpsClient, _name, _https_by_default(_name))
+
+
 def https_client(host: str, **defaults) -> Client:
-    environ = {"HTTP_HOST": host, "wsgi.url_scheme": "https", "SERVER_PORT": "443"}
+    environ = {"HTTP_HOST": host, "SERVER_PORT": "443"}
     environ.update(defaults)
-    return Client(**environ)
+    return HttpsClient(**environ)
 
 
 def provision(slug: str, name: str) -> TenantInfo:

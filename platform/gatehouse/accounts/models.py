@@ -25,3 +25,17 @@ class User(AbstractUser):
     @property
     def sub(self) -> str:
         return str(self.id)
+
+
+class LoginHandoff(models.Model):
+    """A one-time sign-in link from the public signup to the new tenant's console.
+
+    Session cookies are host-only, so the public site cannot sign anyone in at a tenant host.
+    Signup makes one of these in the tenant's schema; the console redeems it once, within a
+    minute, and signs the admin in there. Only the SHA-256 digest of the token is stored.
+    """
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

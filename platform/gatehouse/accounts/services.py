@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+from datetime import timedelta
+
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
-from gatehouse.accounts.models import User
+from gatehouse.accounts.models import LoginHandoff, User
 
 
 class UserError(ValueError):
@@ -56,3 +61,42 @@ def user_create(
     except IntegrityError:
         raise UserError(f"user {username!r} already exists") from None
     return user
+
+
+HANDOFF_SECONDS = 60
+
+
+def _handoff_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@transaction.atomic
+def login_handoff_create(*, user: User) -> str:
+    """A single-use sign-in token for ``user``, valid for a minute. Returned once."""
+    token = secrets.token_urlsafe(32)
+    LoginHandoff.objects.create(
+        token_digest=_handoff_digest(token),
+        user=user,
+        expires_at=timezone.now() + timedelta(seconds=HANDOFF_SECONDS),
+    )
+    return token
+
+
+@transaction.atomic
+def login_handoff_redeem(*, token: str) -> User | None:
+    """The user the token signs in, or None if it is unknown, used or expired. Single use:
+    the row is locked, so two redemptions of one token cannot both succeed."""
+    if not token or len(token) > 128:
+        return None
+    handoff = (
+        LoginHandoff.objects.select_for_update()
+        .select_related("user")
+        .filter(token_digest=_handoff_digest(token))
+        .first()
+    )
+    now = timezone.now()
+    if handoff is None or handoff.used_at is not None or handoff.expires_at <= now:
+        return None
+    handoff.used_at = now
+    handoff.save(update_fields=["used_at"])
+    return handoff.user if handoff.user.is_active else None

@@ -1,0 +1,86 @@
+"""Public-site pages: signup. Thin: the form validates, services provision."""
+
+from django.core.cache import cache
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+from django_tenants.utils import schema_context
+
+from gatehouse.accounts.models import User
+from gatehouse.accounts.services import login_handoff_create
+from tenants.forms import SignupForm
+from tenants.services import ProvisioningError, tenant_provision
+
+#: Signups one client IP may make per hour.
+SIGNUPS_PER_IP_PER_HOUR = 5
+
+
+def _client_ip(request) -> str:
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _signup_allowed(ip: str) -> bool:
+    key = f"signup:ip:{ip}"
+    cache.add(key, 0, 3600)
+    try:
+        return cache.incr(key) <= SIGNUPS_PER_IP_PER_HOUR
+    except ValueError:  # cache unavailable: fail open rather than block every signup
+        return True
+
+
+@sensitive_post_parameters("password", "password_again")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def signup(request):
+    """Create a tenant and its first admin, then hand over to the tenant's console."""
+    form = SignupForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        if not _signup_allowed(_client_ip(request)):
+            response = render(
+                request,
+                "signup/signup.html",
+                {"form": form, "error": "Too many signups from your network. Try again later."},
+                status=429,
+            )
+            response["Retry-After"] = "3600"
+            return response
+        data = form.cleaned_data
+        try:
+            result = tenant_provision(
+                slug=data["slug"],
+                name=data["name"],
+                admin_email=data["email"],
+                admin_password=data["password"],
+            )
+        except ProvisioningError as exc:
+            return render(
+                request, "signup/signup.html", {"form": form, "error": str(exc)}, status=400
+            )
+        with schema_context(result.schema):
+            admin = User.objects.get(username=data["email"])
+            token = login_handoff_create(user=admin)
+        issuer = _issuer_for_browser(request, result.domain)
+        response = render(
+            request,
+            "signup/done.html",
+            {
+                "result": result,
+                "issuer": issuer,
+                "handoff_url": f"{issuer}/console/handoff/",
+                "token": token,
+            },
+        )
+        response["Referrer-Policy"] = "no-referrer"
+        return response
+    return render(request, "signup/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+def _issuer_for_browser(request, domain: str) -> str:
+    """The tenant's URL as this browser reaches it: same scheme and port as the public site."""
+    host = request.get_host()
+    port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
+    scheme = "https" if request.is_secure() else "http"
+    return f"{scheme}://{domain}{':' + port if port else ''}"
