@@ -26,3 +26,6 @@ lint: bootstrap
 test: bootstrap lint
 	@command -v chromium >/dev/null || { echo "installing Debian chromium for browser tests"; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 	$(VENV)/bin/python -m pytest
+
+bench: bootstrap
+	$(VENV)/bin/python bench/client_credentials.py

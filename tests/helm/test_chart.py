@@ -411,6 +411,7 @@ def test_configmap_holds_the_non_secret_settings(render):
         "DJANGO_SETTINGS_MODULE": "gatehouse.settings.production",
         "GATEHOUSE_BASE_DOMAIN": "auth.example.com",
         "GATEHOUSE_EXTRA_HOSTS": "login.acme.com,sso.globex.example",
+        "GATEHOUSE_TRUSTED_PROXY_COUNT": "1",
         "TENANT_MULTIPROCESSING_MAX_PROCESSES": "4",
         "WEB_CONCURRENCY": "4",
     }

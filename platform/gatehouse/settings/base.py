@@ -174,6 +174,9 @@ GATEHOUSE = {
     # process invalidate at once; other processes see them within this many seconds.
     "TENANT_CACHE_SECONDS": env.integer("GATEHOUSE_TENANT_CACHE_SECONDS", 5, minimum=0),
     "KEY_ENCRYPTION_KEYS": env.string_list("GATEHOUSE_KEY_ENCRYPTION_KEY"),
+    # Reverse proxies in front of gunicorn that append to X-Forwarded-For (1 behind an
+    # ingress). Login throttling takes the client IP from there; 0 trusts no header.
+    "TRUSTED_PROXY_COUNT": env.integer("GATEHOUSE_TRUSTED_PROXY_COUNT", 0, minimum=0),
     "RESERVED_SLUGS": [
         "www",
         "admin",
