@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import hmac
 import re
-import secrets
-import time
 
 from authlib.common.urls import add_params_to_uri
 from authlib.consts import default_json_headers
@@ -30,9 +28,10 @@ from authlib.oauth2.rfc6749.hooks import hooked
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
+from authlib.oidc.core.grants import OpenIDToken as _OpenIDToken
 from django.utils import timezone
 
-from oauth import digests, selectors, services
+from oauth import digests, oidc, selectors, services
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.models import AuthorizationCode, Client
 from oauth.signals import token_issued
@@ -105,35 +104,29 @@ def generate_bearer_token(
     return token
 
 
-def jwt_access_token(request, token: dict, *, user=None, audience: str = "") -> str | None:
+def jwt_access_token(
+    request, token: dict, *, user=None, audience: str = "", auth_time=None
+) -> str | None:
     """RFC 9068: for a client registered with ``access_token_format=jwt``, replace the opaque
-    access token in ``token`` by a JWT (``typ: at+jwt``) signed with the tenant's current
-    key (``oauth.signing``) and return its ``jti``; None for opaque clients.
+    access token in ``token`` by a JWT (``typ: at+jwt``, built by ``oidc``) signed with the
+    tenant's current key (``oauth.signing``) and return its ``jti``; None for opaque clients.
+    ``audience`` is the one ``token_audience`` resolved.
 
     Like an opaque token it is stored as a digest, so introspection and revocation treat
     both formats alike; resource servers may also verify it offline against JWKS.
     """
     client = request.client
-    if client.access_token_format != Client.AccessTokenFormat.JWT:
+    if not oidc.uses_jwt_access_tokens(client):
         return None
-    from oauth import signing
-
-    now = int(time.time())
-    jti = secrets.token_urlsafe(16)
-    claims = {
-        "iss": request.issuer,
-        "sub": str(user.pk) if user is not None else client.client_id,
-        "aud": audience
-        or selectors.issuer_policy().default_resource
-        or (client.resources[0] if client.resources else request.issuer),
-        "client_id": client.client_id,
-        "iat": now,
-        "exp": now + int(token["expires_in"]),
-        "jti": jti,
-    }
-    if token.get("scope"):
-        claims["scope"] = token["scope"]
-    token["access_token"] = signing.sign_jwt(claims, typ="at+jwt")
+    token["access_token"], jti = oidc.build_jwt_access_token(
+        issuer=request.issuer,
+        client=client,
+        user=user,
+        scope=token.get("scope"),
+        audience=audience,
+        expires_in=token["expires_in"],
+        auth_time=auth_time,
+    )
     return jti
 
 
@@ -143,6 +136,26 @@ def requested_resource(request, client: Client) -> str:
     if resource and resource not in client.resources:
         raise InvalidTargetError("The requested resource is not registered for this client.")
     return resource
+
+
+def granted_resource(request, client: Client, granted: str) -> str:
+    """RFC 8707 §2.2: a ``resource`` at the token endpoint must be registered for the client
+    and, when the authorization named one, be that one; without it, the authorized one."""
+    requested = requested_resource(request, client)
+    if requested and granted and requested != granted:
+        raise InvalidTargetError("The requested resource is not the one that was authorized.")
+    return requested or granted
+
+
+def token_audience(request, client: Client, resource: str) -> str:
+    """The audience stored with the access token: the resource, or for RFC 9068 JWT access
+    tokens the tenant's default (``oidc.access_token_audience``: never a client_id)."""
+    if not oidc.uses_jwt_access_tokens(client):
+        return resource
+    try:
+        return oidc.access_token_audience(resource=resource, issuer=request.issuer)
+    except oidc.AudienceError as error:
+        raise InvalidTargetError(str(error)) from None
 
 
 def _issued(grant, token: dict) -> tuple[int, dict, list]:
@@ -175,7 +188,9 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
         if scope is None:
             raise InvalidScopeError("The requested scope is not allowed for this client.")
         self.request.scope = scope
-        self.resource = requested_resource(self.request, client)
+        self.resource = token_audience(
+            self.request, client, requested_resource(self.request, client)
+        )
 
     @hooked
     def create_token_response(self):
@@ -268,6 +283,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         prompts = set((data.get("prompt") or "").split())
         if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
             raise InvalidRequestError("The prompt parameter is invalid.")
+        try:
+            oidc.parse_max_age(data.get("max_age"))
+        except ValueError as error:
+            raise InvalidRequestError(str(error)) from None
         self.resource = requested_resource(request, client)
 
     def create_authorization_response(self, redirect_uri: str, grant_user):
@@ -325,6 +344,8 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             raise InvalidGrantError("The redirect_uri differs from the authorization request.")
         verify_code_verifier(authorization_code, self.request.form.get("code_verifier"))
         self.request.client = client
+        resource = granted_resource(self.request, client, authorization_code.resource)
+        self.resource = token_audience(self.request, client, resource)
         self.request.authorization_code = authorization_code
 
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
@@ -365,9 +386,19 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             scope=authorization_code.get_scope(),
             include_refresh_token=client.check_grant_type("refresh_token"),
         )
-        jti = jwt_access_token(self.request, token, user=user, audience=authorization_code.resource)
+        jti = jwt_access_token(
+            self.request,
+            token,
+            user=user,
+            audience=self.resource,
+            auth_time=authorization_code.auth_time,
+        )
         result = services.authorization_code_redeem(
-            code_id=authorization_code.pk, client=client, token=token, jti=jti
+            code_id=authorization_code.pk,
+            client=client,
+            token=token,
+            jti=jti,
+            audience=self.resource,
         )
         if result.outcome is not services.Redemption.ISSUED:
             raise InvalidGrantError("The authorization code is invalid, expired or used.")
@@ -408,6 +439,27 @@ def verify_code_verifier(authorization_code: AuthorizationCode, verifier: str | 
         raise InvalidGrantError("The code_verifier does not match the code_challenge.")
 
 
+class OpenIDToken(_OpenIDToken):
+    """OIDC Core §3.1.3.3: when ``openid`` was granted, the code exchange also returns an
+    id_token (Core §2, §3.1.3.6), built by ``oidc.build_id_token`` and signed with the
+    tenant's key by ``oauth.signing`` instead of Authlib's client-key path. An extension of
+    AuthorizationCodeGrant (``server.CODE_GRANT_EXTENSIONS``). Authlib's ``OpenIDCode``
+    would also hook its prompt handling into the authorization request, with errors that
+    lose ``state``; prompt, max_age and nonce are handled by the authorization view and
+    ``_validate_parameters`` instead. The nonce is passed through untouched (Core §15.5.2)."""
+
+    def encode_id_token(self, token, request) -> str:
+        code = request.authorization_code
+        return oidc.build_id_token(
+            issuer=request.issuer,
+            client=request.client,
+            user=request.user,
+            auth_time=code.auth_time,
+            nonce=code.nonce or None,
+            access_token=token["access_token"],
+        )
+
+
 # --- refresh_token (RFC 6749 §6, RFC 9700 §4.14.2) --------------------------------------------
 
 
@@ -438,6 +490,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             raise InvalidScopeError("The requested scope exceeds the scope originally granted.")
         self.request.scope = " ".join(dict.fromkeys(requested)) if requested else " ".join(granted)
         self.request.refresh_token = row
+        resource = granted_resource(self.request, client, row.family.resource) or row.audience
+        self.resource = token_audience(self.request, client, resource)
 
     def authenticate_refresh_token(self, refresh_token: str):
         return selectors.refresh_token_by_value(value=refresh_token)
@@ -456,7 +510,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         if user is None:
             raise InvalidGrantError("The user of this refresh token is not active.")
         token = self.generate_token(user=user, scope=self.request.scope, include_refresh_token=True)
-        jti = jwt_access_token(self.request, token, user=user, audience=row.audience)
+        jti = jwt_access_token(
+            self.request, token, user=user, audience=self.resource, auth_time=row.family.auth_time
+        )
         policy = selectors.issuer_policy(fresh=True)
         result = services.refresh_token_rotate(
             token_id=row.pk,
@@ -464,6 +520,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             client=self.request.client,
             token=token,
             jti=jti,
+            audience=self.resource,
             reuse_window=policy.refresh_reuse_window,
         )
         if result.outcome is not services.Rotation.ROTATED:

@@ -213,8 +213,8 @@ def oauth_request(http_request, *, allow_repeated: bool = False) -> GatehouseReq
 
 
 #: Extensions of the authorization-code grant, applied at both the authorization and the
-#: token endpoint (e.g. Authlib's ``OpenIDCode`` for id_tokens: append an instance here).
-CODE_GRANT_EXTENSIONS: list = []
+#: token endpoint: ``grants.OpenIDToken`` adds the id_token (OIDC Core §3.1.3.3).
+CODE_GRANT_EXTENSIONS: list = [grants.OpenIDToken()]
 
 server = GatehouseAuthorizationServer()
 server.register_grant(grants.ClientCredentialsGrant)

@@ -25,6 +25,7 @@ from oauth.models import (
     Consent,
     GrantFamily,
     IssuerSettings,
+    SigningKey,
     Token,
 )
 
@@ -122,6 +123,8 @@ def client_create(
     access_token_lifetime: int | None = None,
     refresh_token_lifetime: int | None = None,
     access_token_format: str = Client.AccessTokenFormat.OPAQUE,
+    post_logout_redirect_uris: list[str] | None = None,
+    id_token_signed_response_alg: str = SigningKey.Alg.RS256,
 ) -> tuple[Client, str | None]:
     """Register a client (RFC 7591 §2 metadata) and return it with its secret.
 
@@ -156,6 +159,17 @@ def client_create(
         raise ClientError("refresh_token is only issued with authorization_code")
     if redirect_uris and "authorization_code" not in grant_types:
         raise ClientError("redirect URIs are only used by the authorization_code grant")
+    # OpenID Connect RP-Initiated Logout §3.1; Registration §2 (RS256 unless ES256 asked for).
+    post_logout_redirect_uris = [
+        _validate_redirect_uri(u) for u in dict.fromkeys(post_logout_redirect_uris or [])
+    ]
+    if post_logout_redirect_uris and "authorization_code" not in grant_types:
+        raise ClientError("post-logout redirect URIs are only used with authorization_code")
+    if id_token_signed_response_alg not in SigningKey.Alg.values:
+        raise ClientError(
+            f"id_token alg must be one of {', '.join(SigningKey.Alg.values)}, "
+            f"not {id_token_signed_response_alg!r}"
+        )
     scopes = list(dict.fromkeys(scopes or []))
     for scope in scopes:
         if not _SCOPE_TOKEN.match(scope) or len(scope) > 200:
@@ -181,6 +195,8 @@ def client_create(
         access_token_lifetime=_lifetime(access_token_lifetime, "access token lifetime"),
         refresh_token_lifetime=_lifetime(refresh_token_lifetime, "refresh token lifetime"),
         access_token_format=access_token_format,
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        id_token_signed_response_alg=id_token_signed_response_alg,
         can_introspect=can_introspect,
     )
     return client, secret
@@ -342,7 +358,12 @@ class RedemptionResult:
 
 @transaction.atomic
 def authorization_code_redeem(
-    *, code_id: int, client: Client, token: dict, jti: str | None = None
+    *,
+    code_id: int,
+    client: Client,
+    token: dict,
+    jti: str | None = None,
+    audience: str | None = None,
 ) -> RedemptionResult:
     """Exchange a code for tokens, once (RFC 6749 §4.1.2, §4.1.3).
 
@@ -364,7 +385,7 @@ def authorization_code_redeem(
         token=token,
         now=now,
         user_id=code.user_id,
-        audience=code.resource,
+        audience=code.resource if audience is None else audience,
         refresh_lifetime=refresh_lifetime,
         jti=jti,
     )
@@ -425,6 +446,7 @@ def refresh_token_rotate(
     token: dict,
     reuse_window: int,
     jti: str | None = None,
+    audience: str | None = None,
 ) -> RotationResult:
     """Rotate a refresh token (RFC 6749 §6, RFC 9700 §4.14.2), under row locks.
 
@@ -455,7 +477,7 @@ def refresh_token_rotate(
         now=now,
         user_id=old.user_id,
         family=family,
-        audience=old.audience,
+        audience=old.audience if audience is None else audience,
         refresh_lifetime=_refresh_lifetime(client),
         jti=jti,
     )

@@ -1,10 +1,28 @@
-"""OpenID Connect endpoints; thin views over ``oauth.signing``."""
+"""OpenID Connect endpoints; thin views over ``oauth.oidc`` and ``oauth.signing``.
 
-from django.http import JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+JWKS and discovery are public documents (any origin, cacheable). Userinfo is a protected
+resource (RFC 6750): Bearer token, no cookies, CORS for the token's client's origins. The
+end-session endpoint takes GET and POST from the relying party's site (RP-Initiated Logout
+§2), so it is exempt from CSRF; it never signs anyone out on a bare request from another
+site: without a valid id_token_hint for the signed-in user it shows a confirmation form,
+which is CSRF-protected.
+"""
 
-from oauth import signing
+from __future__ import annotations
+
+from authlib.common.security import is_secure_transport
+from authlib.oauth2.base import OAuth2Error
+from django.contrib.auth import logout as auth_logout
+from django.http import HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_http_methods, require_POST
+
+from oauth import cors, oidc, selectors, signing
+from oauth.server import FORM_CONTENT_TYPE, json_response, read_params
+
+DISCOVERY_MAX_AGE = 300
 
 
 # Exempt so that any other method gets its 405 rather than a CSRF 403; GET changes nothing.
@@ -21,3 +39,166 @@ def jwks(request):
     response["Cache-Control"] = f"public, max-age={signing.jwks_max_age()}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
+
+
+@csrf_exempt
+def openid_configuration(request):
+    """OpenID Connect Discovery 1.0 §4: this tenant's provider metadata (§3).
+
+    ``issuer`` is the request's issuer exactly (§4.3), so each tenant host describes
+    itself only.
+    """
+    if request.method == "OPTIONS":
+        response = json_response({}, status=204, headers=[("Allow", "GET, HEAD, OPTIONS")])
+        return cors.public(response)
+    if request.method not in ("GET", "HEAD"):
+        response = json_response(
+            {"error": "invalid_request", "error_description": "Use GET for this document."},
+            status=405,
+        )
+        response["Allow"] = "GET, HEAD, OPTIONS"
+        return response
+    response = json_response(
+        oidc.provider_metadata(request),
+        headers=[
+            ("Content-Type", "application/json"),
+            ("Cache-Control", f"public, max-age={DISCOVERY_MAX_AGE}"),
+        ],
+    )
+    return cors.public(response)
+
+
+def _bearer_error(request, error: oidc.BearerError) -> HttpResponse:
+    response = json_response(
+        error.body(),
+        status=error.status,
+        headers=[
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("Pragma", "no-cache"),
+        ],
+    )
+    response["WWW-Authenticate"] = error.www_authenticate(selectors.issuer_for_request(request))
+    return response
+
+
+@csrf_exempt
+def userinfo(request):
+    """OIDC Core §5.3: the signed-in user's claims for a Bearer access token, GET or POST.
+
+    Errors follow RFC 6750 §3: 401 with a bare ``WWW-Authenticate: Bearer realm=...`` when
+    no token was sent, ``invalid_token`` (401), ``insufficient_scope`` (403, the token lacks
+    ``openid``), ``invalid_request`` (400).
+    """
+    if request.method == "OPTIONS":
+        return cors.preflight(request, methods="GET, POST")
+    if request.method not in ("GET", "POST"):
+        response = _bearer_error(
+            request, oidc.BearerError(405, "invalid_request", "Use GET or POST.")
+        )
+        response["Allow"] = "GET, POST, OPTIONS"
+        return cors.apply(request, response)
+    try:
+        if not is_secure_transport(request.build_absolute_uri()):
+            raise oidc.BearerError(400, "invalid_request", "This endpoint is served over https.")
+        form_token = None
+        if request.method == "POST" and request.content_type == FORM_CONTENT_TYPE:
+            try:
+                form_token = (read_params(request).get("access_token") or [None])[0]
+            except OAuth2Error as error:
+                raise oidc.BearerError(400, "invalid_request", error.description) from None
+        token = oidc.bearer_token(
+            request.headers.get("Authorization"), form_token, request.GET.get("access_token")
+        )
+        claims, client = oidc.userinfo_response(token)
+    except oidc.BearerError as error:
+        return cors.apply(request, _bearer_error(request, error))
+    request.oauth_client = client
+    response = json_response(
+        claims,
+        headers=[
+            ("Content-Type", "application/json"),
+            ("Cache-Control", "no-store"),
+            ("Pragma", "no-cache"),
+        ],
+    )
+    return cors.apply(request, response)
+
+
+# --- RP-initiated logout ----------------------------------------------------------------------
+
+
+def _page(response: HttpResponse) -> HttpResponse:
+    """Sign-out pages are never framed (clickjacking) and never cached."""
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _redirect(location: str) -> HttpResponse:
+    # Not HttpResponseRedirect: native apps' private-use schemes (RFC 8252 §7.1) are fine.
+    response = HttpResponse(status=302)
+    response["Location"] = location
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _signed_out(request, logout: oidc.LogoutRequest | None, *, status: int = 200):
+    context = {
+        "client": logout.client if logout else None,
+        "problem": logout.problem if logout else "This sign-out request is not valid.",
+        "tenant": getattr(request, "tenant", None),
+    }
+    return _page(render(request, "oauth/logout_done.html", context, status=status))
+
+
+def _session_user(request):
+    return request.user if request.user.is_authenticated else None
+
+
+@csrf_exempt
+@never_cache
+@require_http_methods(["GET", "POST"])
+def end_session(request):
+    """OpenID Connect RP-Initiated Logout 1.0 §2: ``end_session_endpoint``.
+
+    A valid ``id_token_hint`` for the signed-in user signs them out of this tenant at once;
+    anything else asks them first (§6). Then back to the registered
+    ``post_logout_redirect_uri`` with ``state`` (§3), or a signed-out page. A request with
+    an error is never redirected (§4); its page says what was wrong, with status 200:
+    a 4xx would have Django log the URL, and with it the id_token_hint.
+    """
+    try:
+        params = {name: values[0] for name, values in read_params(request).items()}
+    except OAuth2Error:
+        return _signed_out(request, None, status=400)
+    logout = oidc.logout_request(params, issuer=selectors.issuer_for_request(request))
+    user = _session_user(request)
+    if logout.needs_confirmation(user):
+        context = {
+            "client": logout.client,
+            "problem": logout.problem,
+            "fields": sorted(logout.params.items()),
+            "user": user,
+            "tenant": getattr(request, "tenant", None),
+        }
+        return _page(render(request, "oauth/logout_confirm.html", context))
+    if user is not None:
+        auth_logout(request)
+    if logout.redirect_uri:
+        return _redirect(logout.redirect_uri)
+    return _signed_out(request, logout)
+
+
+@csrf_protect
+@never_cache
+@require_POST
+def end_session_confirm(request):
+    """The user's confirmation (a CSRF-protected form) of a logout request (§6)."""
+    params = {name: request.POST.get(name, "") for name in oidc.LOGOUT_PARAMETERS}
+    logout = oidc.logout_request(params, issuer=selectors.issuer_for_request(request))
+    if _session_user(request) is not None:
+        auth_logout(request)
+    if logout.redirect_uri:
+        return _redirect(logout.redirect_uri)
+    return _signed_out(request, logout)

@@ -28,7 +28,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from oauth import selectors, services, throttle
+from oauth import oidc, selectors, services, throttle
 from oauth.forms import LoginForm
 from oauth.grants import (
     AuthorizationCodeGrant,
@@ -91,6 +91,8 @@ def _authorize_url(oauth: GatehouseRequest, *, drop_prompt: str = "") -> str:
         if name in _PAGE_FIELDS:
             continue
         for value in values:
+            if name == "max_age" and drop_prompt:
+                continue  # the login about to happen satisfies it (OIDC Core §3.1.2.1)
             if name == "prompt" and drop_prompt:
                 value = " ".join(p for p in value.split() if p != drop_prompt)
                 if not value:
@@ -133,7 +135,7 @@ def authorize(request):
         return _authorization_error(request, oauth, error)
 
     prompts = _prompts(oauth)
-    if oauth.user is None or "login" in prompts:
+    if oauth.user is None or _needs_fresh_login(request, oauth, prompts):
         if "none" in prompts:
             return _prompt_none_error(oauth, grant, "login_required")
         next_url = _authorize_url(oauth, drop_prompt="login")
@@ -147,6 +149,16 @@ def authorize(request):
             return _prompt_none_error(oauth, grant, "consent_required")
         return _consent_page(request, oauth, grant)
     return _issue_code(request, grant)
+
+
+def _needs_fresh_login(request, oauth: GatehouseRequest, prompts: set[str]) -> bool:
+    """OIDC Core §3.1.2.1: ``prompt=login``, ``max_age=0``, or a session login older than
+    ``max_age`` (already validated by the grant) means signing in again."""
+    return oidc.needs_fresh_login(
+        prompts=prompts,
+        max_age=oidc.parse_max_age(oauth.payload.data.get("max_age")),
+        auth_time=request.session.get(AUTH_TIME_SESSION_KEY),
+    )
 
 
 def _prompt_none_error(oauth, grant, error_code: str) -> HttpResponse:

@@ -35,6 +35,16 @@ def kids(jwks: dict) -> set[str]:
     return {key["kid"] for key in jwks["keys"]}
 
 
+@pytest.fixture(autouse=True)
+def _fresh_issuer_policy():
+    """Tests roll their IssuerSettings changes back; the process cache must forget them."""
+    from oauth.selectors import clear_issuer_policy_cache
+
+    clear_issuer_policy_cache()
+    yield
+    clear_issuer_policy_cache()
+
+
 @pytest.fixture(scope="session")
 def rotation_tenant_session(django_db_setup, django_db_blocker):
     from tenants.models import Tenant

@@ -6,7 +6,7 @@ The client secret is printed once and stored only as a SHA-256 digest.
 from django_tenants.utils import get_tenant_model, schema_context
 
 from gatehouse.cli import OperatorCommand
-from oauth.models import Client
+from oauth.models import Client, SigningKey
 from oauth.services import GRANT_TYPES, client_create
 
 
@@ -56,6 +56,18 @@ class Command(OperatorCommand):
             choices=Client.AccessTokenFormat.values,
             default=Client.AccessTokenFormat.OPAQUE,
         )
+        parser.add_argument(
+            "--post-logout-redirect-uri",
+            action="append",
+            dest="post_logout_redirect_uris",
+            help="exact; where RP-initiated logout may return to; repeatable",
+        )
+        parser.add_argument(
+            "--id-token-alg",
+            choices=SigningKey.Alg.values,
+            default=SigningKey.Alg.RS256,
+            help="id_token_signed_response_alg (OIDC Registration 2)",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -74,5 +86,7 @@ class Command(OperatorCommand):
                 access_token_lifetime=options["access_token_lifetime"],
                 refresh_token_lifetime=options["refresh_token_lifetime"],
                 access_token_format=options["access_token_format"],
+                post_logout_redirect_uris=options["post_logout_redirect_uris"],
+                id_token_signed_response_alg=options["id_token_alg"],
             )
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}
