@@ -593,6 +593,10 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             expires_at, token_type = row.refresh_expires_at, "refresh_token"
         if row.is_revoked() or expires_at is None or expires_at <= timezone.now():
             return {"active": False}
+        # A disabled client's tokens, and a deactivated user's, stop working at once: the
+        # console's "Disable" is the tenant admin's kill switch (RFC 7662 §2.2, "active").
+        if row.client.disabled or (row.user_id is not None and not row.user.is_active):
+            return {"active": False}
         scope = row.family.scope if kind == selectors.REFRESH and row.family_id else row.scope
         payload = {
             "active": True,

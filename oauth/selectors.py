@@ -131,7 +131,7 @@ def token_by_value(*, value: str, hint: str | None = None) -> tuple[Token, str] 
         return None
     value_digest = digests.digest(value)
     order = (REFRESH, ACCESS) if hint == REFRESH else (ACCESS, REFRESH)
-    rows = Token.objects.select_related("client", "family")
+    rows = Token.objects.select_related("client", "family", "user")
     for kind in order:
         field = "access_digest" if kind == ACCESS else "refresh_digest"
         row = rows.filter(**{field: value_digest}).first()

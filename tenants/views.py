@@ -10,15 +10,12 @@ from django_tenants.utils import schema_context
 
 from gatehouse.accounts.models import User
 from gatehouse.accounts.services import login_handoff_create
+from oauth.throttle import client_ip
 from tenants.forms import SignupForm
 from tenants.services import ProvisioningError, tenant_provision
 
 #: Signups one client IP may make per hour.
 SIGNUPS_PER_IP_PER_HOUR = 5
-
-
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "")
 
 
 def _signup_allowed(ip: str) -> bool:
@@ -38,7 +35,7 @@ def signup(request):
     """Create a tenant and its first admin, then hand over to the tenant's console."""
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        if not _signup_allowed(_client_ip(request)):
+        if not _signup_allowed(client_ip(request)):
             response = render(
                 request,
                 "signup/signup.html",

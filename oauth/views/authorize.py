@@ -244,7 +244,9 @@ def login(request):
     error = None
     status = 200
     if request.method == "POST":
-        username = (request.POST.get("username") or "")[:150]
+        # Strip before cutting, as the form does: otherwise padding would give one name
+        # many throttle keys.
+        username = (request.POST.get("username") or "").strip()[:150]
         ip = throttle.client_ip(request)
         wait = throttle.retry_after(username=username, ip=ip)
         if wait is not None:

@@ -111,3 +111,29 @@ def test_hint_never_hides_a_token(tenant, hint):
 def test_missing_token_is_invalid_request(tenant):
     client = make_client(tenant)
     assert_error(introspect(tenant, client, ""), 400, "invalid_request")
+
+
+def test_disabled_clients_tokens_are_inactive(tenant):
+    from oauth.models import Client
+
+    client = make_client(tenant, name="compromised")
+    resource_server = make_client(tenant, name="rs", can_introspect=True)
+    body = client_credentials_token(tenant, client)
+    assert introspect(tenant, resource_server, body["access_token"]).json()["active"] is True
+    with tenant.context():
+        Client.objects.filter(client_id=client.client_id).update(disabled=True)
+    assert introspect(tenant, resource_server, body["access_token"]).json() == {"active": False}
+
+
+def test_deactivated_users_tokens_are_inactive(tenant):
+    from gatehouse.accounts.models import User
+
+    client = make_web_client(tenant, can_introspect=True)
+    tokens = user_tokens(tenant, client)
+    assert introspect(tenant, client, tokens["access_token"]).json()["active"] is True
+    with tenant.context():
+        User.objects.filter(
+            id=introspect(tenant, client, tokens["access_token"]).json()["sub"]
+        ).update(is_active=False)
+    assert introspect(tenant, client, tokens["access_token"]).json() == {"active": False}
+    assert introspect(tenant, client, tokens["refresh_token"]).json() == {"active": False}

@@ -197,3 +197,14 @@ def test_consent_needs_a_session(tenant):
         tenant.client(), "/oauth/consent", {**authorize_params(client), "decision": "allow"}
     )
     assert response.status_code == 403
+
+
+def test_padding_a_user_name_does_not_reset_its_throttle(tenant, throttle_limits):
+    """The throttle keys on the name as the form reads it (stripped), not on a cut of the raw
+    value: padding past 150 characters must not open fresh counters."""
+    user = make_user(tenant, username="victim.example")
+    for i in range(3):
+        assert login(tenant.client(), user.username, f"wrong-{i}-password").status_code == 400
+    padded = " " * (152 - len(user.username)) + user.username
+    assert login(tenant.client(), padded, user.raw_password).status_code == 429
+    assert login(tenant.client(), f"  {user.username}  ", user.raw_password).status_code == 429

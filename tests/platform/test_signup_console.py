@@ -230,3 +230,29 @@ def _basic(client_id: str, secret: str) -> str:
 
     raw = f"{quote(client_id, safe='')}:{quote(secret, safe='')}".encode()
     return "Basic " + base64.b64encode(raw).decode()
+
+
+def test_signup_throttle_is_per_client_behind_the_ingress(settings):
+    """Behind one trusted proxy, the limit applies to each client IP, not to the ingress."""
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXY_COUNT": 1}
+    cache.set("signup:ip:203.0.113.9", 5, 3600)
+    try:
+        ingress = {"REMOTE_ADDR": "10.0.0.1"}
+        blocked = https_client(
+            settings.GATEHOUSE_BASE_DOMAIN, HTTP_X_FORWARDED_FOR="203.0.113.9", **ingress
+        )
+        assert _signup("viaproxy", client=blocked).status_code == 429
+        other = https_client(
+            settings.GATEHOUSE_BASE_DOMAIN, HTTP_X_FORWARDED_FOR="198.51.100.7", **ingress
+        )
+        assert _signup("viaproxy", client=other).status_code == 200
+    finally:
+        cache.delete("signup:ip:203.0.113.9")
+        cache.delete("signup:ip:198.51.100.7")
+
+
+def test_console_answers_nul_bytes_without_a_500(tenant_a):
+    client = _staff_client(tenant_a)
+    assert client.get("/console/users/", {"q": "\x00"}).status_code == 200
+    assert client.post("/console/clients/%00/toggle/").status_code == 404
+    assert client.post("/console/clients/%00/rotate-secret/").status_code == 404

@@ -7,11 +7,11 @@ urlpatterns = [
     path("handoff/", views.handoff, name="console-handoff"),
     path("clients/", views.clients, name="console-clients"),
     path(
-        "clients/<str:client_id>/rotate-secret/",
+        "clients/<slug:client_id>/rotate-secret/",
         views.client_secret_rotate,
         name="console-client-secret",
     ),
-    path("clients/<str:client_id>/toggle/", views.client_toggle, name="console-client-toggle"),
+    path("clients/<slug:client_id>/toggle/", views.client_toggle, name="console-client-toggle"),
     path("users/", views.users, name="console-users"),
     path("keys/", views.keys, name="console-keys"),
 ]

@@ -140,7 +140,7 @@ def users(request):
         else:
             messages.success(request, f"User {data['username']} created.")
             return redirect("console-users")
-    query = (request.GET.get("q") or "").strip()[:100]
+    query = (request.GET.get("q") or "").replace("\x00", "").strip()[:100]
     users_qs = User.objects.order_by("username")
     if query:
         users_qs = users_qs.filter(Q(username__icontains=query) | Q(email__icontains=query))
