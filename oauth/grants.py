@@ -91,7 +91,9 @@ def generate_bearer_token(
     is. The lifetime is the client's, else the tenant's ``IssuerSettings``.
     """
     if expires_in is None:
-        expires_in = client.access_token_lifetime or selectors.issuer_policy().access_token_lifetime
+        # JWT access tokens: sign_jwt checks exp against the fresh policy, so read it fresh.
+        policy = selectors.issuer_policy(fresh=oidc.uses_jwt_access_tokens(client))
+        expires_in = client.access_token_lifetime or policy.access_token_lifetime
     token = {
         "access_token": digests.new_secret(),
         "token_type": "Bearer",

@@ -423,7 +423,7 @@ def _segment_json(segment: str):
     """The JSON value of one base64url JWS segment (RFC 7515 §7.1), None if it is not."""
     try:
         return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

@@ -61,7 +61,7 @@ from django.db import connection, transaction
 from django.db.models import Max, Q
 from django.utils import timezone
 
-from oauth.models import Client, IssuerSettings, SigningKey
+from oauth.models import Client, IssuerSettings, SigningKey, Token
 
 logger = logging.getLogger(__name__)
 
@@ -392,6 +392,10 @@ def rotate(now: datetime | None = None, *, force: bool = False) -> RotationOutco
         return _outcome(live, rotated=False, reason=reason, retired=retired, created=created)
 
     retire_after = now + timedelta(seconds=max_signed_token_lifetime(issuer) + CLOCK_SKEW_LEEWAY)
+    # Tokens already signed may outlive today's lifetimes (a lifetime was lowered since).
+    latest = Token.objects.filter(jti__isnull=False).aggregate(m=Max("access_expires_at"))["m"]
+    if latest is not None:
+        retire_after = max(retire_after, latest + timedelta(seconds=CLOCK_SKEW_LEEWAY))
     retiring = {}
     for alg, keys in live.items():
         old, promoted = keys[SigningKey.State.CURRENT], keys[SigningKey.State.NEXT]
@@ -582,7 +586,7 @@ def verify_jwt(
         header = json.loads(_b64url_decode(header_b64))
         claims = json.loads(_b64url_decode(payload_b64))
         signature = _b64url_decode(signature_b64)
-    except (ValueError, TypeError, AttributeError):
+    except (ValueError, TypeError, AttributeError, RecursionError):
         raise JWTVerificationError("malformed JWT") from None
     if not isinstance(header, dict) or not isinstance(claims, dict):
         raise JWTVerificationError("malformed JWT")

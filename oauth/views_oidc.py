@@ -171,6 +171,14 @@ def end_session(request):
     try:
         params = {name: values[0] for name, values in read_params(request).items()}
     except OAuth2Error:
+        if _session_user(request) is not None:  # not signed out: offer the confirm form
+            context = {
+                "problem": "This sign-out request is not valid.",
+                "fields": [],
+                "user": request.user,
+                "tenant": getattr(request, "tenant", None),
+            }
+            return _page(render(request, "oauth/logout_confirm.html", context, status=400))
         return _signed_out(request, None, status=400)
     logout = oidc.logout_request(params, issuer=selectors.issuer_for_request(request))
     user = _session_user(request)
