@@ -110,7 +110,11 @@ class LiveServer:
             stderr=subprocess.STDOUT,
         )
         watch_log_file(self.log_path)
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()  # never leave a server behind when start-up fails
+            raise
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + 60
