@@ -11,18 +11,25 @@ The beat schedule lives here, not in settings, so its intervals can come from
 - ``PURGE_BACKLOG_INTERVAL_SECONDS`` (60): measure the purge backlog for /metrics.
 - ``KEY_ROTATION_CHECK_SECONDS`` (3600): ask every tenant whether its signing keys are due
   (each tenant's own period is ``IssuerSettings.signing_key_rotation_days``).
+
+``WORKER_NICENESS`` (10): workers lower their CPU priority by this much at start. Purges are
+background work: on a machine shared with the web processes they run at full speed while
+the CPU is idle and yield it to token requests under load (docs/benchmarks.md). 0 keeps the
+inherited priority. In Kubernetes, where workers have pods of their own, CPU requests do this.
 """
 
 import os
 
+from celery.signals import worker_init
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatehouse.settings.dev")
 
-SCHEDULE_DEFAULTS = {
+WORKER_DEFAULTS = {
     "PURGE_INTERVAL_SECONDS": 300,
     "PURGE_BACKLOG_INTERVAL_SECONDS": 60,
     "KEY_ROTATION_CHECK_SECONDS": 3600,
+    "WORKER_NICENESS": 10,
 }
 
 app = CeleryApp("gatehouse")
@@ -30,17 +37,17 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks(["workers"])
 
 
-def schedule_setting(name: str) -> int:
+def worker_setting(name: str) -> int:
     from django.conf import settings
 
-    return int(getattr(settings, "GATEHOUSE", {}).get(name, SCHEDULE_DEFAULTS[name]))
+    return int(getattr(settings, "GATEHOUSE", {}).get(name, WORKER_DEFAULTS[name]))
 
 
 def beat_schedule() -> dict:
     # Each entry expires after its own interval: if beat outpaces the workers, a stale
     # fan-out is dropped instead of piling up behind the next one.
     def entry(task: str, setting: str) -> dict:
-        seconds = schedule_setting(setting)
+        seconds = worker_setting(setting)
         return {"task": task, "schedule": float(seconds), "options": {"expires": seconds}}
 
     return {
@@ -58,3 +65,11 @@ def beat_schedule() -> dict:
 def _install_beat_schedule(sender, **kwargs) -> None:
     # After configuration is read, so Django settings are loaded by then.
     sender.conf.beat_schedule = {**beat_schedule(), **(sender.conf.beat_schedule or {})}
+
+
+@worker_init.connect
+def _lower_cpu_priority(**kwargs) -> None:
+    # In the main worker process, before the pool forks: its processes inherit the priority.
+    niceness = worker_setting("WORKER_NICENESS")
+    if niceness > 0:
+        os.nice(niceness)

@@ -15,10 +15,14 @@ Label sets stay bounded: per-tenant series exist only for the tenants an operato
 (``GATEHOUSE["METRICS_TENANTS"]``, slugs) and, for the purge backlog, the top
 ``GATEHOUSE["METRICS_TOP_TENANTS"]`` tenants by backlog; every other tenant is ``other``.
 
-gunicorn runs several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty,
-writable directory (in Kubernetes an ``emptyDir``, e.g. ``/tmp/prometheus``) before the
-process starts, and every scrape sums all processes' values (prometheus-client's
-multiprocess mode). Without it, each process serves its own values.
+gunicorn runs several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to a writable
+directory of its own (in Kubernetes on the ``/tmp`` emptyDir, e.g. ``/tmp/prometheus``; it is
+created if missing) in the environment the processes start with, and every scrape sums all
+processes' values (prometheus-client's multiprocess mode). Without it, each process serves
+only its own values. Counters of processes that exited stay in the sum, as counters should.
+
+Every web pod serves the same worker-computed values (they come from the one Redis):
+aggregate those with ``max``, not ``sum``, across pods.
 """
 
 from __future__ import annotations
@@ -44,6 +48,10 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 logger = logging.getLogger(__name__)
+
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Before any metric value exists: each one opens a file in this directory.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 DEFAULTS = {
     # Tenants (slugs) whose requests and issued tokens get their own ``tenant`` label.

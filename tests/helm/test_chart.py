@@ -412,6 +412,7 @@ def test_configmap_holds_the_non_secret_settings(render):
         "GATEHOUSE_BASE_DOMAIN": "auth.example.com",
         "GATEHOUSE_EXTRA_HOSTS": "login.acme.com,sso.globex.example",
         "GATEHOUSE_TRUSTED_PROXY_COUNT": "1",
+        "PROMETHEUS_MULTIPROC_DIR": "/tmp/prometheus",
         "TENANT_MULTIPROCESSING_MAX_PROCESSES": "4",
         "WEB_CONCURRENCY": "4",
     }

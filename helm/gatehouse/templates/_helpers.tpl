@@ -108,6 +108,7 @@ DJANGO_SETTINGS_MODULE: {{ .Values.gatehouse.settingsModule | quote }}
 GATEHOUSE_BASE_DOMAIN: {{ include "gatehouse.baseDomain" . | quote }}
 GATEHOUSE_EXTRA_HOSTS: {{ join "," .Values.gatehouse.customDomains | quote }}
 GATEHOUSE_TRUSTED_PROXY_COUNT: {{ .Values.gatehouse.trustedProxyCount | quote }}
+PROMETHEUS_MULTIPROC_DIR: "/tmp/prometheus"
 TENANT_MULTIPROCESSING_MAX_PROCESSES: {{ .Values.migrations.processes | quote }}
 WEB_CONCURRENCY: {{ .Values.web.concurrency | quote }}
 {{- end }}

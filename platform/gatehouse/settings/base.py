@@ -66,6 +66,8 @@ MIDDLEWARE = [
     # Answers /healthz, /readyz and /metrics on any Host (pod IP included), before the
     # https redirect, ALLOWED_HOSTS and the tenant lookup.
     "gatehouse.middleware.ProbeMiddleware",
+    # Counts and times every request that gets past the probes, by route name and outcome.
+    "gatehouse.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantRoutingMiddleware",

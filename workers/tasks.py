@@ -1,0 +1,58 @@
+"""Celery tasks: each one names its tenant (or public) and calls a service. Nothing else.
+
+Per-tenant tasks are sent by a public fan-out inside the tenant's ``schema_context``
+(``workers.fanout``); tenant-schemas-celery switches the worker's connection to that schema
+before the task runs, so ``connection.schema_name`` is the tenant.
+"""
+
+from django.db import InterfaceError, OperationalError, connection
+
+from gatehouse.celery import app
+from workers import backlog, fanout, purge
+
+# A database that is briefly away (failover, restart, a lock or statement timeout) is retried
+# with exponential back-off and jitter; anything else is a bug and fails loudly.
+RETRY_ON_DATABASE_ERRORS = {
+    "autoretry_for": (OperationalError, InterfaceError),
+    "retry_backoff": True,
+    "retry_backoff_max": 300,
+    "retry_jitter": True,
+    "max_retries": 8,
+}
+
+
+@app.task(**RETRY_ON_DATABASE_ERRORS)
+def purge_all_tenants() -> int:
+    """Beat, in public: one ``purge_expired_rows`` per active tenant schema and public."""
+    schemas = fanout.active_tenant_schemas(include_public=True)
+    return fanout.send_to_each_schema(purge_expired_rows, schemas)
+
+
+@app.task(bind=True, tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
+def purge_expired_rows(self) -> int:
+    """One batch per kind in this task's schema; re-queued at the back while work remains,
+    so a huge tenant takes turns with every other tenant instead of starving them."""
+    step = purge.purge_schema_step(schema=connection.schema_name)
+    if step.work_remains:
+        self.apply_async()
+    return step.total
+
+
+@app.task(**RETRY_ON_DATABASE_ERRORS)
+def record_purge_backlog() -> int:
+    """Beat, in public: measure rows past their purge time for /metrics."""
+    return backlog.record_purge_backlog()
+
+
+@app.task(**RETRY_ON_DATABASE_ERRORS)
+def rotate_all_tenants_signing_keys() -> int:
+    """Beat, in public: one ``rotate_signing_keys_if_due`` per active tenant."""
+    return fanout.send_to_each_schema(rotate_signing_keys_if_due, fanout.active_tenant_schemas())
+
+
+@app.task(tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
+def rotate_signing_keys_if_due() -> None:
+    """Rotate this tenant's signing keys if its rotation period has passed."""
+    from oauth.signing import rotate_if_due  # the OIDC service; imported where it is used
+
+    rotate_if_due()
