@@ -27,6 +27,33 @@ def _fresh_cache():
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(
+    request,
+    django_test_environment,
+    django_db_blocker,
+    django_db_keepdb,
+    django_db_createdb,
+    django_db_modify_db_settings,
+):
+    """pytest-django's, but always for ``default``: its own sets up only the aliases that
+    collected ``django_db`` tests name, so a session of live-server tests alone (committed
+    data, no test transaction) would otherwise run against the real database name."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=0,
+            interactive=False,
+            keepdb=django_db_keepdb and not django_db_createdb,
+            aliases={"default"},
+        )
+    yield
+    if not django_db_keepdb:
+        with django_db_blocker.unblock():
+            teardown_databases(config, verbosity=0)
+
+
+@pytest.fixture(scope="session")
 def two_tenants(django_db_setup, django_db_blocker) -> tuple[TenantInfo, TenantInfo]:
     with django_db_blocker.unblock():
         alpha = provision("alpha", "Alpha Corp")

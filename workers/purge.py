@@ -137,13 +137,13 @@ class PurgeKind:
         return f"SELECT count(*) FROM ({inner}) AS purgeable", now_params
 
 
-# Batch sizes: measured with ``bench/purge.py --sweep`` (docs/benchmarks.md), purging 100,000
-# rows to the end at each size on the 2-core bench machine. Tokens: the rate flattens out
-# above ~5,000 rows (711k rows/s at 5,000, 746k at 10,000, 816k at 20,000) while the time a
-# batch holds its row locks grows linearly (7, 13, 24 ms); 10,000 halves the round trips and
-# Celery tasks of 5,000 for 13 ms of locks. Grant families cost ~8x more per row (the two
-# foreign keys pointing at them are checked for every deleted row at commit), so 2,000 keeps
-# their batches near 40 ms. Codes and sessions are plain rows like tokens.
+# Batch sizes: measured with ``bench/purge.py --sweep`` (docs/benchmarks.md): 100,000 rows purged
+# to the end at each size, three interleaved runs each, on the 2-core bench machine. Tokens:
+# 555k rows/s at 5,000 (9 ms per batch), 791k at 10,000 (12 ms), 784k at 20,000 (26 ms),
+# 910k at 50,000 (53 ms): past 10,000 a bigger batch buys little and holds its row locks
+# longer. Grant families cost ~10x more per row (the two foreign keys pointing at them are
+# checked for every deleted row at commit): ~70k rows/s at any size, 2,000 keeps a batch near
+# 28 ms. Codes and sessions are plain rows like tokens.
 PURGE_KINDS: tuple[PurgeKind, ...] = (
     PurgeKind("tokens", "oauth.Token", "purge_after", 10_000),
     PurgeKind("authorization_codes", "oauth.AuthorizationCode", "purge_after", 10_000),

@@ -1,4 +1,5 @@
-"""Redis stopped: the web keeps answering, /readyz names Redis, /metrics fails open.
+"""Redis stopped: the web keeps answering (pages, token issuance and introspection),
+/readyz names Redis, /metrics fails open.
 
 The shared Redis is never touched: this test starts a private ``redis-server`` on a free
 port, points its own gunicorn at it (two workers, prometheus multiprocess mode) and kills
@@ -146,14 +147,24 @@ def test_web_keeps_serving_with_redis_down(private_redis, web_on_private_redis, 
             token_url, data={"grant_type": "client_credentials"}, auth=credentials, timeout=5
         )
         assert response.status_code == 200, response.text
-        return response.json()["access_token"]
+        return remember_secret(response.json()["access_token"])
+
+    def introspect(token: str) -> dict:
+        response = requests.post(
+            f"http://{tenant_a.host}:{port}/oauth/introspect",
+            data={"token": token},
+            auth=credentials,
+            timeout=5,
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
 
     ready = requests.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
     assert ready.status_code == 200 and ready.json()["checks"]["redis"] == "ok"
     for _ in range(6):
         assert requests.get(home, timeout=5).status_code == 200
     if credentials:
-        remember_secret(issue_token())
+        assert introspect(issue_token())["active"] is True
     # Two gunicorn processes answered; every scrape, whichever process takes it, sums both.
     assert any(metrics_dir.glob("counter_*.db"))
     for _ in range(4):
@@ -175,8 +186,8 @@ def test_web_keeps_serving_with_redis_down(private_redis, web_on_private_redis, 
     for _ in range(4):
         page = requests.get(home, timeout=5)
         assert page.status_code == 200 and b"Alpha Corp" in page.content
-    if credentials:
-        remember_secret(issue_token())  # workers are not in the request path
+    if credentials:  # workers are not in the request path
+        assert introspect(issue_token())["active"] is True
     assert time.monotonic() - started < 4
     samples = _scrape(port)
     assert samples[("gatehouse_metrics_store_up", frozenset())] == 0

@@ -176,6 +176,23 @@ GATEHOUSE = {
     # process invalidate at once; other processes see them within this many seconds.
     "TENANT_CACHE_SECONDS": env.integer("GATEHOUSE_TENANT_CACHE_SECONDS", 5, minimum=0),
     "KEY_ENCRYPTION_KEYS": env.string_list("GATEHOUSE_KEY_ENCRYPTION_KEY"),
+    # Celery beat intervals, seconds (gatehouse/celery.py).
+    "PURGE_INTERVAL_SECONDS": env.integer("GATEHOUSE_PURGE_INTERVAL_SECONDS", 300, minimum=10),
+    "PURGE_BACKLOG_INTERVAL_SECONDS": env.integer(
+        "GATEHOUSE_PURGE_BACKLOG_INTERVAL_SECONDS", 60, minimum=10
+    ),
+    "KEY_ROTATION_CHECK_SECONDS": env.integer(
+        "GATEHOUSE_KEY_ROTATION_CHECK_SECONDS", 3600, minimum=60
+    ),
+    # Purges are background work: lower CPU priority for workers, and a rows/s bound per worker
+    # process while the database serves other sessions (0 turns either off; workers/purge.py).
+    "WORKER_NICENESS": env.integer("GATEHOUSE_WORKER_NICENESS", 10, minimum=0),
+    "PURGE_BUSY_ROWS_PER_SECOND": env.integer(
+        "GATEHOUSE_PURGE_BUSY_ROWS_PER_SECOND", 10_000, minimum=0
+    ),
+    # Per-tenant metric labels stay bounded: opted-in slugs, and the top N by purge backlog.
+    "METRICS_TENANTS": env.string_list("GATEHOUSE_METRICS_TENANTS"),
+    "METRICS_TOP_TENANTS": env.integer("GATEHOUSE_METRICS_TOP_TENANTS", 10, minimum=0),
     # Reverse proxies in front of gunicorn that append to X-Forwarded-For (1 behind an
     # ingress). Login throttling takes the client IP from there; 0 trusts no header.
     "TRUSTED_PROXY_COUNT": env.integer("GATEHOUSE_TRUSTED_PROXY_COUNT", 0, minimum=0),
