@@ -1,4 +1,6 @@
-"""The demo tenant the run command prepares. Idempotent: re-running changes nothing."""
+"""The demo tenant the run command prepares. Re-running is safe: it creates what is missing
+and, since secrets are stored only as digests, gives the demo service client a new secret to
+print (development only)."""
 
 from __future__ import annotations
 
@@ -17,6 +19,36 @@ DEMO_OPERATOR = "operator"
 DEMO_OPERATOR_PASSWORD = "operator-demo-pw"
 DEMO_USER = "alice"
 DEMO_USER_PASSWORD = "alice-demo-password"
+DEMO_SERVICE = "Demo service"
+DEMO_WEB_APP = "Demo web app"
+DEMO_REDIRECT_URI = "http://127.0.0.1/callback"  # any port (RFC 8252 §7.3)
+
+
+def _ensure_demo_clients() -> dict:
+    """A client-credentials client and a public PKCE web app, in the current tenant schema."""
+    from oauth.models import Client
+    from oauth.services import client_create, client_rotate_secret
+
+    service = Client.objects.filter(name=DEMO_SERVICE).first()
+    if service is None:
+        service, secret = client_create(
+            name=DEMO_SERVICE, grant_types=["client_credentials"], scopes=["api", "read"]
+        )
+    else:
+        secret = client_rotate_secret(client=service)
+    web_app = Client.objects.filter(name=DEMO_WEB_APP).first()
+    if web_app is None:
+        web_app, _ = client_create(
+            name=DEMO_WEB_APP,
+            grant_types=["authorization_code", "refresh_token"],
+            redirect_uris=[DEMO_REDIRECT_URI],
+            scopes=["openid", "profile", "email", "api"],
+            auth_method=Client.AuthMethod.NONE,
+        )
+    return {
+        "service": {"client_id": service.client_id, "client_secret": secret},
+        "web_app": {"client_id": web_app.client_id, "redirect_uri": DEMO_REDIRECT_URI},
+    }
 
 
 def ensure_demo(*, port: int) -> dict:
@@ -47,6 +79,7 @@ def ensure_demo(*, port: int) -> dict:
                 email="alice@acme.test",
                 email_verified=True,
             )
+        clients = _ensure_demo_clients()
     host = primary_domain(tenant)
     return {
         "public_url": public_url(settings.GATEHOUSE_BASE_DOMAIN, port=port),
@@ -55,6 +88,7 @@ def ensure_demo(*, port: int) -> dict:
         "operator": {"username": DEMO_OPERATOR, "password": DEMO_OPERATOR_PASSWORD},
         "admin": {"username": DEMO_ADMIN, "password": DEMO_ADMIN_PASSWORD},
         "user": {"username": DEMO_USER, "password": DEMO_USER_PASSWORD},
+        "clients": clients,
         "port": port,
     }
 
@@ -70,4 +104,15 @@ def describe(info: dict) -> list[tuple[str, str]]:
         ("Token endpoint", issuer + "/oauth/token"),
         ("Tenant admin", f"{info['admin']['username']} / {info['admin']['password']}"),
         ("Demo user", f"{info['user']['username']} / {info['user']['password']}"),
+        (
+            "Demo service client",
+            f"{info['clients']['service']['client_id']} / "
+            f"{info['clients']['service']['client_secret']}  (client_credentials)",
+        ),
+        (
+            "Demo web app",
+            f"{info['clients']['web_app']['client_id']}  (public, PKCE, redirect "
+            f"{info['clients']['web_app']['redirect_uri']} on any port)",
+        ),
+        ("Tenant console", issuer + "/console/"),
     ]

@@ -66,6 +66,11 @@ def test_setup_only_is_idempotent_and_prints_credentials(live_server_db_name, tw
     for run in runs:
         assert run.returncode == 0, run.stderr
     first, second = (json.loads(run.stdout) for run in runs)
+    for info in (first, second):
+        remember_secret(info["clients"]["service"]["client_secret"])
+    # Same tenant, users and clients; only the printed service secret is new each run.
+    first_secret = first["clients"]["service"].pop("client_secret")
+    assert second["clients"]["service"].pop("client_secret") != first_secret
     assert first == second
     assert first["issuer"] == "http://acme.localhost:8123"
     assert first["admin"]["password"] == demo.DEMO_ADMIN_PASSWORD
@@ -73,17 +78,19 @@ def test_setup_only_is_idempotent_and_prints_credentials(live_server_db_name, tw
 
 @pytest.mark.slow
 def test_run_starts_web_worker_beat_and_ctrl_c_stops_them(
-    live_server_db_name, two_tenants, tmp_path
+    live_server_db_name, two_tenants, tmp_path, commit
 ):
     from gatehouse import demo
 
     port = free_port()
     log = tmp_path / "run.log"
+    env = _env(live_server_db_name)
+    env["GATEHOUSE_PURGE_INTERVAL_SECONDS"] = "10"  # the shortest beat interval allowed
     with log.open("wb") as out:
         runner = subprocess.Popen(
             [sys.executable, "manage.py", "run_platform", "--port", str(port)],
             cwd=REPO,
-            env=_env(live_server_db_name),
+            env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -102,10 +109,29 @@ def test_run_starts_web_worker_beat_and_ctrl_c_stops_them(
         pids = {name: int(pid) for name, pid in re.findall(r"(\w+) \(pid (\d+)\)", text)}
         assert set(pids) == {"web", "worker", "beat"}
 
-        page = requests.get(
-            f"http://127.0.0.1:{port}/", headers={"Host": f"acme.localhost:{port}"}, timeout=10
-        )
+        acme = {"Host": f"acme.localhost:{port}"}
+        page = requests.get(f"http://127.0.0.1:{port}/", headers=acme, timeout=10)
         assert page.status_code == 200 and "Acme" in page.text
+
+        # The printed demo service client works over the wire.
+        service_id, secret = re.search(r"Demo service client\s+(\S+) / (\S+)", text).groups()
+        remember_secret(secret)
+        token = requests.post(
+            f"http://127.0.0.1:{port}/oauth/token",
+            data={"grant_type": "client_credentials"},
+            auth=(service_id, secret),
+            headers=acme,
+            timeout=10,
+        )
+        assert token.status_code == 200, token.text
+
+        # The worker and beat it started purge the demo tenant's expired tokens.
+        expired, live = _seed_demo_tokens(commit, service_id)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and _tokens_left(commit, [expired]):
+            time.sleep(1)
+        assert _tokens_left(commit, [expired]) == 0
+        assert _tokens_left(commit, [live]) == 1
     finally:
         runner.send_signal(signal.SIGINT)
         runner.wait(60)
@@ -118,3 +144,37 @@ def test_run_starts_web_worker_beat_and_ctrl_c_stops_them(
     banner_end = text.index("Ctrl-C stops web, worker and beat.")
     outside_banner = text[:banner_start] + log.read_text()[banner_end:]
     assert not [s for s in demo_secrets if s in outside_banner]
+
+
+def _seed_demo_tokens(commit, client_id: str) -> tuple[str, str]:
+    """One token past its purge time and one still needed, in the demo tenant."""
+    import secrets
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from django_tenants.utils import schema_context
+
+    from oauth.models import Client, Token
+
+    now = timezone.now()
+    digests = (secrets.token_hex(32), secrets.token_hex(32))
+    with commit(), schema_context("acme"):
+        client = Client.objects.get(client_id=client_id)
+        for digest, offset in zip(digests, (-1, 1), strict=True):
+            Token.objects.create(
+                client=client,
+                access_digest=digest,
+                issued_at=now - timedelta(days=3),
+                access_expires_at=now + timedelta(days=offset),
+                purge_after=now + timedelta(days=offset),
+            )
+    return digests
+
+
+def _tokens_left(commit, digests: list[str]) -> int:
+    from django_tenants.utils import schema_context
+
+    from oauth.models import Token
+
+    with commit(), schema_context("acme"):
+        return Token.objects.filter(access_digest__in=digests).count()
