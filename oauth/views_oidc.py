@@ -20,9 +20,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from oauth import cors, oidc, selectors, signing
+from oauth.responses import page as _page
+from oauth.responses import public_document
+from oauth.responses import redirect as _redirect
 from oauth.server import FORM_CONTENT_TYPE, json_response, read_params
-
-DISCOVERY_MAX_AGE = 300
 
 
 # Exempt so that any other method gets its 405 rather than a CSRF 403; GET changes nothing.
@@ -48,24 +49,7 @@ def openid_configuration(request):
     ``issuer`` is the request's issuer exactly (§4.3), so each tenant host describes
     itself only.
     """
-    if request.method == "OPTIONS":
-        response = json_response({}, status=204, headers=[("Allow", "GET, HEAD, OPTIONS")])
-        return cors.public(response)
-    if request.method not in ("GET", "HEAD"):
-        response = json_response(
-            {"error": "invalid_request", "error_description": "Use GET for this document."},
-            status=405,
-        )
-        response["Allow"] = "GET, HEAD, OPTIONS"
-        return response
-    response = json_response(
-        oidc.provider_metadata(request),
-        headers=[
-            ("Content-Type", "application/json"),
-            ("Cache-Control", f"public, max-age={DISCOVERY_MAX_AGE}"),
-        ],
-    )
-    return cors.public(response)
+    return public_document(request, oidc.provider_metadata)
 
 
 def _bearer_error(request, error: oidc.BearerError) -> HttpResponse:
@@ -126,21 +110,6 @@ def userinfo(request):
 
 
 # --- RP-initiated logout ----------------------------------------------------------------------
-
-
-def _page(response: HttpResponse) -> HttpResponse:
-    """Sign-out pages are never framed (clickjacking) and never cached."""
-    response["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _redirect(location: str) -> HttpResponse:
-    # Not HttpResponseRedirect: native apps' private-use schemes (RFC 8252 §7.1) are fine.
-    response = HttpResponse(status=302)
-    response["Location"] = location
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _signed_out(request, logout: oidc.LogoutRequest | None, *, status: int = 200):

@@ -35,6 +35,8 @@ from oauth.grants import (
     authorization_error_location,
     is_page_error,
 )
+from oauth.responses import page as _page
+from oauth.responses import redirect as _redirect
 from oauth.server import GatehouseRequest, oauth_request, read_params, server
 
 AUTH_TIME_SESSION_KEY = "gatehouse_auth_time"
@@ -47,21 +49,6 @@ SCOPE_WORDS = {
     "email": "See your email address",
     "offline_access": "Keep access while you are away",
 }
-
-
-def _page(response: HttpResponse) -> HttpResponse:
-    """Sign-in pages are never framed (clickjacking) and never cached."""
-    response["Content-Security-Policy"] = "frame-ancestors 'none'"
-    response["Cache-Control"] = "no-store"
-    return response
-
-
-def _redirect(location: str) -> HttpResponse:
-    # Not HttpResponseRedirect: native apps' private-use schemes (RFC 8252 §7.1) are fine.
-    response = HttpResponse(status=302)
-    response["Location"] = location
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _error_page(request, message: str, status: int = 400) -> HttpResponse:

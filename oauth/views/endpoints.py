@@ -10,9 +10,8 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from django.views.decorators.csrf import csrf_exempt
 
 from oauth import cors, selectors
-from oauth.server import json_error, json_response, oauth_request, server
-
-METADATA_MAX_AGE = 300
+from oauth.responses import public_document
+from oauth.server import json_error, oauth_request, server
 
 
 def _oauth_endpoint(handler):
@@ -59,21 +58,4 @@ def introspect(request, oauth):
 @csrf_exempt
 def metadata(request):
     """RFC 8414 §3: this tenant's metadata, readable from any origin."""
-    if request.method == "OPTIONS":
-        response = json_response({}, status=204, headers=[("Allow", "GET, HEAD, OPTIONS")])
-        return cors.public(response)
-    if request.method not in ("GET", "HEAD"):
-        response = json_response(
-            {"error": "invalid_request", "error_description": "Use GET for this document."},
-            status=405,
-        )
-        response["Allow"] = "GET, HEAD, OPTIONS"
-        return response
-    response = json_response(
-        selectors.authorization_server_metadata(request),
-        headers=[
-            ("Content-Type", "application/json"),
-            ("Cache-Control", f"public, max-age={METADATA_MAX_AGE}"),
-        ],
-    )
-    return cors.public(response)
+    return public_document(request, selectors.authorization_server_metadata)

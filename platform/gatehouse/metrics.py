@@ -164,16 +164,11 @@ def connect_signals() -> None:
 
 # --- values computed by workers, kept in Redis -------------------------------------------------
 
-_store_clients: dict[str, redis.Redis] = {}
-
 
 def _store() -> redis.Redis:
-    url = settings.REDIS_URL
-    if url not in _store_clients:
-        _store_clients[url] = redis.Redis.from_url(
-            url, socket_connect_timeout=0.25, socket_timeout=0.5
-        )
-    return _store_clients[url]
+    from gatehouse.middleware import redis_client
+
+    return redis_client()
 
 
 def record_purged_rows(deleted: dict[str, int]) -> None:
