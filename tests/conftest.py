@@ -72,6 +72,12 @@ def tenant_b(two_tenants) -> TenantInfo:
     return two_tenants[1]
 
 
+@pytest.fixture(params=["a", "b"])
+def tenant(request, tenant_a, tenant_b) -> TenantInfo:
+    """Each tenant in turn: a test taking ``tenant`` runs once per tenant."""
+    return tenant_a if request.param == "a" else tenant_b
+
+
 @pytest.fixture
 def public_client():
     from django.conf import settings

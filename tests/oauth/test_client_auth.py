@@ -19,11 +19,6 @@ CC = {"grant_type": "client_credentials"}
 ENDPOINTS = ["/oauth/token", "/oauth/revoke", "/oauth/introspect"]
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def _body(path, **extra):
     return {**(CC if path == "/oauth/token" else {"token": "x" * 43}), **extra}
 

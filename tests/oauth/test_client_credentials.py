@@ -15,11 +15,6 @@ from tests.support.secrets import remember_secret
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def test_basic_auth_issues_a_bearer_token_without_refresh_token(tenant):
     client = make_client(tenant)
     response = token_request(tenant, {"grant_type": "client_credentials"}, client)

@@ -22,11 +22,6 @@ from tests.oauth.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 @pytest.fixture
 def web(tenant):
     return signed_in(tenant, make_user(tenant))

@@ -13,11 +13,6 @@ from tests.support.secrets import remember_secret
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def committed_code(commit, tenant, client, user) -> str:
     from django.utils import timezone
 

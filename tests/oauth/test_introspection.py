@@ -19,11 +19,6 @@ from tests.oauth.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def test_own_client_gets_the_active_answer(tenant):
     client = make_client(tenant)
     body = client_credentials_token(tenant, client)

@@ -20,11 +20,6 @@ from tests.oauth.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def header_of(jwt: str) -> dict:
     segment = jwt.split(".")[0]
     return json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))

@@ -17,11 +17,6 @@ def _plain_http_for_the_client(monkeypatch):
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def discover(server, tenant) -> dict:
     import requests
 

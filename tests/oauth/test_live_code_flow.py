@@ -20,11 +20,6 @@ def _plain_http_for_the_client(monkeypatch):
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def remember(token: dict) -> dict:
     for key in ("access_token", "refresh_token"):
         remember_secret(token.get(key))

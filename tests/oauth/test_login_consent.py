@@ -18,11 +18,6 @@ from tests.oauth.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 @pytest.fixture
 def throttle_limits(settings):
     settings.GATEHOUSE = {

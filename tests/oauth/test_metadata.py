@@ -6,11 +6,6 @@ from authlib.oauth2 import rfc8414, rfc9207
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def test_metadata_lists_every_endpoint_of_this_tenant(tenant):
     response = tenant.client().get("/.well-known/oauth-authorization-server", secure=True)
     assert response.status_code == 200

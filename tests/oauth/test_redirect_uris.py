@@ -20,11 +20,6 @@ pytestmark = pytest.mark.django_db
 REGISTERED = "https://app.example.com/callback"
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 @pytest.fixture
 def web(tenant):
     return signed_in(tenant, make_user(tenant))

@@ -19,11 +19,6 @@ from tests.oauth.factories import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def test_revoking_an_access_token(tenant):
     client = make_client(tenant)
     token = client_credentials_token(tenant, client)["access_token"]

@@ -27,11 +27,6 @@ pytestmark = pytest.mark.django_db
 SCOPES = ["openid", "profile", "email", "api"]
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def _decode(tenant, id_token: str, algs=("RS256",)) -> jwt.Token:
     from oauth.signing import jwks_document
 

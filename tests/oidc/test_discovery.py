@@ -7,11 +7,6 @@ from authlib.oidc import discovery, rpinitiated
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def _validate(doc: dict) -> None:
     discovery.OpenIDProviderMetadata(doc).validate(
         metadata_classes=[rpinitiated.OpenIDProviderMetadata]

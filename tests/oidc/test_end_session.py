@@ -14,11 +14,6 @@ LOGGED_OUT = "https://app.example.com/logged-out"
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)">')
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def _client(tenant):
     from oauth.models import Client
 

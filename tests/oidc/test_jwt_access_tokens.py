@@ -30,11 +30,6 @@ API = "https://api.example.com"
 OTHER_API = "https://reports.example.com"
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def _decode(tenant, token: str) -> jwt.Token:
     from oauth.signing import jwks_document
 

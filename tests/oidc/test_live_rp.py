@@ -37,11 +37,6 @@ def _plain_http_for_the_client(monkeypatch):
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 @pytest.fixture
 def retire_rotated_keys(commit):
     """Rotations here are committed on the shared tenants; afterwards their retiring keys

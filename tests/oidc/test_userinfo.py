@@ -19,11 +19,6 @@ pytestmark = pytest.mark.django_db
 SCOPES = ["openid", "profile", "email", "api"]
 
 
-@pytest.fixture(params=["a", "b"])
-def tenant(request, tenant_a, tenant_b):
-    return tenant_a if request.param == "a" else tenant_b
-
-
 def _user(tenant):
     from gatehouse.accounts.models import User
 
