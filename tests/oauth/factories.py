@@ -220,3 +220,17 @@ def assert_error(response, status: int, error: str) -> dict:
     assert body["error"] == error, body
     assert_no_store(response)
     return body
+
+
+def register_client_cli(*args: str) -> dict:
+    """``manage.py register_client ... --json``, in process; the printed secret is remembered."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("register_client", *args, "--json", stdout=out)
+    result = json.loads(out.getvalue())
+    remember_secret(result["client_secret"])
+    return result

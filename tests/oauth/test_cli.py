@@ -1,6 +1,5 @@
 """``manage.py register_client`` (DESIGN.md §5)."""
 
-import json
 import subprocess
 import sys
 from io import StringIO
@@ -14,17 +13,9 @@ from tests.oauth.factories import (
     client_credentials_token,
     token_request,
 )
-from tests.support.secrets import remember_secret
+from tests.oauth.factories import register_client_cli as register
 
 pytestmark = pytest.mark.django_db
-
-
-def register(*args) -> dict:
-    out = StringIO()
-    call_command("register_client", *args, "--json", stdout=out)
-    result = json.loads(out.getvalue())
-    remember_secret(result["client_secret"])
-    return result
 
 
 def test_registers_a_confidential_client_whose_secret_works(tenant_a):

@@ -1,23 +1,12 @@
 """The OpenID Connect options of a client: post-logout redirect URIs (RP-Initiated Logout
 §3.1) and the id_token alg (OIDC Registration §2), through ``register_client``."""
 
-import json
-from io import StringIO
-
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
-from tests.support.secrets import remember_secret
+from tests.oauth.factories import register_client_cli as register
 
 pytestmark = pytest.mark.django_db
-
-
-def register(*args) -> dict:
-    out = StringIO()
-    call_command("register_client", *args, "--json", stdout=out)
-    result = json.loads(out.getvalue())
-    remember_secret(result["client_secret"])
-    return result
 
 
 def test_post_logout_uris_and_id_token_alg_are_stored(tenant_a):
