@@ -24,7 +24,10 @@ lint: bootstrap
 	$(VENV)/bin/ruff format --check .
 
 test: bootstrap lint
-	@command -v chromium >/dev/null || { echo "installing Debian chromium for browser tests"; apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	  test -x /usr/sbin/pgbouncer || missing="$$missing pgbouncer"; \
+	  if [ -n "$$missing" ]; then echo "installing Debian packages for the tests:$$missing"; \
+	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 	$(VENV)/bin/python -m pytest
 
 bench: bootstrap
