@@ -22,6 +22,7 @@ run: bootstrap
 lint: bootstrap
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 test: bootstrap lint
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \

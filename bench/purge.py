@@ -380,7 +380,7 @@ def _id_in_kind():
 def purge_with_celery(env: dict, concurrency: int, expected: int, log_dir: Path) -> dict:
     import redis
 
-    from gatehouse.metrics import PURGED_ROWS_KEY
+    from workers.reporting import PURGED_ROWS_KEY
     from workers.tasks import purge_all_tenants
 
     broker = redis.Redis.from_url(env["REDIS_URL"])
@@ -471,7 +471,7 @@ def issuance_under_purge(env, schemas, rows, log_dir, seconds, rounds) -> dict |
     import redis
     from django.db import connection
 
-    from gatehouse.metrics import PURGED_ROWS_KEY
+    from workers.reporting import PURGED_ROWS_KEY
     from workers.tasks import purge_all_tenants
 
     if not shutil.which("wrk"):

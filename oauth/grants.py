@@ -31,9 +31,12 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoi
 from authlib.oidc.core.grants import OpenIDToken as _OpenIDToken
 from django.utils import timezone
 
-from oauth import digests, oidc, selectors, services
+from kernel import credentials as digests
+from oauth import oidc, selectors
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.models import AuthorizationCode, Client
+from oauth.services import codes as code_services
+from oauth.services import tokens as token_services
 from oauth.signals import token_issued
 
 #: RFC 7636 §4.1 (verifier) and §4.2 (an S256 challenge is base64url of 32 bytes).
@@ -198,7 +201,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     def create_token_response(self):
         token = self.generate_token(scope=self.request.scope, include_refresh_token=False)
         jti = jwt_access_token(self.request, token, audience=self.resource)
-        services.token_issue(client=self.client, token=token, audience=self.resource, jti=jti)
+        token_services.token_issue(client=self.client, token=token, audience=self.resource, jti=jti)
         return _issued(self, token)
 
 
@@ -312,7 +315,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def save_authorization_code(self, code: str, request):
         data = request.payload.data
         challenge = data.get("code_challenge") or ""
-        return services.authorization_code_create(
+        return code_services.authorization_code_create(
             client=request.client,
             user=request.user,
             code=code,
@@ -361,7 +364,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if row is None or row.client_id != client.pk:
             return None
         if row.used_at is not None:
-            services.authorization_code_replayed(code_id=row.pk)
+            code_services.authorization_code_replayed(code_id=row.pk)
             return None
         if row.expires_at <= timezone.now():
             return None
@@ -395,14 +398,14 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             audience=self.resource,
             auth_time=authorization_code.auth_time,
         )
-        result = services.authorization_code_redeem(
+        result = code_services.authorization_code_redeem(
             code_id=authorization_code.pk,
             client=client,
             token=token,
             jti=jti,
             audience=self.resource,
         )
-        if result.outcome is not services.Redemption.ISSUED:
+        if result.outcome is not code_services.Redemption.ISSUED:
             raise InvalidGrantError("The authorization code is invalid, expired or used.")
         self.request.user = user
         return _issued(self, token)
@@ -467,7 +470,8 @@ class OpenIDToken(_OpenIDToken):
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     """Rotation on every use. The new member keeps the family's granted scope; a narrower
-    ``scope`` narrows only the new access token. Races and reuse: ``services.refresh_token_rotate``.
+    ``scope`` narrows only the new access token. Races and reuse:
+    ``services.tokens.refresh_token_rotate``.
     """
 
     TOKEN_ENDPOINT_AUTH_METHODS = [BASIC, POST, NONE]
@@ -503,7 +507,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return user if user is not None and user.is_active else None
 
     def revoke_old_credential(self, refresh_token):
-        """Done inside ``services.refresh_token_rotate``, under the same row lock."""
+        """Done inside ``token_services.refresh_token_rotate``, under the same row lock."""
 
     @hooked
     def create_token_response(self):
@@ -516,7 +520,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             self.request, token, user=user, audience=self.resource, auth_time=row.family.auth_time
         )
         policy = selectors.issuer_policy(fresh=True)
-        result = services.refresh_token_rotate(
+        result = token_services.refresh_token_rotate(
             token_id=row.pk,
             family_id=row.family_id,
             client=self.request.client,
@@ -525,7 +529,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             audience=self.resource,
             reuse_window=policy.refresh_reuse_window,
         )
-        if result.outcome is not services.Rotation.ROTATED:
+        if result.outcome is not token_services.Rotation.ROTATED:
             raise InvalidGrantError(result.description)
         self.request.user = user
         return _issued(self, token)
@@ -559,7 +563,7 @@ class RevocationEndpoint(_RevocationEndpoint):
 
     def revoke_token(self, token, request):
         row, kind = token
-        services.token_revoke(token=row, kind=kind)
+        token_services.token_revoke(token=row, kind=kind)
 
 
 class IntrospectionEndpoint(_IntrospectionEndpoint):

@@ -3,17 +3,17 @@ middleware set, so everything here is the current tenant's (DESIGN.md §1)."""
 
 from __future__ import annotations
 
-import threading
-import time
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
 
-from oauth import digests
+from kernel import credentials
+from kernel.conf import setting
+from kernel.http import origin
+from kernel.ttlcache import TTLCache
 from oauth.models import Client, Consent, IssuerSettings, Token
 
 # --- Issuer -----------------------------------------------------------------------------------
@@ -25,7 +25,7 @@ def issuer_for_request(request) -> str:
     ``request.scheme`` honours ``SECURE_PROXY_SSL_HEADER`` behind a TLS-terminating proxy;
     the host has already been matched to this tenant by the routing middleware.
     """
-    return f"{request.scheme}://{request.get_host().lower()}"
+    return origin(request.scheme, request.get_host().lower())
 
 
 # --- Issuer policy (IssuerSettings), cached per schema for a few seconds -----------------------
@@ -40,12 +40,18 @@ class IssuerPolicy:
     default_resource: str
 
 
-_policy_cache: dict[str, tuple[float, IssuerPolicy]] = {}
-_policy_lock = threading.Lock()
+_policy_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CACHE_SECONDS"))
 
 
-def _policy_cache_seconds() -> float:
-    return float(getattr(settings, "GATEHOUSE", {}).get("ISSUER_SETTINGS_CACHE_SECONDS", 5))
+def _load_issuer_policy() -> IssuerPolicy:
+    row = IssuerSettings.load()
+    return IssuerPolicy(
+        access_token_lifetime=row.access_token_lifetime,
+        refresh_token_lifetime=row.refresh_token_lifetime,
+        authorization_code_lifetime=row.authorization_code_lifetime,
+        refresh_reuse_window=row.refresh_reuse_window,
+        default_resource=row.default_resource,
+    )
 
 
 def issuer_policy(*, fresh: bool = False) -> IssuerPolicy:
@@ -57,31 +63,15 @@ def issuer_policy(*, fresh: bool = False) -> IssuerPolicy:
     the latest value (the refresh reuse window) pass ``fresh=True``.
     """
     schema = connection.schema_name
-    now = time.monotonic()
-    if not fresh:
-        cached = _policy_cache.get(schema)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-    row = IssuerSettings.load()
-    policy = IssuerPolicy(
-        access_token_lifetime=row.access_token_lifetime,
-        refresh_token_lifetime=row.refresh_token_lifetime,
-        authorization_code_lifetime=row.authorization_code_lifetime,
-        refresh_reuse_window=row.refresh_reuse_window,
-        default_resource=row.default_resource,
-    )
-    ttl = _policy_cache_seconds()
-    if ttl > 0:
-        with _policy_lock:
-            if len(_policy_cache) > 10_000:
-                _policy_cache.clear()
-            _policy_cache[schema] = (now + ttl, policy)
-    return policy
+    if fresh:
+        policy = _load_issuer_policy()
+        _policy_cache.set(schema, policy)
+        return policy
+    return _policy_cache.get_or_set(schema, _load_issuer_policy)
 
 
 def clear_issuer_policy_cache() -> None:
-    with _policy_lock:
-        _policy_cache.clear()
+    _policy_cache.clear()
 
 
 @receiver([post_save, post_delete], sender=IssuerSettings)
@@ -92,7 +82,7 @@ def _issuer_settings_changed(**kwargs) -> None:
 def token_retention_seconds() -> int:
     """How long a token or code row outlives its last expiry, so replay and reuse
     detection still find it (DESIGN.md §3)."""
-    return int(getattr(settings, "GATEHOUSE", {}).get("TOKEN_RETENTION_SECONDS", 86400))
+    return int(setting("TOKEN_RETENTION_SECONDS"))
 
 
 # --- Clients ----------------------------------------------------------------------------------
@@ -129,7 +119,7 @@ def token_by_value(*, value: str, hint: str | None = None) -> tuple[Token, str] 
     """
     if not value:
         return None
-    value_digest = digests.digest(value)
+    value_digest = credentials.digest(value)
     order = (REFRESH, ACCESS) if hint == REFRESH else (ACCESS, REFRESH)
     rows = Token.objects.select_related("client", "family", "user")
     for kind in order:
@@ -145,7 +135,7 @@ def refresh_token_by_value(*, value: str) -> Token | None:
         return None
     return (
         Token.objects.select_related("client", "family", "user")
-        .filter(refresh_digest=digests.digest(value))
+        .filter(refresh_digest=credentials.digest(value))
         .first()
     )
 

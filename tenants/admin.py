@@ -1,6 +1,14 @@
-from django.contrib import admin
+"""The operators' view of tenants (Django admin on the public host).
+
+Tenants are created by provisioning only (signup or ``manage.py provision_tenant``): the
+admin cannot add one, because a bare row would lack its schema, domain, keys and first admin.
+Suspending and reactivating go through ``tenant_set_status``.
+"""
+
+from django.contrib import admin, messages
 
 from tenants.models import Domain, Tenant
+from tenants.services import tenant_set_status
 
 
 class DomainInline(admin.TabularInline):
@@ -15,5 +23,25 @@ class TenantAdmin(admin.ModelAdmin):
     search_fields = ("slug", "name", "domains__domain")
     list_per_page = 50
     show_full_result_count = False
-    readonly_fields = ("schema_name", "created_at")
+    readonly_fields = ("slug", "schema_name", "status", "created_at")
     inlines = [DomainInline]
+    actions = ["suspend", "reactivate"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _set_status(self, request, queryset, status: str) -> None:
+        for tenant in queryset:
+            tenant_set_status(tenant=tenant, status=status)
+        messages.success(request, f"{queryset.count()} tenant(s) now {status}.")
+
+    @admin.action(description="Suspend the selected tenants")
+    def suspend(self, request, queryset) -> None:
+        self._set_status(request, queryset, Tenant.Status.SUSPENDED)
+
+    @admin.action(description="Reactivate the selected tenants")
+    def reactivate(self, request, queryset) -> None:
+        self._set_status(request, queryset, Tenant.Status.ACTIVE)

@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
+
+from tenants.hosts import clear_tenant_host_cache
 
 
 class TenantsConfig(AppConfig):
@@ -7,4 +10,11 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from tenants import signals  # noqa: F401  (registers cache invalidation)
+        # A change to a tenant or its domains drops this process's Host -> tenant cache.
+        for sender in ("tenants.Tenant", "tenants.Domain"):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    clear_tenant_host_cache,
+                    sender=sender,
+                    dispatch_uid=f"tenants.hosts.{sender}.{signal is post_save}",
+                )

@@ -10,7 +10,7 @@ from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django_tenants.middleware.main import TenantMainMiddleware
 
-from gatehouse import views
+from kernel import views
 from tenants.selectors import tenant_for_host
 
 

@@ -15,10 +15,13 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context, schema_exists
 
-from gatehouse.accounts.services import UserError, user_create
-from gatehouse.conf import gatehouse_setting, public_url
+from kernel.accounts.services import UserError, user_create
+from kernel.conf import setting
+from kernel.errors import DomainError
+from kernel.http import public_url
+from oauth import signing
+from tenants.hosts import clear_tenant_host_cache
 from tenants.models import Domain, Tenant
-from tenants.selectors import clear_tenant_host_cache
 
 # RFC 1123 label, 3-63 characters, lowercase; no leading, trailing or doubled-at-3 hyphens
 # (xn-- is IDNA's prefix).
@@ -28,7 +31,7 @@ HOST_RE = re.compile(
 )
 
 
-class ProvisioningError(ValueError):
+class ProvisioningError(DomainError):
     """A one-line, operator-facing reason a tenant could not be provisioned."""
 
 
@@ -51,7 +54,7 @@ def validate_slug(slug: str) -> str:
         )
     if slug[2:4] == "--" or slug.startswith("pg-"):
         raise ProvisioningError(f"invalid slug {slug!r}: reserved prefix")
-    if slug in gatehouse_setting("RESERVED_SLUGS"):
+    if slug in setting("RESERVED_SLUGS"):
         raise ProvisioningError(f"slug {slug!r} is reserved; choose another")
     return slug
 
@@ -68,10 +71,6 @@ def _validate_domain(domain: str) -> str:
     if domain == settings.GATEHOUSE_BASE_DOMAIN:
         raise ProvisioningError(f"domain {domain!r} is the public site's")
     return domain
-
-
-def issuer_for_domain(domain: str) -> str:
-    return public_url(domain)
 
 
 def tenant_provision(
@@ -115,17 +114,13 @@ def tenant_provision(
     finally:
         connection.set_schema_to_public()
         clear_tenant_host_cache()
-    return ProvisionedTenant(
-        slug=slug, schema=schema, domain=domain, issuer=issuer_for_domain(domain)
-    )
+    return ProvisionedTenant(slug=slug, schema=schema, domain=domain, issuer=public_url(domain))
 
 
 def _provision_tenant_contents(
     *, admin_username: str, admin_email: str, admin_password: str
 ) -> None:
     """Everything a new tenant schema starts with. Runs inside the provisioning transaction."""
-    from oauth.signing import provision_signing_keys
-
     user_create(
         username=admin_username,
         password=admin_password,
@@ -135,7 +130,7 @@ def _provision_tenant_contents(
     )
     # A current and a published next key per alg (RS256, ES256), so the first rotation
     # never has to wait for relying parties to learn a new key.
-    provision_signing_keys()
+    signing.provision_signing_keys()
 
 
 @transaction.atomic

@@ -1,6 +1,5 @@
 """Public-site pages: signup. Thin: the form validates, services provision."""
 
-from django.core.cache import cache
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -8,23 +7,19 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import schema_context
 
-from gatehouse.accounts.models import User
-from gatehouse.accounts.services import login_handoff_create
-from oauth.throttle import client_ip
+from kernel.accounts.models import User
+from kernel.accounts.services import login_handoff_create
+from kernel.conf import setting
+from kernel.http import client_ip
+from kernel.ratelimit import FixedWindow
 from tenants.forms import SignupForm
 from tenants.services import ProvisioningError, tenant_provision
 
-#: Signups one client IP may make per hour.
-SIGNUPS_PER_IP_PER_HOUR = 5
 
-
-def _signup_allowed(ip: str) -> bool:
-    key = f"signup:ip:{ip}"
-    cache.add(key, 0, 3600)
-    try:
-        return cache.incr(key) <= SIGNUPS_PER_IP_PER_HOUR
-    except ValueError:  # cache unavailable: fail open rather than block every signup
-        return True
+def signup_limit() -> FixedWindow:
+    """Signups one client IP may make per window (``GATEHOUSE["SIGNUP_THROTTLE"]``)."""
+    limits = setting("SIGNUP_THROTTLE")
+    return FixedWindow("signup:ip", limits["ATTEMPTS"], limits["WINDOW_SECONDS"])
 
 
 @sensitive_post_parameters("password", "password_again")
@@ -35,14 +30,15 @@ def signup(request):
     """Create a tenant and its first admin, then hand over to the tenant's console."""
     form = SignupForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        if not _signup_allowed(client_ip(request)):
+        limit = signup_limit()
+        if not limit.allow(client_ip(request)):
             response = render(
                 request,
                 "signup/signup.html",
                 {"form": form, "error": "Too many signups from your network. Try again later."},
                 status=429,
             )
-            response["Retry-After"] = "3600"
+            response["Retry-After"] = str(limit.retry_after())
             return response
         data = form.cleaned_data
         try:

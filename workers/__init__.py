@@ -1,5 +1,5 @@
 """Background work: ``celery -A workers worker`` and ``celery -A workers beat``."""
 
-from gatehouse.celery import app
+from workers.app import app
 
 __all__ = ["app"]

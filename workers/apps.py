@@ -1,4 +1,7 @@
 from django.apps import AppConfig
+from django.core import checks
+
+from workers.checks import check_purge_registry
 
 
 class WorkersConfig(AppConfig):
@@ -6,8 +9,4 @@ class WorkersConfig(AppConfig):
     verbose_name = "Workers"
 
     def ready(self) -> None:
-        from gatehouse import metrics
-        from workers import checks  # noqa: F401  (registers the purge registry check)
-
-        # Here rather than in oauth: oauth sends the signal and imports nothing above it.
-        metrics.connect_signals()
+        checks.register(check_purge_registry)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from django.db import connection
 from django.utils import timezone
 
-from gatehouse import metrics
-from gatehouse.celery import worker_setting
+from kernel.conf import setting
 from tenants.selectors import active_tenants
+from workers import reporting
 from workers.purge import count_schema, purge_targets
 
 # Counting is an index-only range scan; stop at this many rows per kind and tenant so one
@@ -31,11 +31,9 @@ def measure_purge_backlog() -> dict[str, dict[str, int]]:
 
 
 def record_purge_backlog() -> int:
-    """Measure the backlog and store it for ``render_metrics``; returns the total rows."""
+    """Measure the backlog and store it for /metrics; returns the total rows."""
     backlog = measure_purge_backlog()
-    series = metrics.top_tenant_series(
-        backlog, top=int(metrics.metrics_setting("METRICS_TOP_TENANTS"))
-    )
-    interval = worker_setting("PURGE_BACKLOG_INTERVAL_SECONDS")
-    metrics.store_purge_backlog(series, ttl_seconds=max(3 * interval, 60))
+    series = reporting.top_tenant_series(backlog, top=int(setting("METRICS_TOP_TENANTS")))
+    interval = int(setting("PURGE_BACKLOG_INTERVAL_SECONDS"))
+    reporting.store_purge_backlog(series, ttl_seconds=max(3 * interval, 60))
     return sum(rows for _, _, rows in series)

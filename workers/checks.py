@@ -3,7 +3,7 @@
 A purge is a plain DELETE. A row that another row still points at must either wait for it
 (``keep_while_referenced_by``) or the delete would fail on the constraint, or worse, a
 CASCADE would take live rows with it. A new model pointing at a purgeable one stops start-up
-until its declaration says which.
+until its declaration says which. Registered by ``WorkersConfig.ready``.
 """
 
 from django.core import checks
@@ -11,7 +11,6 @@ from django.core import checks
 from workers.purge import PURGE_KINDS
 
 
-@checks.register()
 def check_purge_registry(app_configs=None, **kwargs):
     errors = []
     for kind in PURGE_KINDS:

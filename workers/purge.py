@@ -38,7 +38,8 @@ from django.utils import timezone
 from django_tenants.routers import TenantSyncRouter
 from django_tenants.utils import get_public_schema_name
 
-from gatehouse import metrics
+from kernel.conf import setting
+from workers import reporting
 
 logger = logging.getLogger(__name__)
 
@@ -53,9 +54,8 @@ APPLICATION_NAME = "gatehouse purge"
 # purges at most this many rows per second, resting in its slot after each step. On an idle
 # database it never rests. What a purge costs the foreground is mostly its write-ahead log
 # (~250 bytes per deleted row once checkpoints make every page a full-page image), so the
-# bound is in rows. settings.GATEHOUSE["PURGE_BUSY_ROWS_PER_SECOND"] overrides it; 0 never
-# rests. Measured in docs/benchmarks.md (token issuance during a purge).
-BUSY_ROWS_PER_SECOND = 10_000
+# bound is in rows: settings.GATEHOUSE["PURGE_BUSY_ROWS_PER_SECOND"] (default 10,000 in
+# kernel.conf); 0 never rests. Measured in docs/benchmarks.md (token issuance during a purge).
 REST_MAX_SECONDS = 2.0
 # Another session counts as foreground traffic if it is running a statement now or finished
 # one this recently (request traffic is many short statements, easy to miss by sampling
@@ -210,8 +210,7 @@ def foreground_sessions() -> int:
 
 
 def busy_rows_per_second() -> int:
-    gatehouse = getattr(settings, "GATEHOUSE", {})
-    return int(gatehouse.get("PURGE_BUSY_ROWS_PER_SECOND", BUSY_ROWS_PER_SECOND))
+    return int(setting("PURGE_BUSY_ROWS_PER_SECOND"))
 
 
 def yield_to_foreground(rows: int, step_seconds: float) -> float:
@@ -254,7 +253,7 @@ def purge_schema_step(*, schema: str, now: datetime.datetime | None = None) -> S
         if deleted >= kind.batch_size:
             result.work_remains = True
     if result.total:
-        metrics.record_purged_rows(result.deleted)
+        reporting.record_purged_rows(result.deleted)
         result.rested = yield_to_foreground(result.total, time.monotonic() - started)
         logger.info(
             "purged %s rows in %s: %s%s",

@@ -7,8 +7,9 @@ before the task runs, so ``connection.schema_name`` is the tenant.
 
 from django.db import InterfaceError, OperationalError, connection
 
-from gatehouse.celery import app
+from oauth import signing
 from workers import backlog, fanout, purge
+from workers.app import app
 
 # A database that is briefly away (failover, restart, a lock or statement timeout) is retried
 # with exponential back-off and jitter; anything else is a bug and fails loudly.
@@ -53,6 +54,4 @@ def rotate_all_tenants_signing_keys() -> int:
 @app.task(tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
 def rotate_signing_keys_if_due() -> None:
     """Rotate this tenant's signing keys if its rotation period has passed."""
-    from oauth.signing import rotate_if_due  # the OIDC service; imported where it is used
-
-    rotate_if_due()
+    signing.rotate_if_due()

@@ -6,8 +6,9 @@ from authlib.oauth2.rfc6749.util import list_to_scope, scope_to_list
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex
 from django.db import models
+from django.utils import timezone
 
-from oauth import digests
+from kernel import credentials
 
 #: Loopback IP literals whose redirect URIs match on any port (RFC 8252 §7.3).
 _LOOPBACK_NETLOC = re.compile(r"^(127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?$")
@@ -119,15 +120,13 @@ class Client(ClientMixin, models.Model):
     def check_client_secret(self, client_secret: str) -> bool:
         """Constant-time digest comparison against the current secret, or the previous one
         while a rotation's grace period lasts."""
-        from django.utils import timezone
-
-        if digests.matches(client_secret, self.secret_digest):
+        if credentials.matches(client_secret, self.secret_digest):
             return True
         return bool(
             self.previous_secret_digest
             and self.previous_secret_expires_at
             and self.previous_secret_expires_at > timezone.now()
-            and digests.matches(client_secret, self.previous_secret_digest)
+            and credentials.matches(client_secret, self.previous_secret_digest)
         )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:

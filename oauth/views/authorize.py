@@ -28,7 +28,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from oauth import oidc, selectors, services, throttle
+from kernel.http import client_ip
+from oauth import oidc, selectors, throttle
 from oauth.forms import LoginForm
 from oauth.grants import (
     AuthorizationCodeGrant,
@@ -38,6 +39,7 @@ from oauth.grants import (
 from oauth.responses import page as _page
 from oauth.responses import redirect as _redirect
 from oauth.server import GatehouseRequest, oauth_request, read_params, server
+from oauth.services.consents import consent_remember
 
 AUTH_TIME_SESSION_KEY = "gatehouse_auth_time"
 #: Form fields of our own pages that are not part of the authorization request.
@@ -196,7 +198,7 @@ def consent(request):
                     oauth.issuer,
                 )
             )
-        services.consent_remember(user=request.user, client=grant.client, scope=oauth.scope or "")
+        consent_remember(user=request.user, client=grant.client, scope=oauth.scope or "")
         return _issue_code(request, grant)
     except OAuth2Error as error:
         return _authorization_error(request, oauth, error)
@@ -234,7 +236,7 @@ def login(request):
         # Strip before cutting, as the form does: otherwise padding would give one name
         # many throttle keys.
         username = (request.POST.get("username") or "").strip()[:150]
-        ip = throttle.client_ip(request)
+        ip = client_ip(request)
         wait = throttle.retry_after(username=username, ip=ip)
         if wait is not None:
             response = _page(

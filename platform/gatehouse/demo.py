@@ -7,7 +7,12 @@ from __future__ import annotations
 from django.conf import settings
 from django_tenants.utils import schema_context
 
-from gatehouse.conf import public_url
+from kernel.accounts.models import User
+from kernel.accounts.services import user_create
+from kernel.http import public_url
+from oauth.client_metadata import ClientMetadata
+from oauth.models import Client
+from oauth.services.clients import client_create, client_rotate_secret
 from tenants.selectors import primary_domain, tenant_by_slug
 from tenants.services import tenant_provision
 
@@ -26,24 +31,25 @@ DEMO_REDIRECT_URI = "http://127.0.0.1/callback"  # any port (RFC 8252 §7.3)
 
 def _ensure_demo_clients() -> dict:
     """A client-credentials client and a public PKCE web app, in the current tenant schema."""
-    from oauth.models import Client
-    from oauth.services import client_create, client_rotate_secret
-
     service = Client.objects.filter(name=DEMO_SERVICE).first()
     if service is None:
         service, secret = client_create(
-            name=DEMO_SERVICE, grant_types=["client_credentials"], scopes=["api", "read"]
+            metadata=ClientMetadata(
+                name=DEMO_SERVICE, grant_types=["client_credentials"], scopes=["api", "read"]
+            )
         )
     else:
         secret = client_rotate_secret(client=service)
     web_app = Client.objects.filter(name=DEMO_WEB_APP).first()
     if web_app is None:
         web_app, _ = client_create(
-            name=DEMO_WEB_APP,
-            grant_types=["authorization_code", "refresh_token"],
-            redirect_uris=[DEMO_REDIRECT_URI],
-            scopes=["openid", "profile", "email", "api"],
-            auth_method=Client.AuthMethod.NONE,
+            metadata=ClientMetadata(
+                name=DEMO_WEB_APP,
+                grant_types=["authorization_code", "refresh_token"],
+                redirect_uris=[DEMO_REDIRECT_URI],
+                scopes=["openid", "profile", "email", "api"],
+                auth_method=Client.AuthMethod.NONE,
+            )
         )
     return {
         "service": {"client_id": service.client_id, "client_secret": secret},
@@ -52,9 +58,6 @@ def _ensure_demo_clients() -> dict:
 
 
 def ensure_demo(*, port: int) -> dict:
-    from gatehouse.accounts.models import User
-    from gatehouse.accounts.services import user_create
-
     if not User.objects.filter(username=DEMO_OPERATOR).exists():  # public schema: operators
         user_create(
             username=DEMO_OPERATOR,

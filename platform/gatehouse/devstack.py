@@ -14,6 +14,9 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import psycopg
+from psycopg import sql
+
 
 class ServiceError(RuntimeError):
     """A service that could not be reached or started; the message says what to install."""
@@ -102,9 +105,6 @@ class Services:
 
 def ensure_database(settings_dict: dict) -> bool:
     """Create the configured database if it does not exist. Returns True if created."""
-    import psycopg
-    from psycopg import sql
-
     params = {
         "host": settings_dict.get("HOST") or "127.0.0.1",
         "port": settings_dict.get("PORT") or 5432,

@@ -5,11 +5,10 @@ What is counted where:
 - Requests and latency, by URL route name (never the raw path) and status class:
   ``RequestMetricsMiddleware``, in each web process.
 - Tokens issued, by grant type: a receiver of ``oauth.signals.token_issued``.
-- Purge rate and backlog: computed by the Celery workers and kept in Redis, because the web
-  pods never scan tenant tables for a scrape. Workers add rows deleted to a Redis hash after
-  every batch; a periodic task (``workers.backlog``) counts what is past ``purge_after`` in
-  every tenant and stores one small JSON document. ``render_metrics`` reads both and fails
-  open: with Redis down the rest is still served and ``gatehouse_metrics_store_up`` is 0.
+- Purge rate and backlog: computed by the Celery workers and kept in Redis
+  (``workers.reporting``), because the web pods never scan tenant tables for a scrape.
+  ``render_metrics`` reads both and fails open: with Redis down the rest is still served
+  and ``gatehouse_metrics_store_up`` is 0.
 
 Label sets stay bounded: per-tenant series exist only for the tenants an operator opts in
 (``GATEHOUSE["METRICS_TENANTS"]``, slugs) and, for the purge backlog, the top
@@ -27,13 +26,11 @@ aggregate those with ``max``, not ``sum``, across pods.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
 
 import redis
-from django.conf import settings
 from django.db import connection
 from django_tenants.utils import get_public_schema_name
 from prometheus_client import (
@@ -47,23 +44,16 @@ from prometheus_client import (
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from kernel.conf import setting
+from workers import reporting
+
 logger = logging.getLogger(__name__)
 
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # Before any metric value exists: each one opens a file in this directory.
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
-DEFAULTS = {
-    # Tenants (slugs) whose requests and issued tokens get their own ``tenant`` label.
-    "METRICS_TENANTS": [],
-    # Tenants with the largest purge backlog that get their own series; the rest are "other".
-    "METRICS_TOP_TENANTS": 10,
-}
-
-PURGED_ROWS_KEY = "gatehouse:metrics:purged_rows"
-PURGE_BACKLOG_KEY = "gatehouse:metrics:purge_backlog"
-
-OTHER = "other"
+OTHER = reporting.OTHER
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _GRANT_TYPES = frozenset(
     {
@@ -96,10 +86,6 @@ TOKENS_ISSUED = Counter(
 )
 
 
-def metrics_setting(name: str):
-    return getattr(settings, "GATEHOUSE", {}).get(name, DEFAULTS[name])
-
-
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
@@ -108,7 +94,7 @@ def tenant_label(schema_name: str | None, slug: str | None) -> str:
     """The ``tenant`` label value: the slug if opted in, ``public``, or ``other``."""
     if not schema_name or schema_name == get_public_schema_name():
         return "public"
-    if slug and slug in metrics_setting("METRICS_TENANTS"):
+    if slug and slug in setting("METRICS_TENANTS"):
         return slug
     return OTHER
 
@@ -151,67 +137,12 @@ class RequestMetricsMiddleware:
 
 
 def count_token_issued(sender=None, grant_type: str | None = None, **kwargs) -> None:
-    """Receiver of ``oauth.signals.token_issued`` (connected in ``WorkersConfig.ready``)."""
+    """Receiver of ``oauth.signals.token_issued`` (connected in ``GatehouseConfig.ready``)."""
     grant = grant_type if grant_type in _GRANT_TYPES else OTHER
     TOKENS_ISSUED.labels(grant, _current_tenant_label()).inc()
 
 
-def connect_signals() -> None:
-    from oauth.signals import token_issued
-
-    token_issued.connect(count_token_issued, dispatch_uid="gatehouse.metrics.tokens_issued")
-
-
-# --- values computed by workers, kept in Redis -------------------------------------------------
-
-
-def _store() -> redis.Redis:
-    from gatehouse.middleware import redis_client
-
-    return redis_client()
-
-
-def record_purged_rows(deleted: dict[str, int]) -> None:
-    """Add rows deleted per kind to the shared counter. Never fails the purge itself."""
-    try:
-        pipe = _store().pipeline(transaction=False)
-        for kind, rows in deleted.items():
-            if rows:
-                pipe.hincrby(PURGED_ROWS_KEY, kind, rows)
-        pipe.execute()
-    except (redis.RedisError, OSError) as exc:
-        logger.warning("purge counter not recorded, Redis unavailable: %s", type(exc).__name__)
-
-
-def store_purge_backlog(rows: list[tuple[str, str, int]], *, ttl_seconds: int) -> None:
-    """Replace the stored backlog: (tenant label, kind, rows) series, already bounded.
-
-    The document expires after ``ttl_seconds``, so a stopped backlog task shows as missing
-    series rather than old numbers.
-    """
-    document = {"measured_at": time.time(), "rows": [list(row) for row in rows]}
-    _store().set(PURGE_BACKLOG_KEY, json.dumps(document), ex=ttl_seconds)
-
-
-def top_tenant_series(
-    backlog: dict[str, dict[str, int]], *, top: int
-) -> list[tuple[str, str, int]]:
-    """Bounded series from per-tenant backlogs: the ``top`` largest tenants, then "other".
-
-    ``backlog`` maps a tenant label (slug, or "public") to rows per kind.
-    """
-    kinds = sorted({kind for per_kind in backlog.values() for kind in per_kind})
-    ranked = sorted(backlog.items(), key=lambda item: (-sum(item[1].values()), item[0]))
-    named = [(label, per_kind) for label, per_kind in ranked[:top] if sum(per_kind.values())]
-    named_labels = {label for label, _ in named}
-    other = {kind: 0 for kind in kinds}
-    for label, per_kind in backlog.items():
-        if label not in named_labels:
-            for kind, rows in per_kind.items():
-                other[kind] += rows
-    series = [(label, kind, per_kind.get(kind, 0)) for label, per_kind in named for kind in kinds]
-    series += [(OTHER, kind, rows) for kind, rows in other.items()]
-    return series
+# --- values computed by workers, kept in Redis (workers.reporting) ---------------------------
 
 
 class StoredMetricsCollector:
@@ -226,9 +157,7 @@ class StoredMetricsCollector:
             "1 if the worker-computed metrics could be read from Redis for this scrape.",
         )
         try:
-            client = _store()
-            purged = client.hgetall(PURGED_ROWS_KEY)
-            backlog_raw = client.get(PURGE_BACKLOG_KEY)
+            purged, document = reporting.read_reports()
         except (redis.RedisError, OSError):
             up.add_metric([], 0)
             yield up
@@ -245,9 +174,8 @@ class StoredMetricsCollector:
             deleted.add_metric([kind.decode()], int(rows))
         yield deleted
 
-        if backlog_raw is None:
+        if document is None:
             return
-        document = json.loads(backlog_raw)
         gauge = GaugeMetricFamily(
             "gatehouse_purge_backlog_rows",
             "Rows past their purge time, by kind, for the top tenants by backlog and 'other'.",

@@ -12,7 +12,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
 ]
 
-handler400 = "gatehouse.views.bad_request"
-handler403 = "gatehouse.views.permission_denied"
-handler404 = "gatehouse.views.page_not_found"
-handler500 = "gatehouse.views.server_error"
+handler400 = "kernel.views.bad_request"
+handler403 = "kernel.views.permission_denied"
+handler404 = "kernel.views.page_not_found"
+handler500 = "kernel.views.server_error"

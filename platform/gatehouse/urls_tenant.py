@@ -7,10 +7,10 @@ from gatehouse import views
 urlpatterns = [
     path("", views.tenant_home, name="tenant-home"),
     path("", include("oauth.urls")),
-    path("console/", include("gatehouse.console.urls")),
+    path("console/", include("oauth.console.urls")),
 ]
 
-handler400 = "gatehouse.views.bad_request"
-handler403 = "gatehouse.views.permission_denied"
-handler404 = "gatehouse.views.page_not_found"
-handler500 = "gatehouse.views.server_error"
+handler400 = "kernel.views.bad_request"
+handler403 = "kernel.views.permission_denied"
+handler404 = "kernel.views.page_not_found"
+handler500 = "kernel.views.server_error"

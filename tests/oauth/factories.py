@@ -43,12 +43,13 @@ def basic_auth(client_id: str, secret: str) -> dict[str, str]:
 def make_client(tenant, **options) -> RegisteredClient:
     """A client of ``tenant`` registered through ``client_create`` (defaults: confidential,
     client_credentials, scopes "api read")."""
-    from oauth.services import client_create
+    from oauth.client_metadata import ClientMetadata
+    from oauth.services.clients import client_create
 
     options.setdefault("name", "Test client")
     options.setdefault("scopes", ["api", "read"])
     with tenant.context():
-        client, secret = client_create(**options)
+        client, secret = client_create(metadata=ClientMetadata(**options))
     remember_secret(secret)
     return RegisteredClient(client.client_id, secret, client.pk, tenant, client.redirect_uris)
 
@@ -69,7 +70,7 @@ def make_public_client(tenant, **options) -> RegisteredClient:
 
 
 def make_user(tenant, username: str | None = None, password: str | None = None):
-    from gatehouse.accounts.services import user_create
+    from kernel.accounts.services import user_create
 
     username = username or f"user-{secrets.token_hex(4)}"
     password = remember_secret(password or f"pw-{secrets.token_urlsafe(12)}")

@@ -200,7 +200,7 @@ def test_openid_scope_does_not_break_the_flow(tenant, web):
     client = make_web_client(tenant)
     verifier, challenge = pkce_pair()
     code = get_code(tenant, web, client, challenge, scope="openid profile", nonce="n-123")
-    from oauth import digests
+    from kernel import credentials as digests
     from oauth.models import AuthorizationCode
 
     with tenant.context():

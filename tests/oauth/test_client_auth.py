@@ -131,7 +131,7 @@ def test_secret_rotation_keeps_the_previous_secret_for_the_grace_period(tenant):
     from django.utils import timezone
 
     from oauth.models import Client
-    from oauth.services import client_rotate_secret
+    from oauth.services.clients import client_rotate_secret
 
     client = make_client(tenant)
     with tenant.context():
@@ -152,7 +152,7 @@ def test_secret_rotation_keeps_the_previous_secret_for_the_grace_period(tenant):
 def test_secrets_are_compared_in_constant_time(monkeypatch):
     import hmac
 
-    from oauth import digests
+    from kernel import credentials as digests
 
     calls = []
     real = hmac.compare_digest

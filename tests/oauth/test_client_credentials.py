@@ -87,7 +87,7 @@ def test_missing_grant_type_is_invalid_request(tenant):
 
 
 def test_lifetime_from_client_then_tenant_policy(tenant):
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
 
     with tenant.context():
         issuer_settings_update(access_token_lifetime=120)

@@ -64,7 +64,7 @@ def test_expired_code_is_invalid_grant(tenant, web):
 
     from django.utils import timezone
 
-    from oauth import digests
+    from kernel import credentials as digests
     from oauth.models import AuthorizationCode
 
     client = make_web_client(tenant)
@@ -77,9 +77,9 @@ def test_expired_code_is_invalid_grant(tenant, web):
 
 
 def test_code_lifetime_is_tenant_policy(tenant, web):
-    from oauth import digests
+    from kernel import credentials as digests
     from oauth.models import AuthorizationCode
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
 
     with tenant.context():
         issuer_settings_update(authorization_code_lifetime=30)

@@ -16,9 +16,9 @@ pytestmark = [pytest.mark.live, pytest.mark.slow]
 def committed_code(commit, tenant, client, user) -> str:
     from django.utils import timezone
 
-    from oauth import digests
+    from kernel import credentials as digests
     from oauth.models import Client
-    from oauth.services import authorization_code_create
+    from oauth.services.codes import authorization_code_create
 
     code = remember_secret(digests.new_secret())
     with commit(tenant):
@@ -89,7 +89,7 @@ def test_two_concurrent_code_redemptions_give_one_success(gatehouse_server, tena
 
 
 def test_twenty_concurrent_refreshes_one_winner(gatehouse_server, tenant, commit):
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
 
     with commit(tenant):
         issuer_settings_update(refresh_reuse_window=2)  # the default, stated explicitly
@@ -139,7 +139,7 @@ def test_concurrent_reuse_rotation_and_revocation_of_one_family_never_5xx(
     gatehouse_server, tenant_a, commit
 ):
     """Locks are taken family first, then token: no deadlock, so no 5xx."""
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
 
     with commit(tenant_a):
         issuer_settings_update(refresh_reuse_window=0)

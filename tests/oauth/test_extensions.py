@@ -71,7 +71,7 @@ def test_metadata_function_is_reusable(tenant_a, rf):
     ],
 )
 def test_client_ip_behind_trusted_proxies(rf, settings, hops, forwarded, expected):
-    from oauth.throttle import client_ip
+    from kernel.http import client_ip
 
     settings.GATEHOUSE = {**settings.GATEHOUSE, "TRUSTED_PROXY_COUNT": hops}
     request = rf.get("/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR=forwarded)

@@ -69,7 +69,7 @@ def test_other_clients_learn_only_inactive(tenant):
 def test_revoked_expired_retired_and_unknown_tokens_are_inactive(tenant):
     from django.utils import timezone
 
-    from oauth import digests
+    from kernel import credentials as digests
     from oauth.models import Token
 
     rs = make_client(tenant, can_introspect=True)
@@ -121,7 +121,7 @@ def test_disabled_clients_tokens_are_inactive(tenant):
 
 
 def test_deactivated_users_tokens_are_inactive(tenant):
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
 
     client = make_web_client(tenant, can_introspect=True)
     tokens = user_tokens(tenant, client)

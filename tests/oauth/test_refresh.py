@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 
 
 def set_window(tenant, seconds: int) -> None:
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
 
     with tenant.context():
         issuer_settings_update(refresh_reuse_window=seconds)
@@ -104,7 +104,7 @@ def test_refresh_token_of_another_client_is_invalid_grant(tenant):
 def test_expired_refresh_token_is_invalid_grant(tenant):
     from django.utils import timezone
 
-    from oauth import digests
+    from kernel import credentials as digests
     from oauth.models import Token
 
     client = make_web_client(tenant)

@@ -61,7 +61,7 @@ def test_revoking_an_access_token_ends_its_refresh_token(tenant):
 def test_unknown_expired_and_already_revoked_tokens_are_200(tenant):
     from django.utils import timezone
 
-    from oauth import digests
+    from kernel import credentials as digests
     from oauth.models import Token
 
     client = make_client(tenant)

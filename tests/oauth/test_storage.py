@@ -30,7 +30,7 @@ def all_row_text(tenant) -> str:
 
 
 def test_no_secret_token_or_code_is_stored_in_plaintext(tenant_a):
-    from oauth import digests
+    from kernel import credentials as digests
     from tests.oauth.factories import get_code
 
     cc = make_client(tenant_a)
@@ -75,7 +75,7 @@ def test_every_token_row_has_a_purge_after_past_its_last_expiry(tenant_a):
 
 
 def test_secrets_and_tokens_are_256_bit_random():
-    from oauth import digests
+    from kernel import credentials as digests
 
     values = {digests.new_secret() for _ in range(100)}
     assert len(values) == 100

@@ -47,8 +47,8 @@ def _fresh_issuer_policy():
 
 @pytest.fixture(scope="session")
 def rotation_tenant_session(django_db_setup, django_db_blocker):
+    from tenants.hosts import clear_tenant_host_cache
     from tenants.models import Tenant
-    from tenants.selectors import clear_tenant_host_cache
 
     with django_db_blocker.unblock():
         info = provision("oidc-rotation", "OIDC Rotation")

@@ -25,7 +25,7 @@ def _keys(tenant) -> KeySet:
 
 
 def _user(tenant, **fields):
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
 
     user = make_user(tenant)
     with tenant.context():
@@ -197,7 +197,7 @@ def test_jwt_access_token_claims_follow_rfc_9068(tenant_a):
 
 def test_jwt_access_token_audience_defaults_and_never_names_a_client(tenant_a):
     from oauth.oidc import AudienceError, access_token_audience
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
 
     client = make_client(tenant_a)
     with tenant_a.context():

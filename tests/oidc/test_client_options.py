@@ -59,10 +59,10 @@ def test_bad_post_logout_uris_are_refused(tenant_a, args, message):
 
 
 def test_an_unsupported_id_token_alg_is_refused(tenant_a):
-    from oauth.services import ClientError, client_create
+    from oauth.client_metadata import ClientError, ClientMetadata
 
     with tenant_a.context(), pytest.raises(ClientError, match="RS256, ES256"):
-        client_create(
+        ClientMetadata(
             name="HS",
             redirect_uris=["https://a.example/cb"],
             id_token_signed_response_alg="HS256",

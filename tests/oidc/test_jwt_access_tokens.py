@@ -76,7 +76,7 @@ def test_client_credentials_jwt_is_an_rfc_9068_token(tenant):
 
 
 def test_without_resource_the_audience_is_the_default_never_a_client_id(tenant):
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
 
     client = _jwt_service(tenant)
     first = client_credentials_token(tenant, client, scope="api")

@@ -35,7 +35,7 @@ def _signed_in_session(tenant, web) -> bool:
 
 
 def test_lowering_a_lifetime_then_rotating_keeps_the_key_while_its_tokens_live(tenant_a):
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
     from oauth.signing import JWTVerificationError, jwks_document, rotate, verify_jwt
 
     with tenant_a.context():
@@ -62,7 +62,7 @@ def test_lowering_a_lifetime_then_rotating_keeps_the_key_while_its_tokens_live(t
 
 def test_lowering_jwks_max_age_does_not_promote_a_key_cached_jwks_never_held(tenant_a):
     from oauth.models import SigningKey
-    from oauth.services import issuer_settings_update
+    from oauth.services.issuer import issuer_settings_update
     from oauth.signing import rotate
 
     with tenant_a.context():

@@ -20,7 +20,7 @@ SCOPES = ["openid", "profile", "email", "api"]
 
 
 def _user(tenant):
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
 
     user = make_user(tenant)
     with tenant.context():

@@ -145,7 +145,7 @@ def test_failure_half_way_leaves_no_schema_row_or_user(django_db_blocker, monkey
     from tenants.models import Domain, Tenant
 
     def explode(**kwargs):
-        from gatehouse.accounts.models import User
+        from kernel.accounts.models import User
 
         assert User.objects.count() == 0  # we are inside the new schema
         services.user_create(username="half", password=PASSWORD, email="h@half.test")
@@ -172,7 +172,7 @@ def test_failure_half_way_leaves_no_schema_row_or_user(django_db_blocker, monkey
 
 @pytest.mark.django_db
 def test_create_tenant_user_cli(tenant_a, tenant_b):
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
 
     password = remember_secret("bob-password-Xy12")
     out = StringIO()

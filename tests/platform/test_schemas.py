@@ -34,7 +34,7 @@ def test_each_tenant_has_its_own_users_and_sessions(tenant_a):
 
 
 def test_user_ids_are_uuids_and_become_sub(tenant_a):
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
 
     with tenant_a.context():
         admin = User.objects.get(username=tenant_a.admin_username)
@@ -49,7 +49,7 @@ def test_argon2_first_in_production_hashers():
 
 
 def test_admin_password_hashed_not_stored(tenant_a):
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
 
     with tenant_a.context():
         stored = User.objects.get(username=tenant_a.admin_username).password

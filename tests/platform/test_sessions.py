@@ -8,7 +8,7 @@ pytestmark = pytest.mark.django_db
 def test_session_cookie_of_tenant_a_is_anonymous_at_tenant_b(tenant_a, tenant_b):
     from django.conf import settings
 
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
 
     client_a = tenant_a.client()
     with tenant_a.context():
@@ -27,7 +27,7 @@ def test_session_and_csrf_cookies_are_host_only(public_client):
     """Set-Cookie carries no Domain attribute, so no cookie travels to another tenant host."""
     from django.conf import settings
 
-    from gatehouse.accounts.services import user_create
+    from kernel.accounts.services import user_create
     from tests.support.secrets import remember_secret
 
     password = remember_secret("operator-password-Q7w")

@@ -107,7 +107,7 @@ def broker() -> redis.Redis:
 
 
 def clear_broker() -> None:
-    from gatehouse.metrics import PURGE_BACKLOG_KEY
+    from workers.reporting import PURGE_BACKLOG_KEY
 
     broker().delete(*BROKER_KEYS, PURGE_BACKLOG_KEY)
 

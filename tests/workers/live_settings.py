@@ -9,7 +9,7 @@ from gatehouse.settings.test import GATEHOUSE, MIDDLEWARE
 
 _METRICS = "gatehouse.metrics.RequestMetricsMiddleware"
 if _METRICS not in MIDDLEWARE:
-    _probes = MIDDLEWARE.index("gatehouse.middleware.ProbeMiddleware")
+    _probes = MIDDLEWARE.index("gatehouse.probes.ProbeMiddleware")
     MIDDLEWARE = [*MIDDLEWARE[: _probes + 1], _METRICS, *MIDDLEWARE[_probes + 1 :]]
 
 if os.environ.get("TEST_PURGE_INTERVAL_SECONDS"):

@@ -48,7 +48,7 @@ def seed(tenant: TenantInfo, *, bulk_tokens: int = 0) -> Seeded:
     refresh token in a family whose own purge_after already passed (the family must wait
     for it), a used code within retention and its family, a live session.
     """
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
     from oauth.models import AuthorizationCode, Client, GrantFamily, Token
 
     now = timezone.now()
@@ -160,7 +160,7 @@ def expected(seeded: Seeded, which: str) -> dict[str, int]:
 
 def cleanup(seeded: Seeded) -> None:
     """Remove whatever of the seeded rows is left. Run inside the tenant's schema."""
-    from gatehouse.accounts.models import User
+    from kernel.accounts.models import User
     from oauth.models import AuthorizationCode, Client, GrantFamily, Token
 
     with connection.cursor() as cursor:

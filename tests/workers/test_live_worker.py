@@ -43,7 +43,7 @@ def _assert_needed_intact(commit, seeded_list):
 def test_fan_out_purges_every_tenant_and_keeps_what_is_needed(
     celery_worker, seeded_tenants, commit
 ):
-    from gatehouse.metrics import PURGE_BACKLOG_KEY
+    from workers.reporting import PURGE_BACKLOG_KEY
     from workers.tasks import purge_all_tenants, record_purge_backlog
 
     # More than one batch in alpha: the per-tenant task must re-queue itself.
@@ -66,8 +66,8 @@ def test_fan_out_purges_every_tenant_and_keeps_what_is_needed(
 
 
 def test_two_concurrent_runs_share_the_work_without_errors(celery_worker, seeded_tenants, commit):
-    from gatehouse.metrics import PURGED_ROWS_KEY
     from workers.purge import count_schema, purge_targets
+    from workers.reporting import PURGED_ROWS_KEY
     from workers.tasks import purge_all_tenants
 
     seeded = seeded_tenants(bulk=(12_000, 7_000))
@@ -179,8 +179,8 @@ def test_worker_sigkilled_mid_batch_loses_nothing_and_next_run_finishes(
 @pytest.fixture
 def rotation_tenant(two_tenants, commit):
     """A tenant of this test's own: rotating keys of the shared tenants would surprise others."""
+    from tenants.hosts import clear_tenant_host_cache
     from tenants.models import Tenant
-    from tenants.selectors import clear_tenant_host_cache
     from tests.support.tenants import provision
 
     with commit():

@@ -18,7 +18,7 @@ def with_request_metrics(middleware: list[str]) -> list[str]:
     """MIDDLEWARE with the request metrics right after the probes (until settings have it)."""
     if MIDDLEWARE in middleware:
         return list(middleware)
-    probes = middleware.index("gatehouse.middleware.ProbeMiddleware")
+    probes = middleware.index("gatehouse.probes.ProbeMiddleware")
     return [*middleware[: probes + 1], MIDDLEWARE, *middleware[probes + 1 :]]
 
 
@@ -137,7 +137,7 @@ def test_purge_backlog_and_rate_come_from_the_store(tenant_a, tenant_b):
 
 
 def test_backlog_series_are_bounded_to_top_tenants_and_other():
-    from gatehouse.metrics import top_tenant_series
+    from workers.reporting import top_tenant_series
 
     backlog = {f"t{i:02d}": {"tokens": i * 10, "sessions": 1} for i in range(15)}
     series = top_tenant_series(backlog, top=3)

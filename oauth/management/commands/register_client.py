@@ -5,9 +5,10 @@ The client secret is printed once and stored only as a SHA-256 digest.
 
 from django_tenants.utils import get_tenant_model, schema_context
 
-from gatehouse.cli import OperatorCommand
+from kernel.cli import OperatorCommand
+from oauth.client_metadata import GRANT_TYPES, ClientMetadata
 from oauth.models import Client, SigningKey
-from oauth.services import GRANT_TYPES, client_create
+from oauth.services.clients import client_create
 
 
 class Command(OperatorCommand):
@@ -74,7 +75,7 @@ class Command(OperatorCommand):
         if tenant is None:
             raise ValueError(f"no tenant {options['tenant']!r}")
         with schema_context(tenant.schema_name):
-            client, secret = client_create(
+            metadata = ClientMetadata(
                 name=options["name"],
                 grant_types=options["grant_types"],
                 redirect_uris=options["redirect_uris"],
@@ -89,4 +90,5 @@ class Command(OperatorCommand):
                 post_logout_redirect_uris=options["post_logout_redirect_uris"],
                 id_token_signed_response_alg=options["id_token_alg"],
             )
+            client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}

@@ -2,7 +2,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
-from gatehouse.cli import OperatorCommand
+from kernel.cli import OperatorCommand
 from oauth import signing
 
 

@@ -1,4 +1,5 @@
-"""Settings shared by every environment. Values an operator sets come from ``gatehouse.env``.
+"""Settings shared by every environment. Values an operator sets come from ``kernel.env``;
+Gatehouse's own defaults are declared once, in ``kernel.conf.DEFAULTS``.
 
 Environment-specific modules (``dev``, ``test``, ``production``) set the defaults they allow
 in ``os.environ`` first, then import this module.
@@ -6,7 +7,8 @@ in ``os.environ`` first, then import this module.
 
 from pathlib import Path
 
-from gatehouse import env
+from kernel import env
+from kernel.conf import DEFAULTS
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -29,7 +31,7 @@ DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 SHARED_APPS = [
     "django_tenants",
     "tenants",
-    "gatehouse.accounts",
+    "kernel.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -39,7 +41,7 @@ SHARED_APPS = [
     "django.contrib.postgres",
 ]
 TENANT_APPS = [
-    "gatehouse.accounts",
+    "kernel.accounts",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -65,7 +67,7 @@ AUTH_USER_MODEL = "accounts.User"
 MIDDLEWARE = [
     # Answers /healthz, /readyz and /metrics on any Host (pod IP included), before the
     # https redirect, ALLOWED_HOSTS and the tenant lookup.
-    "gatehouse.middleware.ProbeMiddleware",
+    "gatehouse.probes.ProbeMiddleware",
     # Counts and times every request that gets past the probes, by route name and outcome.
     "gatehouse.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -135,7 +137,7 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 CSRF_TRUSTED_ORIGINS: list[str] = []
-CSRF_FAILURE_VIEW = "gatehouse.views.csrf_failure"
+CSRF_FAILURE_VIEW = "kernel.views.csrf_failure"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -166,65 +168,44 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 
-# --- Gatehouse's own namespace (read through gatehouse.conf) ---------------------------------
+# --- Gatehouse's own namespace (read through kernel.conf.setting; defaults in DEFAULTS) ------
 GATEHOUSE = {
     "BASE_DOMAIN": GATEHOUSE_BASE_DOMAIN,
-    # Scheme and port of public URLs printed outside a request (CLI, run command).
-    "PUBLIC_SCHEME": env.string("GATEHOUSE_PUBLIC_SCHEME", "https"),
-    "PUBLIC_PORT": env.integer("GATEHOUSE_PUBLIC_PORT", 0, minimum=0),
-    # How long a process trusts its cached Host -> tenant answer. Changes made in this
-    # process invalidate at once; other processes see them within this many seconds.
-    "TENANT_CACHE_SECONDS": env.integer("GATEHOUSE_TENANT_CACHE_SECONDS", 5, minimum=0),
+    "PUBLIC_SCHEME": env.string("GATEHOUSE_PUBLIC_SCHEME", DEFAULTS["PUBLIC_SCHEME"]),
+    "PUBLIC_PORT": env.integer("GATEHOUSE_PUBLIC_PORT", DEFAULTS["PUBLIC_PORT"], minimum=0),
+    # Changes made in this process invalidate at once; other processes see them within this
+    # many seconds.
+    "TENANT_CACHE_SECONDS": env.integer(
+        "GATEHOUSE_TENANT_CACHE_SECONDS", DEFAULTS["TENANT_CACHE_SECONDS"], minimum=0
+    ),
     "KEY_ENCRYPTION_KEYS": env.string_list("GATEHOUSE_KEY_ENCRYPTION_KEY"),
-    # Celery beat intervals, seconds (gatehouse/celery.py).
-    "PURGE_INTERVAL_SECONDS": env.integer("GATEHOUSE_PURGE_INTERVAL_SECONDS", 300, minimum=10),
+    "PURGE_INTERVAL_SECONDS": env.integer(
+        "GATEHOUSE_PURGE_INTERVAL_SECONDS", DEFAULTS["PURGE_INTERVAL_SECONDS"], minimum=10
+    ),
     "PURGE_BACKLOG_INTERVAL_SECONDS": env.integer(
-        "GATEHOUSE_PURGE_BACKLOG_INTERVAL_SECONDS", 60, minimum=10
+        "GATEHOUSE_PURGE_BACKLOG_INTERVAL_SECONDS",
+        DEFAULTS["PURGE_BACKLOG_INTERVAL_SECONDS"],
+        minimum=10,
     ),
     "KEY_ROTATION_CHECK_SECONDS": env.integer(
-        "GATEHOUSE_KEY_ROTATION_CHECK_SECONDS", 3600, minimum=60
+        "GATEHOUSE_KEY_ROTATION_CHECK_SECONDS", DEFAULTS["KEY_ROTATION_CHECK_SECONDS"], minimum=60
     ),
     # Purges are background work: lower CPU priority for workers, and a rows/s bound per worker
     # process while the database serves other sessions (0 turns either off; workers/purge.py).
-    "WORKER_NICENESS": env.integer("GATEHOUSE_WORKER_NICENESS", 10, minimum=0),
-    "PURGE_BUSY_ROWS_PER_SECOND": env.integer(
-        "GATEHOUSE_PURGE_BUSY_ROWS_PER_SECOND", 10_000, minimum=0
+    "WORKER_NICENESS": env.integer(
+        "GATEHOUSE_WORKER_NICENESS", DEFAULTS["WORKER_NICENESS"], minimum=0
     ),
-    # Per-tenant metric labels stay bounded: opted-in slugs, and the top N by purge backlog.
+    "PURGE_BUSY_ROWS_PER_SECOND": env.integer(
+        "GATEHOUSE_PURGE_BUSY_ROWS_PER_SECOND", DEFAULTS["PURGE_BUSY_ROWS_PER_SECOND"], minimum=0
+    ),
     "METRICS_TENANTS": env.string_list("GATEHOUSE_METRICS_TENANTS"),
-    "METRICS_TOP_TENANTS": env.integer("GATEHOUSE_METRICS_TOP_TENANTS", 10, minimum=0),
-    # Reverse proxies in front of gunicorn that append to X-Forwarded-For (1 behind an
-    # ingress). Login throttling takes the client IP from there; 0 trusts no header.
-    "TRUSTED_PROXY_COUNT": env.integer("GATEHOUSE_TRUSTED_PROXY_COUNT", 0, minimum=0),
-    "RESERVED_SLUGS": [
-        "www",
-        "admin",
-        "api",
-        "app",
-        "auth",
-        "public",
-        "static",
-        "media",
-        "mail",
-        "smtp",
-        "status",
-        "metrics",
-        "health",
-        "signup",
-        "login",
-        "console",
-        "docs",
-        "help",
-        "support",
-        "billing",
-        "root",
-        "system",
-        "gatehouse",
-        "oauth",
-        "id",
-        "sso",
-        "information-schema",
-    ],
+    "METRICS_TOP_TENANTS": env.integer(
+        "GATEHOUSE_METRICS_TOP_TENANTS", DEFAULTS["METRICS_TOP_TENANTS"], minimum=0
+    ),
+    # 1 behind an ingress: rate limits take the client IP from X-Forwarded-For; 0 trusts none.
+    "TRUSTED_PROXY_COUNT": env.integer(
+        "GATEHOUSE_TRUSTED_PROXY_COUNT", DEFAULTS["TRUSTED_PROXY_COUNT"], minimum=0
+    ),
 }
 
 LOGGING = {

@@ -4,8 +4,8 @@ Required: DATABASE_URL, REDIS_URL, SECRET_KEY, GATEHOUSE_BASE_DOMAIN,
 GATEHOUSE_KEY_ENCRYPTION_KEY. TLS terminates at the ingress, which sets X-Forwarded-Proto.
 """
 
-from gatehouse import env
 from gatehouse.settings.base import *  # noqa: F403
+from kernel import env
 
 if not GATEHOUSE["KEY_ENCRYPTION_KEYS"]:  # noqa: F405
     raise env.ConfigError("GATEHOUSE_KEY_ENCRYPTION_KEY", "is required but not set")

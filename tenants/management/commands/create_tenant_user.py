@@ -1,7 +1,7 @@
 from django_tenants.utils import schema_context
 
-from gatehouse.accounts.services import user_create
-from gatehouse.cli import OperatorCommand
+from kernel.accounts.services import user_create
+from kernel.cli import OperatorCommand
 from tenants.selectors import tenant_by_slug
 
 

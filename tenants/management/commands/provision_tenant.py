@@ -1,4 +1,4 @@
-from gatehouse.cli import OperatorCommand
+from kernel.cli import OperatorCommand
 from tenants.services import tenant_provision
 
 

@@ -1,4 +1,4 @@
-from gatehouse.cli import OperatorCommand
+from kernel.cli import OperatorCommand
 from tenants.selectors import active_tenants, tenant_by_slug
 from workers.purge import count_schema, purge_schema, purge_targets
 

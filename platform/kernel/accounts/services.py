@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
@@ -12,10 +10,12 @@ from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from gatehouse.accounts.models import LoginHandoff, User
+from kernel import credentials
+from kernel.accounts.models import LoginHandoff, User
+from kernel.errors import DomainError
 
 
-class UserError(ValueError):
+class UserError(DomainError):
     """A one-line, user-facing reason the user could not be created."""
 
 
@@ -66,16 +66,12 @@ def user_create(
 HANDOFF_SECONDS = 60
 
 
-def _handoff_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @transaction.atomic
 def login_handoff_create(*, user: User) -> str:
     """A single-use sign-in token for ``user``, valid for a minute. Returned once."""
-    token = secrets.token_urlsafe(32)
+    token = credentials.new_secret()
     LoginHandoff.objects.create(
-        token_digest=_handoff_digest(token),
+        token_digest=credentials.digest(token),
         user=user,
         expires_at=timezone.now() + timedelta(seconds=HANDOFF_SECONDS),
     )
@@ -91,7 +87,7 @@ def login_handoff_redeem(*, token: str) -> User | None:
     handoff = (
         LoginHandoff.objects.select_for_update()
         .select_related("user")
-        .filter(token_digest=_handoff_digest(token))
+        .filter(token_digest=credentials.digest(token))
         .first()
     )
     now = timezone.now()

@@ -1,11 +1,13 @@
-"""The one Celery app, configured from Django settings (namespace ``CELERY``).
+"""The one Celery app, configured from Django settings (namespace ``CELERY``): the wiring of
+the worker and beat processes (``celery -A workers worker|beat``), which is why it lives in
+the workers layer rather than in the composition above it.
 
 tenant-schemas-celery puts the sending connection's schema in each task's headers and
 switches to it in the worker, so a task sent inside ``schema_context`` runs in that tenant.
 Beat runs in public: fan-out tasks name each tenant explicitly.
 
 The beat schedule lives here, not in settings, so its intervals can come from
-``settings.GATEHOUSE`` with defaults (seconds):
+``settings.GATEHOUSE`` with their defaults in ``kernel.conf`` (seconds):
 
 - ``PURGE_INTERVAL_SECONDS`` (300): fan out one purge per tenant schema.
 - ``PURGE_BACKLOG_INTERVAL_SECONDS`` (60): measure the purge backlog for /metrics.
@@ -23,14 +25,9 @@ import os
 from celery.signals import worker_init
 from tenant_schemas_celery.app import CeleryApp
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatehouse.settings.dev")
+from kernel.conf import setting
 
-WORKER_DEFAULTS = {
-    "PURGE_INTERVAL_SECONDS": 300,
-    "PURGE_BACKLOG_INTERVAL_SECONDS": 60,
-    "KEY_ROTATION_CHECK_SECONDS": 3600,
-    "WORKER_NICENESS": 10,
-}
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gatehouse.settings.dev")
 
 app = CeleryApp("gatehouse")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -38,16 +35,14 @@ app.autodiscover_tasks(["workers"])
 
 
 def worker_setting(name: str) -> int:
-    from django.conf import settings
-
-    return int(getattr(settings, "GATEHOUSE", {}).get(name, WORKER_DEFAULTS[name]))
+    return int(setting(name))
 
 
 def beat_schedule() -> dict:
     # Each entry expires after its own interval: if beat outpaces the workers, a stale
     # fan-out is dropped instead of piling up behind the next one.
-    def entry(task: str, setting: str) -> dict:
-        seconds = worker_setting(setting)
+    def entry(task: str, name: str) -> dict:
+        seconds = worker_setting(name)
         return {"task": task, "schedule": float(seconds), "options": {"expires": seconds}}
 
     return {

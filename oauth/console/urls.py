@@ -1,6 +1,6 @@
 from django.urls import path
 
-from gatehouse.console import views
+from oauth.console import views
 
 urlpatterns = [
     path("", views.home, name="console-home"),

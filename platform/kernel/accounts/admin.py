@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 
-from gatehouse.accounts.models import User
+from kernel.accounts.models import User
 
 
 @admin.register(User)

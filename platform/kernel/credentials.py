@@ -1,6 +1,7 @@
-"""Random credentials and their digests (DESIGN.md §3).
+"""Random credentials and their digests (DESIGN.md §3): the one digest helper.
 
-Client secrets, access and refresh tokens and authorization codes are 256-bit random values
+Client secrets, access and refresh tokens, authorization codes and one-time sign-in links
+are 256-bit random values
 (``secrets.token_urlsafe(32)``). Only their SHA-256 hex digest is stored and looked up: a
 value with 256 bits of entropy cannot be guessed from its digest, so a fast hash is the right
 tool and a password KDF would only slow every token request down.

@@ -21,14 +21,15 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from gatehouse.accounts.models import User
-from gatehouse.accounts.services import UserError, login_handoff_redeem, user_create
-from gatehouse.console.forms import ClientForm, UserForm
-from gatehouse.views import error_response
+from kernel.accounts.models import User
+from kernel.accounts.services import UserError, login_handoff_redeem, user_create
+from kernel.views import error_response
 from oauth import signing
+from oauth.client_metadata import ClientError, ClientMetadata
+from oauth.console.forms import ClientForm, UserForm
 from oauth.models import Client, SigningKey, Token
 from oauth.selectors import issuer_for_request
-from oauth.services import ClientError, client_create, client_rotate_secret
+from oauth.services.clients import client_create, client_rotate_secret, client_set_disabled
 from oauth.views.authorize import AUTH_TIME_SESSION_KEY
 
 PAGE_SIZE = 50
@@ -90,7 +91,7 @@ def clients(request):
     created = secret = None
     if request.method == "POST" and form.is_valid():
         try:
-            created, secret = client_create(**form.service_arguments())
+            created, secret = client_create(metadata=ClientMetadata(**form.service_arguments()))
         except ClientError as exc:
             form.add_error(None, str(exc))
     page = Paginator(Client.objects.order_by("name", "pk"), PAGE_SIZE).get_page(
@@ -116,8 +117,7 @@ def client_secret_rotate(request, client_id: str):
 @require_POST
 def client_toggle(request, client_id: str):
     client = get_object_or_404(Client, client_id=client_id)
-    client.disabled = not client.disabled
-    client.save(update_fields=["disabled"])
+    client_set_disabled(client=client, disabled=not client.disabled)
     return redirect("console-clients")
 
 

@@ -9,22 +9,11 @@ not exist, so tenants' users never see it.
 import ipaddress
 import json
 
-import redis
-from django.conf import settings
 from django.db import connection
 from django.http import HttpResponse, HttpResponseNotFound
 
-_redis_clients: dict[str, redis.Redis] = {}
-
-
-def redis_client() -> redis.Redis:
-    """A Redis client for REDIS_URL with short timeouts: probes and metrics fail fast."""
-    url = settings.REDIS_URL
-    if url not in _redis_clients:
-        _redis_clients[url] = redis.Redis.from_url(
-            url, socket_connect_timeout=0.25, socket_timeout=0.5
-        )
-    return _redis_clients[url]
+from gatehouse.metrics import render_metrics
+from workers.reporting import redis_client
 
 
 def _json(payload: dict, status: int = 200) -> HttpResponse:
@@ -89,8 +78,6 @@ class ProbeMiddleware:
         if path == "/metrics":
             if not _is_ip_literal(_raw_host(request)):
                 return HttpResponseNotFound("Not Found", content_type="text/plain")
-            from gatehouse.metrics import render_metrics
-
             body, content_type = render_metrics()
             return HttpResponse(body, content_type=content_type)
         return self.get_response(request)

@@ -1,0 +1,184 @@
+"""Client metadata (RFC 7591 §2), as one validated type.
+
+Every way a client comes to exist (the operator CLI, the tenant console, and dynamic
+registration) builds a ``ClientMetadata``; constructing one validates and normalises it, so
+an instance is always registrable and ``oauth.services.clients.client_create`` takes nothing
+else. A problem is a ``ClientError`` whose message says what to change.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from kernel.errors import DomainError
+from oauth.models import Client, SigningKey
+
+#: The grant types a client may be registered for (RFC 7591 §2 ``grant_types``).
+GRANT_TYPES = ("authorization_code", "client_credentials", "refresh_token")
+#: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
+_PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$")
+
+
+class ClientError(DomainError):
+    """A one-line, operator-facing reason a client could not be registered."""
+
+
+def _validate_redirect_uri(uri: str) -> str:
+    """RFC 6749 §3.1.2 and RFC 8252 §7: absolute, no fragment; https, http on a loopback
+    IP literal (or localhost), or a private-use scheme (reverse domain name) for apps."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        raise ClientError(f"redirect URI {uri!r} is not a URI") from None
+    if len(uri) > 2000 or parts.fragment or "#" in uri:
+        raise ClientError(f"redirect URI {uri!r} must not have a fragment (RFC 6749 3.1.2)")
+    if parts.scheme == "https" and parts.hostname:
+        return uri
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost"):
+        return uri
+    if _PRIVATE_SCHEME.match(parts.scheme or "") and not parts.netloc:
+        return uri
+    raise ClientError(
+        f"redirect URI {uri!r} must be https, http on 127.0.0.1/[::1], or an app's "
+        "private-use scheme such as com.example.app:/cb"
+    )
+
+
+def _validate_origin(origin: str) -> str:
+    try:
+        parts = urlsplit(origin)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ClientError(f"CORS origin {origin!r} is not an origin") from None
+    if (
+        parts.scheme not in ("https", "http")
+        or not parts.hostname
+        or parts.path
+        or parts.query
+        or parts.fragment
+        or parts.username
+        or origin != origin.lower()
+    ):
+        raise ClientError(
+            f"CORS origin {origin!r} must be scheme://host[:port] in lowercase, no path"
+        )
+    return origin
+
+
+def _validate_resource(resource: str) -> str:
+    """RFC 8707 §2: an absolute URI without a fragment."""
+    try:
+        parts = urlsplit(resource)
+    except ValueError:
+        raise ClientError(f"resource {resource!r} is not a URI") from None
+    if not parts.scheme or not parts.netloc or parts.fragment or len(resource) > 500:
+        raise ClientError(f"resource {resource!r} must be an absolute URI without fragment")
+    return resource
+
+
+def _lifetime(value: int | None, name: str) -> int | None:
+    if value is not None and not 1 <= value <= 10 * 365 * 86400:
+        raise ClientError(f"{name} must be between 1 second and 10 years")
+    return value
+
+
+def _unique(values) -> list:
+    return list(dict.fromkeys(values or []))
+
+
+@dataclass(frozen=True)
+class ClientMetadata:
+    """What a client is registered with (RFC 7591 §2; OIDC Registration §2 for the
+    id_token alg and post-logout redirect URIs). Validated and normalised on construction:
+    duplicates dropped, and without ``grant_types`` a client with redirect URIs gets
+    ``authorization_code`` and ``refresh_token``, one without gets ``client_credentials``.
+    """
+
+    name: str
+    grant_types: list[str] = field(default_factory=list)
+    redirect_uris: list[str] = field(default_factory=list)
+    scopes: list[str] = field(default_factory=list)
+    default_scopes: list[str] = field(default_factory=list)
+    auth_method: str = Client.AuthMethod.BASIC
+    can_introspect: bool = False
+    resources: list[str] = field(default_factory=list)
+    cors_origins: list[str] = field(default_factory=list)
+    access_token_lifetime: int | None = None
+    refresh_token_lifetime: int | None = None
+    access_token_format: str = Client.AccessTokenFormat.OPAQUE
+    post_logout_redirect_uris: list[str] = field(default_factory=list)
+    id_token_signed_response_alg: str = SigningKey.Alg.RS256
+
+    def __post_init__(self) -> None:
+        def normalise(name: str, value) -> None:
+            object.__setattr__(self, name, value)
+
+        name = (self.name or "").strip()
+        if not name or len(name) > 200:
+            raise ClientError("name must be 1-200 characters")
+        normalise("name", name)
+        if self.auth_method not in Client.AuthMethod.values:
+            raise ClientError(f"unknown auth method {self.auth_method!r}")
+        if self.access_token_format not in Client.AccessTokenFormat.values:
+            raise ClientError(f"unknown access token format {self.access_token_format!r}")
+        redirect_uris = [_validate_redirect_uri(u) for u in _unique(self.redirect_uris)]
+        normalise("redirect_uris", redirect_uris)
+        grant_types = _unique(self.grant_types) or (
+            ["authorization_code", "refresh_token"] if redirect_uris else ["client_credentials"]
+        )
+        normalise("grant_types", grant_types)
+        unknown = [g for g in grant_types if g not in GRANT_TYPES]
+        if unknown:
+            raise ClientError(
+                f"unsupported grant type {unknown[0]!r}; use {', '.join(GRANT_TYPES)}"
+            )
+        if self.is_public and "client_credentials" in grant_types:
+            raise ClientError("a public client (auth method none) cannot use client_credentials")
+        if self.is_public and self.can_introspect:
+            raise ClientError("a public client (auth method none) cannot introspect tokens")
+        if "authorization_code" in grant_types and not redirect_uris:
+            raise ClientError("authorization_code needs at least one --redirect-uri")
+        if "refresh_token" in grant_types and "authorization_code" not in grant_types:
+            raise ClientError("refresh_token is only issued with authorization_code")
+        if redirect_uris and "authorization_code" not in grant_types:
+            raise ClientError("redirect URIs are only used by the authorization_code grant")
+        # OpenID Connect RP-Initiated Logout §3.1; Registration §2 (RS256 unless ES256).
+        post_logout = [_validate_redirect_uri(u) for u in _unique(self.post_logout_redirect_uris)]
+        normalise("post_logout_redirect_uris", post_logout)
+        if post_logout and "authorization_code" not in grant_types:
+            raise ClientError("post-logout redirect URIs are only used with authorization_code")
+        if self.id_token_signed_response_alg not in SigningKey.Alg.values:
+            raise ClientError(
+                f"id_token alg must be one of {', '.join(SigningKey.Alg.values)}, "
+                f"not {self.id_token_signed_response_alg!r}"
+            )
+        scopes = _unique(self.scopes)
+        for scope in scopes:
+            if not _SCOPE_TOKEN.match(scope) or len(scope) > 200:
+                raise ClientError(f"invalid scope {scope!r} (RFC 6749 3.3)")
+        normalise("scopes", scopes)
+        default_scopes = _unique(self.default_scopes)
+        if not set(default_scopes) <= set(scopes):
+            raise ClientError("default scopes must be among the client's scopes")
+        normalise("default_scopes", default_scopes)
+        normalise("resources", [_validate_resource(r) for r in _unique(self.resources)])
+        normalise("cors_origins", [_validate_origin(o) for o in _unique(self.cors_origins)])
+        normalise(
+            "access_token_lifetime",
+            _lifetime(self.access_token_lifetime, "access token lifetime"),
+        )
+        normalise(
+            "refresh_token_lifetime",
+            _lifetime(self.refresh_token_lifetime, "refresh token lifetime"),
+        )
+
+    @property
+    def is_public(self) -> bool:
+        return self.auth_method == Client.AuthMethod.NONE
+
+    @property
+    def response_types(self) -> list[str]:
+        return ["code"] if "authorization_code" in self.grant_types else []

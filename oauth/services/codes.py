@@ -1,0 +1,125 @@
+"""Writes to authorization codes: issuance, single-use redemption, replay (RFC 6749 §4.1.2)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from kernel import credentials
+from oauth import selectors
+from oauth.models import AuthorizationCode, Client, GrantFamily, Token
+from oauth.services.tokens import family_revoke, purge_after, refresh_lifetime_for, token_row
+
+
+def authorization_code_create(
+    *,
+    client: Client,
+    user,
+    code: str,
+    redirect_uri: str,
+    scope: str,
+    auth_time: datetime,
+    nonce: str = "",
+    code_challenge: str = "",
+    code_challenge_method: str = "",
+    resource: str = "",
+) -> AuthorizationCode:
+    """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT.
+
+    ``redirect_uri`` is the one the request named ("" if it named none, RFC 6749 §4.1.3).
+    The code lives ``IssuerSettings.authorization_code_lifetime`` seconds (default 60).
+    """
+    now = timezone.now()
+    lifetime = selectors.issuer_policy(fresh=True).authorization_code_lifetime
+    expires_at = now + timedelta(seconds=lifetime)
+    row = AuthorizationCode(
+        code_digest=credentials.digest(code),
+        client=client,
+        user=user,
+        redirect_uri=redirect_uri,
+        scope=scope,
+        resource=resource,
+        nonce=nonce,
+        code_challenge=code_challenge,
+        code_challenge_method=code_challenge_method,
+        auth_time=auth_time,
+        created_at=now,
+        expires_at=expires_at,
+        purge_after=purge_after(expires_at),
+    )
+    row.save(force_insert=True)
+    return row
+
+
+class Redemption(enum.Enum):
+    ISSUED = "issued"
+    REPLAYED = "replayed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True)
+class RedemptionResult:
+    outcome: Redemption
+    token: Token | None = None
+
+
+@transaction.atomic
+def authorization_code_redeem(
+    *,
+    code_id: int,
+    client: Client,
+    token: dict,
+    jti: str | None = None,
+    audience: str | None = None,
+) -> RedemptionResult:
+    """Exchange a code for tokens, once (RFC 6749 §4.1.2, §4.1.3).
+
+    The code row is locked, so of two concurrent redemptions one issues and the other sees
+    the code used. A used code presented again is a replay: the family it started is
+    revoked, rotated descendants included, and the caller answers ``invalid_grant``.
+    """
+    code = AuthorizationCode.objects.select_for_update().get(pk=code_id)
+    now = timezone.now()
+    if code.used_at is not None:
+        if code.family_id is not None:
+            family_revoke(family_id=code.family_id, reason="authorization code replayed")
+        return RedemptionResult(Redemption.REPLAYED)
+    if code.expires_at <= now:
+        return RedemptionResult(Redemption.EXPIRED)
+    lifetime = refresh_lifetime_for(client)
+    row = token_row(
+        client=client,
+        token=token,
+        now=now,
+        user_id=code.user_id,
+        audience=code.resource if audience is None else audience,
+        refresh_lifetime=lifetime,
+        jti=jti,
+    )
+    family = GrantFamily.objects.create(
+        client=client,
+        user_id=code.user_id,
+        scope=code.scope,
+        resource=code.resource,
+        nonce=code.nonce,
+        auth_time=code.auth_time,
+        purge_after=row.purge_after,
+    )
+    row.family = family
+    row.save(force_insert=True)
+    code.used_at = now
+    code.family = family
+    code.save(update_fields=["used_at", "family"])
+    return RedemptionResult(Redemption.ISSUED, row)
+
+
+@transaction.atomic
+def authorization_code_replayed(*, code_id: int) -> None:
+    """A used code was presented again: revoke the family it started (RFC 6749 §4.1.2)."""
+    code = AuthorizationCode.objects.select_for_update().get(pk=code_id)
+    if code.family_id is not None:
+        family_revoke(family_id=code.family_id, reason="authorization code replayed")

@@ -1,0 +1,84 @@
+"""Gatehouse's settings namespace (``settings.GATEHOUSE``), read lazily, with every default
+declared once, here.
+
+Settings modules fill ``GATEHOUSE`` from the environment (``kernel.env``), using these
+defaults for variables that are not set; code reads a value with ``setting(name)``, which
+falls back to the same defaults when a settings module leaves a key out (tests do).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Scheme and port of public URLs printed outside a request (CLI, run command).
+    "PUBLIC_SCHEME": "https",
+    "PUBLIC_PORT": 0,
+    # How long a process trusts its cached Host -> tenant answer (seconds).
+    "TENANT_CACHE_SECONDS": 5,
+    # How long a process trusts a tenant's cached issuer policy (seconds).
+    "ISSUER_SETTINGS_CACHE_SECONDS": 5,
+    # How long token and code rows outlive their last expiry, for replay and reuse detection.
+    "TOKEN_RETENTION_SECONDS": 86400,
+    # GATEHOUSE_KEY_ENCRYPTION_KEY: comma-separated, newest first.
+    "KEY_ENCRYPTION_KEYS": [],
+    # Celery beat intervals (seconds) and worker behaviour (workers/app.py, workers/purge.py).
+    "PURGE_INTERVAL_SECONDS": 300,
+    "PURGE_BACKLOG_INTERVAL_SECONDS": 60,
+    "KEY_ROTATION_CHECK_SECONDS": 3600,
+    "WORKER_NICENESS": 10,
+    "PURGE_BUSY_ROWS_PER_SECOND": 10_000,
+    # Per-tenant metric labels: opted-in slugs, and the top N tenants by purge backlog.
+    "METRICS_TENANTS": [],
+    "METRICS_TOP_TENANTS": 10,
+    # Reverse proxies in front of gunicorn that append to X-Forwarded-For.
+    "TRUSTED_PROXY_COUNT": 0,
+    # Failed sign-ins per user name and per client IP in each window (oauth.throttle).
+    "LOGIN_THROTTLE": {"USER_ATTEMPTS": 5, "IP_ATTEMPTS": 20, "WINDOW_SECONDS": 300},
+    # Signups one client IP may make per window (tenants.views).
+    "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
+    # Slugs no tenant may take: they name the platform's own hosts and paths.
+    "RESERVED_SLUGS": [
+        "www",
+        "admin",
+        "api",
+        "app",
+        "auth",
+        "public",
+        "static",
+        "media",
+        "mail",
+        "smtp",
+        "status",
+        "metrics",
+        "health",
+        "signup",
+        "login",
+        "console",
+        "docs",
+        "help",
+        "support",
+        "billing",
+        "root",
+        "system",
+        "gatehouse",
+        "oauth",
+        "id",
+        "sso",
+        "information-schema",
+    ],
+}
+
+
+def setting(name: str) -> Any:
+    """``settings.GATEHOUSE[name]``, or its default. Dict-valued settings are merged over
+    their defaults key by key, so overriding one limit keeps the others."""
+    if name not in DEFAULTS:
+        raise KeyError(f"unknown Gatehouse setting {name!r}")
+    value = getattr(settings, "GATEHOUSE", {}).get(name, DEFAULTS[name])
+    default = DEFAULTS[name]
+    if isinstance(default, dict) and isinstance(value, dict):
+        return {**default, **value}
+    return value
