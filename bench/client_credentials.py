@@ -21,172 +21,31 @@ REDIS_URL (default redis://127.0.0.1:6379/14).
 from __future__ import annotations
 
 import argparse
-import base64
-import json
+import http.client
 import os
 import platform as host_platform
-import re
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks.md"
+import common  # this folder is on sys.path: the benchmarks run as scripts
+
+DOC = common.REPO / "docs" / "benchmarks.md"
 START, END = "<!-- client_credentials:start -->", "<!-- client_credentials:end -->"
-HOST = "acme.bench.test"
 SLUG = "acme"
-
-
-def bench_env(database_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="gatehouse.settings.production",
-        DATABASE_URL=database_url,
-        DATABASE_CONN_MAX_AGE="600",
-        REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"),
-        SECRET_KEY="bench-only-" + "k3y" * 20,
-        GATEHOUSE_BASE_DOMAIN="bench.test",
-        GATEHOUSE_KEY_ENCRYPTION_KEY=base64.urlsafe_b64encode(
-            b"bench-only-key-0123456789abcdef!"
-        ).decode(),
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "platform")]),
-    )
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"manage.py {args[0]} failed: {proc.stderr.strip()[-500:]}")
-    return proc.stdout
-
-
-def recreate_database(database_url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_gunicorn(env: dict[str, str], port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "gatehouse.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--worker-class",
-            "sync",
-            "--worker-tmp-dir",
-            "/dev/shm",
-            "--log-level",
-            "warning",
-        ],  # fmt: skip
-        cwd=REPO,
-        env=env,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"gunicorn did not start: {log.read_text()[-1000:]}")
-
-
-def token_request(port: int, auth: str) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/oauth/token",
-        data=b"grant_type=client_credentials",
-        headers={
-            "Host": HOST,
-            "X-Forwarded-Proto": "https",
-            "Authorization": auth,
-            "Content-Type": "application/x-www-form-urlencoded",
-        },
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
-LUA = """
-wrk.method = "{method}"
-wrk.body = "{body}"
-{headers}
-"""
+HOST = f"{SLUG}.{common.BASE_DOMAIN}"
 
 
 def run_wrk(url: str, method: str, headers: dict, body: str, seconds: int, conns: int) -> dict:
-    lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(LUA.format(method=method, body=body, headers=lines))
-    try:
-        proc = subprocess.run(
-            ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", script.name, url],
-            capture_output=True,
-            text=True,
-            timeout=seconds + 60,
-        )
-    finally:
-        os.unlink(script.name)
-    out = proc.stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    p50 = re.search(r"50%\s+([\d.]+\w+)", out)
-    p99 = re.search(r"99%\s+([\d.]+\w+)", out)
-    return {
-        "rps": rps,
-        "requests": total,
-        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-        "socket_errors": errors.group(1) if errors else "none",
-        "p50": p50.group(1) if p50 else "?",
-        "p99": p99.group(1) if p99 else "?",
-    }
+    return common.Wrk(url, method, headers, body, seconds, conns).result()
 
 
 def run_python(url: str, method: str, headers: dict, body: str, seconds: int, conns: int) -> dict:
     """Fallback load generator: ``conns`` threads, keep-alive, bounded by ``seconds``."""
-    import http.client
-
     parts = urlsplit(url)
     counts = {"ok": 0, "bad": 0}
     lock = threading.Lock()
@@ -231,17 +90,6 @@ def row(label: str, r: dict) -> str:
     )
 
 
-def write_doc(section: str) -> None:
-    DOC.parent.mkdir(exist_ok=True)
-    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = f"{START}\n{section.strip()}\n{END}"
-    if START in text and END in text:
-        text = text[: text.index(START)] + block + text[text.index(END) + len(END) :]
-    else:
-        text = text.rstrip() + "\n\n" + block + "\n"
-    DOC.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per scenario (max 60)")
@@ -253,50 +101,35 @@ def main() -> None:
     database_url = os.environ.get(
         "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gatehouse_bench"
     )
-    env = bench_env(database_url)
+    env = common.bench_env(database_url, os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/14"))
     print("creating the bench database and tenant ...", flush=True)
-    recreate_database(database_url)
-    manage(env, "migrate_schemas", "--shared", "-v", "0")
-    manage(
-        env, "provision_tenant", "--slug", SLUG, "--name", "Acme",
-        "--admin-email", "admin@acme.test", "--admin-password", "bench-Admin-pw-42!",
-        "--json",
-    )  # fmt: skip
-    client = json.loads(
-        manage(env, "register_client", "--tenant", SLUG, "--name", "bench", "--scope", "api",
-               "--json")
-    )  # fmt: skip
-    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
-    auth = f"Basic {basic}"
+    common.ensure_database(database_url, recreate=True)
+    common.manage(env, "migrate_schemas", "--shared", "-v", "0")
+    common.provision_tenant(env, SLUG, "Acme", "bench-Admin-pw-42!")
+    client = common.register_client(env, SLUG, "bench", "--scope", "api")
+    token_headers = common.token_headers(HOST, common.basic_auth(client))
 
-    port = free_port()
     log = Path(tempfile.mkdtemp(prefix="gatehouse-bench-")) / "gunicorn.log"
-    server = start_gunicorn(env, port, log)
-    try:
-        status, body = token_request(port, auth)
+    with common.gunicorn(env, log) as port:
+        status, body = common.token_request(port, token_headers)
         if status != 200 or body.get("token_type") != "Bearer":
             raise SystemExit(f"token endpoint is not answering 200: {status} {body}")
         tool = "wrk" if shutil.which("wrk") else "python threads"
         run = run_wrk if tool == "wrk" else run_python
         base = f"http://127.0.0.1:{port}"
-        common = {"Host": HOST, "X-Forwarded-Proto": "https"}
+        plain = {"Host": HOST, "X-Forwarded-Proto": "https"}
         # Warm both paths (connections, caches) before measuring.
-        run(f"{base}/healthz", "GET", common, "", 2, args.connections)
-        run(f"{base}/oauth/token", "POST", {**common, "Authorization": auth,
-            "Content-Type": "application/x-www-form-urlencoded"},
-            "grant_type=client_credentials", 2, args.connections)  # fmt: skip
-        noop = run(f"{base}/healthz", "GET", common, "", seconds, args.connections)
+        run(f"{base}/healthz", "GET", plain, "", 2, args.connections)
+        run(f"{base}/oauth/token", "POST", token_headers, common.TOKEN_BODY, 2, args.connections)
+        noop = run(f"{base}/healthz", "GET", plain, "", seconds, args.connections)
         token = run(
             f"{base}/oauth/token",
             "POST",
-            {**common, "Authorization": auth, "Content-Type": "application/x-www-form-urlencoded"},
-            "grant_type=client_credentials",
+            token_headers,
+            common.TOKEN_BODY,
             seconds,
             args.connections,
         )
-    finally:
-        server.terminate()
-        server.wait(10)
 
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     ratio = token["rps"] / noop["rps"] if noop["rps"] else 0
@@ -326,8 +159,8 @@ run: {load} (anything above ~1 means other processes competed for the 2 cores).
 """
     print(section)
     if not args.no_doc:
-        write_doc(section)
-        print(f"written to {DOC.relative_to(REPO)}")
+        common.write_section(DOC, START, END, section.strip() + "\n", heading="# Benchmarks\n")
+        print(f"written to {DOC.relative_to(common.REPO)}")
 
 
 if __name__ == "__main__":

@@ -25,13 +25,11 @@ redis://127.0.0.1:6379/12). Figures go to docs/benchmarks-purge.md.
 from __future__ import annotations
 
 import argparse
-import base64
+import contextlib
 import json
 import os
 import platform as host_platform
-import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,11 +37,11 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
-REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "benchmarks-purge.md"
-BASE_DOMAIN = "bench.test"
+import common  # this folder is on sys.path: the benchmarks run as scripts
+import redis
+
+DOC = common.REPO / "docs" / "benchmarks-purge.md"
 SLUG_PREFIX = "purge"
 LIVE_PER_TENANT = 1_000
 SWEEP_SIZES = (500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
@@ -51,63 +49,28 @@ SWEEP_ROWS = 100_000
 FAMILY_SWEEP_SIZES = (1_000, 2_000, 5_000)
 FAMILY_SWEEP_ROWS = 50_000
 SWEEP_REPEATS = 3
+DATABASE_URL = os.environ.get(
+    "BENCH_PURGE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gh_bench_purge"
+)
+ENV = common.bench_env(
+    DATABASE_URL, os.environ.get("BENCH_PURGE_REDIS_URL", "redis://127.0.0.1:6379/12")
+)
 
+# This script measures the product code in its own process, so Django has to be set up for the
+# bench database before Django or the product code can be imported: here, at import time
+# (it connects to nothing; main() creates the database). Hence the imports below the code.
+common.setup_django(ENV)
 
-# --- environment, database, processes ---------------------------------------------------------
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
 
+from tenants.models import Tenant  # noqa: E402
+from tenants.services import tenant_provision  # noqa: E402
+from workers.purge import PURGE_KINDS, PurgeKind, count_schema, purge_batch, purge_schema  # noqa: E402
+from workers.reporting import PURGED_ROWS_KEY  # noqa: E402
+from workers.tasks import purge_all_tenants  # noqa: E402
 
-def bench_env(database_url: str, redis_url: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="gatehouse.settings.production",
-        DATABASE_URL=database_url,
-        DATABASE_CONN_MAX_AGE="600",
-        REDIS_URL=redis_url,
-        SECRET_KEY="bench-only-" + "p4rg3" * 10,
-        GATEHOUSE_BASE_DOMAIN=BASE_DOMAIN,
-        GATEHOUSE_KEY_ENCRYPTION_KEY=base64.urlsafe_b64encode(
-            b"bench-only-key-0123456789abcdef!"
-        ).decode(),
-        LOG_LEVEL="WARNING",
-        PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "platform")]),
-    )
-    return env
-
-
-def ensure_database(database_url: str, recreate: bool) -> bool:
-    """Create the bench database if needed; True when it is new."""
-    import psycopg
-
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if recreate:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    return not exists
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"manage.py {args[0]} failed: {proc.stderr.strip()[-800:]}")
-    return proc.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+# --- processes ------------------------------------------------------------------------------
 
 
 class Worker:
@@ -121,7 +84,7 @@ class Worker:
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "--pool", "prefork",
              "--concurrency", str(concurrency), "--loglevel", "INFO", "--without-gossip",
              "--without-mingle", "--hostname", f"bench-{concurrency}@%h"],
-            cwd=REPO, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            cwd=common.REPO, env=env, stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + 60
@@ -147,11 +110,6 @@ class Worker:
 
 def ensure_tenants(count: int) -> list[str]:
     """Schemas of ``count`` bench tenants, provisioned the normal way when missing."""
-    from django.db import connection
-
-    from tenants.models import Tenant
-    from tenants.services import tenant_provision
-
     slugs = [f"{SLUG_PREFIX}-{i:03d}" for i in range(1, count + 1)]
     have = set(Tenant.objects.filter(slug__in=slugs).values_list("slug", flat=True))
     missing = [s for s in slugs if s not in have]
@@ -170,8 +128,6 @@ def ensure_tenants(count: int) -> list[str]:
 
 
 def bench_client(schema: str) -> int:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT id FROM "{schema}".oauth_client WHERE client_id = %s', ["bench"])
         row = cursor.fetchone()
@@ -192,8 +148,6 @@ def bench_client(schema: str) -> int:
 
 def insert_tokens(schema: str, *, purgeable: int, live: int, salt: str) -> None:
     """Expired tokens (purge_after spread over the past day) and some live ones."""
-    from django.db import connection
-
     client = bench_client(schema)
     sql = f"""
         INSERT INTO "{schema}".oauth_token (client_id, access_digest, scope, audience,
@@ -210,15 +164,11 @@ def insert_tokens(schema: str, *, purgeable: int, live: int, salt: str) -> None:
 
 
 def delete_all_tokens(schema: str) -> None:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(f'TRUNCATE "{schema}".oauth_token')
 
 
 def vacuum(schemas: list[str], *, analyze: bool = True) -> float:
-    from django.db import connection
-
     started = time.monotonic()
     with connection.cursor() as cursor:
         for schema in schemas:
@@ -227,8 +177,6 @@ def vacuum(schemas: list[str], *, analyze: bool = True) -> float:
 
 
 def table_stats(schemas: list[str]) -> dict:
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_stat_clear_snapshot()")
         cursor.execute(
@@ -259,8 +207,6 @@ def seed_all(schemas: list[str], rows: int, salt: str, *, live: int = 0) -> floa
 
 
 def purgeable_total(schemas: list[str]) -> int:
-    from workers.purge import count_schema
-
     return sum(count_schema(schema=s)["tokens"] for s in schemas)
 
 
@@ -268,10 +214,6 @@ def purgeable_total(schemas: list[str]) -> int:
 
 
 def _purge_to_the_end(kind, schema: str) -> tuple[int, float, list[float]]:
-    from django.utils import timezone
-
-    from workers.purge import purge_batch
-
     timings, deleted = [], 0
     now = timezone.now()
     started = time.monotonic()
@@ -304,8 +246,6 @@ def sweep(schema: str) -> list[dict]:
     The sizes are interleaved and repeated SWEEP_REPEATS times (medians reported): the
     machine is shared, and one pass per size is at the mercy of whatever else runs.
     """
-    from workers.purge import PURGE_KINDS, PurgeKind
-
     tokens = next(k for k in PURGE_KINDS if k.name == "tokens")
     variants = [(size, "ctid") for size in SWEEP_SIZES] + [(10_000, "id IN")]
     runs: dict[tuple[int, str], list] = {v: [] for v in variants}
@@ -316,7 +256,7 @@ def sweep(schema: str) -> list[dict]:
                 schema, purgeable=SWEEP_ROWS, live=10_000, salt=f"sw{repeat}{size}{variant}"
             )
             vacuum([schema])
-            cls = _id_in_kind() if variant == "id IN" else PurgeKind
+            cls = IdInKind if variant == "id IN" else PurgeKind
             kind = cls(tokens.name, tokens.model, tokens.field, size)
             runs[(size, variant)].append(_purge_to_the_end(kind, schema))
             rows, seconds, _ = runs[(size, variant)][-1]
@@ -329,10 +269,6 @@ def sweep(schema: str) -> list[dict]:
 
 def sweep_families(schema: str) -> list[dict]:
     """Grant families: each deleted row has its two referencing foreign keys checked."""
-    from django.db import connection
-
-    from workers.purge import PURGE_KINDS, PurgeKind
-
     families = next(k for k in PURGE_KINDS if k.name == "grant_families")
     client = bench_client(schema)
     runs: dict[int, list] = {size: [] for size in FAMILY_SWEEP_SIZES}
@@ -358,31 +294,21 @@ def sweep_families(schema: str) -> list[dict]:
     return [{"size": size, **_summary(runs[size])} for size in FAMILY_SWEEP_SIZES]
 
 
-def _id_in_kind():
-    from django.db import connection
+class IdInKind(PurgeKind):
+    """The same batch written as ``DELETE ... WHERE id IN (SELECT ... SKIP LOCKED)``."""
 
-    from workers.purge import PurgeKind
-
-    class _IdIn(PurgeKind):
-        def delete_sql(self, schema):
-            qn = connection.ops.quote_name
-            table = self._table(schema, self.model_class)
-            where, now_params = self.where_sql(schema)
-            return (
-                f"DELETE FROM {table} WHERE id IN (SELECT p.id FROM {table} p WHERE {where} "
-                f"ORDER BY p.{qn('purge_after')} LIMIT %s FOR UPDATE OF p SKIP LOCKED)",
-                now_params,
-            )
-
-    return _IdIn
+    def delete_sql(self, schema):
+        qn = connection.ops.quote_name
+        table = self._table(schema, self.model_class)
+        where, now_params = self.where_sql(schema)
+        return (
+            f"DELETE FROM {table} WHERE id IN (SELECT p.id FROM {table} p WHERE {where} "
+            f"ORDER BY p.{qn('purge_after')} LIMIT %s FOR UPDATE OF p SKIP LOCKED)",
+            now_params,
+        )
 
 
 def purge_with_celery(env: dict, concurrency: int, expected: int, log_dir: Path) -> dict:
-    import redis
-
-    from workers.reporting import PURGED_ROWS_KEY
-    from workers.tasks import purge_all_tenants
-
     broker = redis.Redis.from_url(env["REDIS_URL"])
     broker.delete("celery", "unacked", "unacked_index")
     worker = Worker(env, concurrency, log_dir)
@@ -415,8 +341,6 @@ def purge_with_celery(env: dict, concurrency: int, expected: int, log_dir: Path)
 
 def purge_in_process(schemas: list[str], expected: int) -> dict:
     """The operator command's loop (``purge_schema`` per tenant), one process."""
-    from workers.purge import purge_schema
-
     started = time.monotonic()
     deleted = sum(purge_schema(schema=s)["tokens"] for s in schemas)
     elapsed = time.monotonic() - started
@@ -427,36 +351,14 @@ def purge_in_process(schemas: list[str], expected: int) -> dict:
 # --- issuance under purge -------------------------------------------------------------------
 
 
-class Wrk:
-    """wrk running in the background (no thread of ours waits on it); ``result()`` parses."""
-
-    def __init__(self, url: str, headers: dict, body: str, seconds: float, conns: int = 16):
-        lines = "\n".join(f'wrk.headers["{k}"] = "{v}"' for k, v in headers.items())
-        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-            script.write(f'wrk.method = "POST"\nwrk.body = "{body}"\n{lines}\n')
-        self.script = script.name
-        self.proc = subprocess.Popen(
-            ["wrk", "-t2", f"-c{conns}", f"-d{max(1, round(seconds))}s", "--latency", "-s",
-             self.script, url],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def result(self) -> dict:
-        out, _ = self.proc.communicate(timeout=120)
-        os.unlink(self.script)
-        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        return {
-            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "p99": (re.search(r"99%\s+([\d.]+\w+)", out) or [None, "?"])[1],
-        }
-
-
 def run_wrk(url: str, headers: dict, body: str, seconds: float, conns: int = 16) -> dict:
-    return Wrk(url, headers, body, seconds, conns).result()
+    return wrk_result(common.Wrk(url, "POST", headers, body, seconds, conns))
+
+
+def wrk_result(wrk: common.Wrk) -> dict:
+    """What the report uses of a wrk run: requests/s, non-2xx responses and p99."""
+    result = wrk.result()
+    return {key: result[key] for key in ("rps", "non_2xx", "p99")}
 
 
 def issuance_under_purge(env, schemas, rows, log_dir, seconds, rounds) -> dict | None:
@@ -466,52 +368,27 @@ def issuance_under_purge(env, schemas, rows, log_dir, seconds, rounds) -> dict |
     interleaved ``rounds`` times and medians compared. wrk starts 0.5 s after the fan-out and runs
     ``seconds``; each round records whether the purge was still running when wrk stopped.
     """
-    import urllib.request
-
-    import redis
-    from django.db import connection
-
-    from workers.reporting import PURGED_ROWS_KEY
-    from workers.tasks import purge_all_tenants
-
     if not shutil.which("wrk"):
         return {"skipped": "wrk is not installed"}
+    tenant = f"{SLUG_PREFIX}-001"
     try:
-        client = json.loads(
-            manage(env, "register_client", "--tenant", f"{SLUG_PREFIX}-001", "--name",
-                   "bench-load", "--grant-type", "client_credentials", "--scope", "api",
-                   "--json")
-        )  # fmt: skip
+        client = common.register_client(
+            env, tenant, "bench-load", "--grant-type", "client_credentials", "--scope", "api"
+        )
     except SystemExit as exc:
         return {"skipped": f"register_client failed ({exc})"}
-    basic = base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode()
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "gatehouse.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", "2", "--worker-tmp-dir", "/dev/shm", "--log-level", "warning"],
-        cwd=REPO, env=env, stdout=(log_dir / "gunicorn.log").open("ab"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}/oauth/token"
-    headers = {
-        "Host": f"{SLUG_PREFIX}-001.{BASE_DOMAIN}",
-        "X-Forwarded-Proto": "https",
-        "Authorization": f"Basic {basic}",
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
-    body = "grant_type=client_credentials"
+    headers = common.token_headers(f"{tenant}.{common.BASE_DOMAIN}", common.basic_auth(client))
+    body = common.TOKEN_BODY
     broker = redis.Redis.from_url(env["REDIS_URL"])
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                request = urllib.request.Request(url, data=body.encode(), headers=headers)
-                with urllib.request.urlopen(request, timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError as exc:
-                if time.monotonic() > deadline:
-                    return {"skipped": f"token endpoint did not answer 200 ({exc})"}
-                time.sleep(0.2)
+    with contextlib.ExitStack() as stack:
+        try:
+            port = stack.enter_context(common.gunicorn(env, log_dir / "gunicorn.log"))
+        except common.ServerDidNotStart:
+            return {"skipped": f"gunicorn did not start (see {log_dir}/gunicorn.log)"}
+        url = f"http://127.0.0.1:{port}/oauth/token"
+        status, answer = common.token_request(port, headers)
+        if status != 200:
+            return {"skipped": f"token endpoint did not answer 200 ({status} {answer})"}
         # The same workers with the purge's yielding turned off, for comparison.
         (log_dir / "bench_no_yield_settings.py").write_text(
             "from gatehouse.settings.production import *  # noqa\n"
@@ -543,7 +420,7 @@ def issuance_under_purge(env, schemas, rows, log_dir, seconds, rounds) -> dict |
                 started = time.monotonic()
                 purge_all_tenants.delay()
                 time.sleep(0.5)
-                wrk = Wrk(url, headers, body, seconds)
+                wrk = common.Wrk(url, "POST", headers, body, seconds, 16)
                 window_start, at_start = time.monotonic(), purged()
                 finished = window_end = at_end = None
                 while finished is None or window_end is None:
@@ -555,7 +432,7 @@ def issuance_under_purge(env, schemas, rows, log_dir, seconds, rounds) -> dict |
                     if now - started > 600:
                         raise SystemExit("purge under load did not finish in 10 minutes")
                     time.sleep(0.02)
-                result = wrk.result()
+                result = wrk_result(wrk)
                 while broker.llen("celery") or broker.hlen("unacked"):
                     time.sleep(0.05)  # the chains' last (empty) steps, before stopping
             finally:
@@ -592,9 +469,6 @@ def issuance_under_purge(env, schemas, rows, log_dir, seconds, rounds) -> dict |
             "seconds": seconds,
             "rows": rows,
         }
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 # --- report ---------------------------------------------------------------------------------
@@ -731,18 +605,6 @@ def report(results: dict) -> str:
 START, END = "<!-- purge:start -->", "<!-- purge:end -->"
 
 
-def write_doc(text: str, method: str) -> None:
-    """Replace the generated part of the doc; notes written around the markers stay."""
-    DOC.parent.mkdir(exist_ok=True)
-    current = DOC.read_text() if DOC.exists() else ""
-    block = f"{START}\n{text}\n{method}{END}"
-    if START in current and END in current:
-        current = current[: current.index(START)] + block + current[current.index(END) + len(END) :]
-    else:
-        current = block + "\n"
-    DOC.write_text(current)
-
-
 METHOD = """### Method
 
 `bench/purge.py` on its own database (`gh_bench_purge`, kept between runs). Tenants are
@@ -792,22 +654,9 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="print only")
     args = parser.parse_args()
 
-    database_url = os.environ.get(
-        "BENCH_PURGE_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gh_bench_purge"
-    )
-    redis_url = os.environ.get("BENCH_PURGE_REDIS_URL", "redis://127.0.0.1:6379/12")
-    env = bench_env(database_url, redis_url)
-    os.environ.update(env)
-    sys.path[:0] = [str(REPO), str(REPO / "platform")]
-    new = ensure_database(database_url, args.recreate)
-    if new:
+    if common.ensure_database(DATABASE_URL, recreate=args.recreate):
         print("migrating the public schema ...", flush=True)
-        manage(env, "migrate_schemas", "--shared", "-v", "0")
-
-    import django
-
-    django.setup()
-    from django.db import connection
+        common.manage(ENV, "migrate_schemas", "--shared", "-v", "0")
 
     print(f"tenants: ensuring {args.tenants} ...", flush=True)
     schemas = ensure_tenants(args.tenants)
@@ -841,7 +690,7 @@ def main() -> None:
         bloat["fills"].append(table_stats(schemas))
         expected = purgeable_total(schemas)
         print(f"purging with celery, concurrency {concurrency} ...", flush=True)
-        result = purge_with_celery(env, concurrency, expected, log_dir)
+        result = purge_with_celery(ENV, concurrency, expected, log_dir)
         print(f"  {result['rate']:,.0f} rows/s ({result['seconds']:.1f} s)")
         results["celery"].append(result)
         if round_no == 0:
@@ -855,7 +704,7 @@ def main() -> None:
 
     if args.load_only:
         results["load"] = issuance_under_purge(
-            env, schemas, args.load_rows, log_dir, args.load_seconds, args.load_rounds
+            ENV, schemas, args.load_rows, log_dir, args.load_seconds, args.load_rounds
         )
         print(json.dumps(results["load"], indent=1))
         return
@@ -877,7 +726,7 @@ def main() -> None:
 
     print("issuance during a purge ...", flush=True)
     results["load"] = issuance_under_purge(
-        env, schemas, args.load_rows, log_dir, args.load_seconds, args.load_rounds
+        ENV, schemas, args.load_rows, log_dir, args.load_seconds, args.load_rounds
     )
     for schema in schemas:
         delete_all_tokens(schema)
@@ -886,8 +735,8 @@ def main() -> None:
     print(text)
     (log_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
     if not args.no_doc:
-        write_doc(text, METHOD)
-        print(f"written to {DOC.relative_to(REPO)}; raw results in {log_dir}/results.json")
+        common.write_section(DOC, START, END, f"{text}\n{METHOD}")
+        print(f"written to {DOC.relative_to(common.REPO)}; raw results in {log_dir}/results.json")
 
 
 if __name__ == "__main__":
