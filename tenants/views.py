@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from kernel.accounts.models import User
 from kernel.accounts.services import login_handoff_create
 from kernel.conf import setting
-from kernel.http import client_ip
+from kernel.http import client_ip, origin
 from kernel.ratelimit import FixedWindow
 from tenants.forms import SignupForm
 from tenants.services import ProvisioningError, tenant_provision
@@ -74,6 +74,5 @@ def signup(request):
 def _issuer_for_browser(request, domain: str) -> str:
     """The tenant's URL as this browser reaches it: same scheme and port as the public site."""
     host = request.get_host()
-    port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else ""
-    scheme = "https" if request.is_secure() else "http"
-    return f"{scheme}://{domain}{':' + port if port else ''}"
+    port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else None
+    return origin("https" if request.is_secure() else "http", domain, port)
