@@ -15,7 +15,7 @@ import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 PRODUCT = ("platform", "tenants", "oauth", "workers")
 #: Distributions the kernel may import: Django itself, and django-environ's URL parser.
 KERNEL_MAY_IMPORT = {"django", "django-environ"}
