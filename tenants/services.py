@@ -124,7 +124,7 @@ def _provision_tenant_contents(
     *, admin_username: str, admin_email: str, admin_password: str
 ) -> None:
     """Everything a new tenant schema starts with. Runs inside the provisioning transaction."""
-    from oauth.signing import provision_signing_keys
+    from oauth.signing.services import provision_signing_keys
 
     user_create(
         username=admin_username,

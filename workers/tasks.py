@@ -53,6 +53,6 @@ def rotate_all_tenants_signing_keys() -> int:
 @app.task(tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
 def rotate_signing_keys_if_due() -> None:
     """Rotate this tenant's signing keys if its rotation period has passed."""
-    from oauth.signing import rotate_if_due  # the OIDC service; imported where it is used
+    from oauth.signing.services import rotate_if_due  # the OIDC service; imported where it is used
 
     rotate_if_due()

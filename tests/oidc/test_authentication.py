@@ -28,7 +28,7 @@ SCOPES = ["openid", "profile", "email", "api"]
 
 
 def _decode(tenant, id_token: str, algs=("RS256",)) -> jwt.Token:
-    from oauth.signing import jwks_document
+    from oauth.signing.selectors import jwks_document
 
     with tenant.context():
         keys = KeySet.import_key_set(jwks_document())

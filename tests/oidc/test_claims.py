@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _keys(tenant) -> KeySet:
-    from oauth.signing import jwks_document
+    from oauth.signing.selectors import jwks_document
 
     with tenant.context():
         return KeySet.import_key_set(jwks_document())
@@ -41,7 +41,7 @@ def _client(tenant, pk):
 
 
 def test_openid_alone_releases_sub_only(tenant_a):
-    from oauth.oidc import user_claims
+    from oauth.oidc.claims import user_claims
 
     user = _user(tenant_a, first_name="Ada", last_name="Lovelace", email_verified=True)
     assert user_claims(user, "openid") == {"sub": str(user.pk)}
@@ -49,7 +49,7 @@ def test_openid_alone_releases_sub_only(tenant_a):
 
 
 def test_profile_and_email_release_their_standard_claims(tenant_a):
-    from oauth.oidc import user_claims
+    from oauth.oidc.claims import user_claims
 
     user = _user(tenant_a, first_name="Ada", last_name="Lovelace", email_verified=True)
     assert user_claims(user, "openid profile") == {
@@ -67,7 +67,7 @@ def test_profile_and_email_release_their_standard_claims(tenant_a):
 
 def test_empty_claims_are_left_out(tenant_a):
     """Core §5.3.2: a claim without a value is omitted, never null or ""."""
-    from oauth.oidc import user_claims
+    from oauth.oidc.claims import user_claims
 
     user = _user(tenant_a, email="")
     claims = user_claims(user, "openid profile email")
@@ -77,7 +77,7 @@ def test_empty_claims_are_left_out(tenant_a):
 def test_at_hash_is_the_left_half_of_sha256():
     from authlib.oidc.core.util import create_half_hash
 
-    from oauth.oidc import half_hash
+    from oauth.oidc.tokens import half_hash
 
     token = "jHkWEdUXMU1BwAsC4vtUsZwnNvTIxEl0z9K3vx5KF0Y"
     expected = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()[:16])
@@ -87,7 +87,7 @@ def test_at_hash_is_the_left_half_of_sha256():
 
 @pytest.mark.parametrize("alg", ["RS256", "ES256"])
 def test_id_token_passes_a_strict_validator(tenant_a, alg):
-    from oauth.oidc import build_id_token
+    from oauth.oidc.tokens import build_id_token
 
     registered = make_web_client(tenant_a)
     client = _client(tenant_a, registered.pk)
@@ -129,7 +129,7 @@ def test_id_token_passes_a_strict_validator(tenant_a, alg):
 def test_id_token_with_the_wrong_nonce_or_access_token_fails_validation(tenant_a):
     from joserfc.errors import InvalidClaimError
 
-    from oauth.oidc import build_id_token
+    from oauth.oidc.tokens import build_id_token
 
     client = _client(tenant_a, make_web_client(tenant_a).pk)
     with tenant_a.context():
@@ -148,7 +148,7 @@ def test_id_token_with_the_wrong_nonce_or_access_token_fails_validation(tenant_a
 
 
 def test_an_unsupported_id_token_alg_is_refused(tenant_a):
-    from oauth.oidc import id_token_alg
+    from oauth.oidc.tokens import id_token_alg
 
     client = _client(tenant_a, make_web_client(tenant_a).pk)
     assert id_token_alg(client) == "RS256"
@@ -158,7 +158,7 @@ def test_an_unsupported_id_token_alg_is_refused(tenant_a):
 
 
 def test_jwt_access_token_claims_follow_rfc_9068(tenant_a):
-    from oauth.oidc import build_jwt_access_token
+    from oauth.oidc.tokens import build_jwt_access_token
 
     client = _client(tenant_a, make_client(tenant_a).pk)
     user = make_user(tenant_a)
@@ -196,7 +196,7 @@ def test_jwt_access_token_claims_follow_rfc_9068(tenant_a):
 
 
 def test_jwt_access_token_audience_defaults_and_never_names_a_client(tenant_a):
-    from oauth.oidc import AudienceError, access_token_audience
+    from oauth.oidc.tokens import AudienceError, access_token_audience
     from oauth.services import issuer_settings_update
 
     client = make_client(tenant_a)
@@ -217,7 +217,7 @@ def test_jwt_access_token_audience_defaults_and_never_names_a_client(tenant_a):
 
 
 def test_max_age_and_fresh_login(tenant_a):
-    from oauth.oidc import needs_fresh_login, parse_max_age
+    from oauth.oidc.authorization import needs_fresh_login, parse_max_age
 
     assert parse_max_age("0") == 0 and parse_max_age(None) is None
     for bad in ("-1", "1.5", "abc", "١٢"):

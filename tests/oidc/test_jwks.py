@@ -58,7 +58,7 @@ def test_jwks_shape_public_members_only_and_cache_headers(tenant_a):
 
 
 def test_thumbprint_matches_the_rfc_7638_example():
-    from oauth.signing import jwk_thumbprint
+    from oauth.signing.keys import jwk_thumbprint
 
     rfc_example = {  # RFC 7638 §3.1
         "kty": "RSA",
@@ -107,7 +107,7 @@ def test_live_jwks_per_tenant_over_http(gatehouse_server, tenant_a, tenant_b, co
 def test_a_jwt_signed_for_tenant_a_fails_at_tenant_b(
     gatehouse_server, tenant_a, tenant_b, commit, alg
 ):
-    from oauth.signing import JWTVerificationError, sign_jwt, verify_jwt
+    from oauth.signing.jws import JWTVerificationError, sign_jwt, verify_jwt
 
     claims = {"iss": tenant_a.issuer, "sub": "user-1", "exp": int(time.time()) + 300}
     with commit(tenant_a):

@@ -31,7 +31,7 @@ OTHER_API = "https://reports.example.com"
 
 
 def _decode(tenant, token: str) -> jwt.Token:
-    from oauth.signing import jwks_document
+    from oauth.signing.selectors import jwks_document
 
     with tenant.context():
         keys = KeySet.import_key_set(jwks_document())
@@ -165,7 +165,7 @@ def test_resource_at_the_token_endpoint_must_match_the_authorization(tenant):
 
 
 def test_a_jwt_of_tenant_a_is_unknown_to_tenant_b(tenant_a, tenant_b):
-    from oauth.signing import JWTVerificationError, verify_jwt
+    from oauth.signing.jws import JWTVerificationError, verify_jwt
 
     client = _jwt_service(tenant_a)
     body = client_credentials_token(tenant_a, client, scope="api", resource=API)

@@ -134,7 +134,7 @@ def _rp_and_user(server, tenant, commit):
 def test_strict_rp_signs_in_reads_userinfo_and_survives_a_key_rotation(
     gatehouse_server, tenant, commit, retire_rotated_keys
 ):
-    from oauth.signing import rotate
+    from oauth.signing.services import rotate
 
     rp, user = _rp_and_user(gatehouse_server, tenant, commit)
     browser = Browser(gatehouse_server, tenant, user.username, user.raw_password)
