@@ -1,11 +1,9 @@
 """JWT access tokens (RFC 9068) as a per-client option, with RFC 8707 resource indicators;
-verified with joserfc against the JWKS, revoked and introspected like opaque ones."""
+verified with jwcrypto against the JWKS, revoked and introspected like opaque ones."""
 
 import hashlib
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from tests.oauth.factories import (
     assert_error,
@@ -23,6 +21,7 @@ from tests.oauth.factories import (
     token_request,
     user_tokens,
 )
+from tests.support import jose
 
 pytestmark = pytest.mark.django_db
 
@@ -30,12 +29,12 @@ API = "https://api.example.com"
 OTHER_API = "https://reports.example.com"
 
 
-def _decode(tenant, token: str) -> jwt.Token:
+def _decode(tenant, token: str) -> jose.Verified:
     from oauth.signing.selectors import jwks_document
 
     with tenant.context():
-        keys = KeySet.import_key_set(jwks_document())
-    return jwt.decode(token, keys, algorithms=["RS256"])
+        keys = jwks_document()
+    return jose.verify(token, keys, ["RS256"])
 
 
 def _row(tenant, token: str):
