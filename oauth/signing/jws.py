@@ -106,8 +106,8 @@ def _parse(token: str) -> tuple[jws.CompactSignature, dict, dict]:
         if not isinstance(header, dict) or not isinstance(claims, dict):
             raise ValueError("a JOSE header and a JWT claims set are JSON objects")
         _REGISTRY.check_header(header)
-    # joserfc raises JoseError for most malformations, but a header or payload of nested
-    # JSON raises RecursionError, and a non-object header or a non-list crit TypeError.
+    # joserfc raises JoseError for most malformations, but not for all: nested JSON in the
+    # header or payload raises RecursionError, a crit that is not a list TypeError.
     except (JoseError, ValueError, TypeError, AttributeError, RecursionError):
         raise JWTVerificationError("malformed JWT") from None
     return compact, header, claims
