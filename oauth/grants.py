@@ -32,9 +32,11 @@ from authlib.oidc.core.grants import OpenIDToken as _OpenIDToken
 from django.utils import timezone
 
 from kernel import credentials as digests
-from oauth import oidc, selectors
+from oauth import selectors
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.models import AuthorizationCode, Client
+from oauth.oidc import authorization as oidc_authorization
+from oauth.oidc import tokens as oidc_tokens
 from oauth.services import codes as code_services
 from oauth.services import tokens as token_services
 from oauth.signals import token_issued
@@ -95,7 +97,7 @@ def generate_bearer_token(
     """
     if expires_in is None:
         # JWT access tokens: sign_jwt checks exp against the fresh policy, so read it fresh.
-        policy = selectors.issuer_policy(fresh=oidc.uses_jwt_access_tokens(client))
+        policy = selectors.issuer_policy(fresh=oidc_tokens.uses_jwt_access_tokens(client))
         expires_in = client.access_token_lifetime or policy.access_token_lifetime
     token = {
         "access_token": digests.new_secret(),
@@ -121,9 +123,9 @@ def jwt_access_token(
     both formats alike; resource servers may also verify it offline against JWKS.
     """
     client = request.client
-    if not oidc.uses_jwt_access_tokens(client):
+    if not oidc_tokens.uses_jwt_access_tokens(client):
         return None
-    token["access_token"], jti = oidc.build_jwt_access_token(
+    token["access_token"], jti = oidc_tokens.build_jwt_access_token(
         issuer=request.issuer,
         client=client,
         user=user,
@@ -155,11 +157,11 @@ def granted_resource(request, client: Client, granted: str) -> str:
 def token_audience(request, client: Client, resource: str) -> str:
     """The audience stored with the access token: the resource, or for RFC 9068 JWT access
     tokens the tenant's default (``oidc.access_token_audience``: never a client_id)."""
-    if not oidc.uses_jwt_access_tokens(client):
+    if not oidc_tokens.uses_jwt_access_tokens(client):
         return resource
     try:
-        return oidc.access_token_audience(resource=resource, issuer=request.issuer)
-    except oidc.AudienceError as error:
+        return oidc_tokens.access_token_audience(resource=resource, issuer=request.issuer)
+    except oidc_tokens.AudienceError as error:
         raise InvalidTargetError(str(error)) from None
 
 
@@ -289,7 +291,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
             raise InvalidRequestError("The prompt parameter is invalid.")
         try:
-            oidc.parse_max_age(data.get("max_age"))
+            oidc_authorization.parse_max_age(data.get("max_age"))
         except ValueError as error:
             raise InvalidRequestError(str(error)) from None
         self.resource = requested_resource(request, client)
@@ -455,7 +457,7 @@ class OpenIDToken(_OpenIDToken):
 
     def encode_id_token(self, token, request) -> str:
         code = request.authorization_code
-        return oidc.build_id_token(
+        return oidc_tokens.build_id_token(
             issuer=request.issuer,
             client=request.client,
             user=request.user,

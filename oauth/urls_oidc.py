@@ -1,5 +1,5 @@
 """OpenID Connect routes on every tenant host (DESIGN.md §4). URL names are what the
-metadata (oauth.selectors.METADATA_ENDPOINTS, oauth.oidc.provider_metadata) lists."""
+metadata (oauth.selectors.METADATA_ENDPOINTS, oauth.oidc.discovery.provider_metadata) lists."""
 
 from django.urls import path
 

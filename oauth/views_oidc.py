@@ -1,4 +1,4 @@
-"""OpenID Connect endpoints; thin views over ``oauth.oidc`` and ``oauth.signing``.
+"""OpenID Connect endpoints; thin views over ``oauth.oidc`` and ``oauth.signing.selectors``.
 
 JWKS and discovery are public documents (any origin, cacheable). Userinfo is a protected
 resource (RFC 6750): Bearer token, no cookies, CORS for the token's client's origins. The
@@ -19,11 +19,15 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from oauth import cors, oidc, selectors, signing
+from oauth import cors, selectors
+from oauth.oidc.discovery import provider_metadata
+from oauth.oidc.logout import LOGOUT_PARAMETERS, LogoutRequest, logout_request
+from oauth.oidc.userinfo import BearerError, bearer_token, userinfo_response
 from oauth.responses import page as _page
 from oauth.responses import public_document
 from oauth.responses import redirect as _redirect
 from oauth.server import FORM_CONTENT_TYPE, json_response, read_params
+from oauth.signing import selectors as key_selectors
 
 
 # Exempt so that any other method gets its 405 rather than a CSRF 403; GET changes nothing.
@@ -36,8 +40,8 @@ def jwks(request):
     ``jwks_max_age`` that rotation waits out before signing with a newly published key
     (OIDC Core §10.1.1). Public keys are meant for anyone, so any origin may read them.
     """
-    response = JsonResponse(signing.jwks_document())
-    response["Cache-Control"] = f"public, max-age={signing.jwks_max_age()}"
+    response = JsonResponse(key_selectors.jwks_document())
+    response["Cache-Control"] = f"public, max-age={key_selectors.jwks_max_age()}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 
@@ -49,10 +53,10 @@ def openid_configuration(request):
     ``issuer`` is the request's issuer exactly (§4.3), so each tenant host describes
     itself only.
     """
-    return public_document(request, oidc.provider_metadata)
+    return public_document(request, provider_metadata)
 
 
-def _bearer_error(request, error: oidc.BearerError) -> HttpResponse:
+def _bearer_error(request, error: BearerError) -> HttpResponse:
     response = json_response(
         error.body(),
         status=error.status,
@@ -77,25 +81,23 @@ def userinfo(request):
     if request.method == "OPTIONS":
         return cors.preflight(request, methods="GET, POST")
     if request.method not in ("GET", "POST"):
-        response = _bearer_error(
-            request, oidc.BearerError(405, "invalid_request", "Use GET or POST.")
-        )
+        response = _bearer_error(request, BearerError(405, "invalid_request", "Use GET or POST."))
         response["Allow"] = "GET, POST, OPTIONS"
         return cors.apply(request, response)
     try:
         if not is_secure_transport(request.build_absolute_uri()):
-            raise oidc.BearerError(400, "invalid_request", "This endpoint is served over https.")
+            raise BearerError(400, "invalid_request", "This endpoint is served over https.")
         form_token = None
         if request.method == "POST" and request.content_type == FORM_CONTENT_TYPE:
             try:
                 form_token = (read_params(request).get("access_token") or [None])[0]
             except OAuth2Error as error:
-                raise oidc.BearerError(400, "invalid_request", error.description) from None
-        token = oidc.bearer_token(
+                raise BearerError(400, "invalid_request", error.description) from None
+        token = bearer_token(
             request.headers.get("Authorization"), form_token, request.GET.get("access_token")
         )
-        claims, client = oidc.userinfo_response(token)
-    except oidc.BearerError as error:
+        claims, client = userinfo_response(token)
+    except BearerError as error:
         return cors.apply(request, _bearer_error(request, error))
     request.oauth_client = client
     response = json_response(
@@ -112,7 +114,7 @@ def userinfo(request):
 # --- RP-initiated logout ----------------------------------------------------------------------
 
 
-def _signed_out(request, logout: oidc.LogoutRequest | None, *, status: int = 200):
+def _signed_out(request, logout: LogoutRequest | None, *, status: int = 200):
     context = {
         "client": logout.client if logout else None,
         "problem": logout.problem if logout else "This sign-out request is not valid.",
@@ -149,7 +151,7 @@ def end_session(request):
             }
             return _page(render(request, "oauth/logout_confirm.html", context, status=400))
         return _signed_out(request, None, status=400)
-    logout = oidc.logout_request(params, issuer=selectors.issuer_for_request(request))
+    logout = logout_request(params, issuer=selectors.issuer_for_request(request))
     user = _session_user(request)
     if logout.needs_confirmation(user):
         context = {
@@ -172,8 +174,8 @@ def end_session(request):
 @require_POST
 def end_session_confirm(request):
     """The user's confirmation (a CSRF-protected form) of a logout request (§6)."""
-    params = {name: request.POST.get(name, "") for name in oidc.LOGOUT_PARAMETERS}
-    logout = oidc.logout_request(params, issuer=selectors.issuer_for_request(request))
+    params = {name: request.POST.get(name, "") for name in LOGOUT_PARAMETERS}
+    logout = logout_request(params, issuer=selectors.issuer_for_request(request))
     if _session_user(request) is not None:
         auth_logout(request)
     if logout.redirect_uri:

@@ -19,7 +19,7 @@ from kernel.accounts.services import UserError, user_create
 from kernel.conf import setting
 from kernel.errors import DomainError
 from kernel.http import public_url
-from oauth import signing
+from oauth.signing import services as key_services
 from tenants.hosts import clear_tenant_host_cache
 from tenants.models import Domain, Tenant
 
@@ -130,7 +130,7 @@ def _provision_tenant_contents(
     )
     # A current and a published next key per alg (RS256, ES256), so the first rotation
     # never has to wait for relying parties to learn a new key.
-    signing.provision_signing_keys()
+    key_services.provision_signing_keys()
 
 
 @transaction.atomic

@@ -7,7 +7,7 @@ before the task runs, so ``connection.schema_name`` is the tenant.
 
 from django.db import InterfaceError, OperationalError, connection
 
-from oauth import signing
+from oauth.signing import services as key_services
 from workers import backlog, fanout, purge
 from workers.app import app
 
@@ -54,4 +54,4 @@ def rotate_all_tenants_signing_keys() -> int:
 @app.task(tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
 def rotate_signing_keys_if_due() -> None:
     """Rotate this tenant's signing keys if its rotation period has passed."""
-    signing.rotate_if_due()
+    key_services.rotate_if_due()

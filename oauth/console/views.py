@@ -24,12 +24,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kernel.accounts.models import User
 from kernel.accounts.services import UserError, login_handoff_redeem, user_create
 from kernel.views import error_response
-from oauth import signing
 from oauth.client_metadata import ClientError, ClientMetadata
 from oauth.console.forms import ClientForm, UserForm
 from oauth.models import Client, SigningKey, Token
 from oauth.selectors import issuer_for_request
 from oauth.services.clients import client_create, client_rotate_secret, client_set_disabled
+from oauth.signing import services as key_services
 from oauth.views.authorize import AUTH_TIME_SESSION_KEY
 
 PAGE_SIZE = 50
@@ -155,7 +155,7 @@ def users(request):
 @require_http_methods(["GET", "POST"])
 def keys(request):
     if request.method == "POST":
-        outcome = signing.rotate(force=request.POST.get("force") == "1")
+        outcome = key_services.rotate(force=request.POST.get("force") == "1")
         if outcome.rotated:
             messages.success(request, "Signing keys rotated: the next key is now current.")
         else:

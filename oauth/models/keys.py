@@ -1,4 +1,3 @@
-from django.core import checks
 from django.db import models
 from django.db.models import Q
 
@@ -6,7 +5,7 @@ from django.db.models import Q
 class SigningKey(models.Model):
     """A tenant's JWS signing key (RFC 7517 §4, RFC 7518 §3). One row per key, per schema.
 
-    Life cycle (OIDC Core §10.1.1, rotation without a gap), driven by ``oauth.signing``:
+    Life cycle (OIDC Core §10.1.1, rotation without a gap), driven by ``oauth.signing.services``:
 
     - ``next``: published in JWKS, never signs. Relying parties pick it up with their next
       JWKS fetch, so when it becomes current its ``kid`` is already known to them.
@@ -60,12 +59,3 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.alg} {self.state} {self.kid}"
-
-
-# Registered here because this module is imported whenever the app loads, so every
-# manage.py command (check --deploy, migrate_schemas) refuses unusable encryption keys.
-@checks.register(checks.Tags.security)
-def check_key_encryption_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    from oauth.signing import key_encryption_errors
-
-    return [checks.Error(message, id="oauth.E001") for message in key_encryption_errors()]

@@ -29,13 +29,14 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from kernel.http import client_ip
-from oauth import oidc, selectors, throttle
+from oauth import selectors, throttle
 from oauth.forms import LoginForm
 from oauth.grants import (
     AuthorizationCodeGrant,
     authorization_error_location,
     is_page_error,
 )
+from oauth.oidc import authorization as oidc_authorization
 from oauth.responses import page as _page
 from oauth.responses import redirect as _redirect
 from oauth.server import GatehouseRequest, oauth_request, read_params, server
@@ -143,9 +144,9 @@ def authorize(request):
 def _needs_fresh_login(request, oauth: GatehouseRequest, prompts: set[str]) -> bool:
     """OIDC Core §3.1.2.1: ``prompt=login``, ``max_age=0``, or a session login older than
     ``max_age`` (already validated by the grant) means signing in again."""
-    return oidc.needs_fresh_login(
+    return oidc_authorization.needs_fresh_login(
         prompts=prompts,
-        max_age=oidc.parse_max_age(oauth.payload.data.get("max_age")),
+        max_age=oidc_authorization.parse_max_age(oauth.payload.data.get("max_age")),
         auth_time=request.session.get(AUTH_TIME_SESSION_KEY),
     )
 

@@ -26,7 +26,7 @@ def header_of(jwt: str) -> dict:
 
 
 def verified(tenant, jwt: str) -> dict:
-    from oauth.signing import verify_jwt
+    from oauth.signing.jws import verify_jwt
 
     with tenant.context():
         return verify_jwt(jwt, typ="at+jwt")
@@ -50,7 +50,7 @@ def test_client_credentials_jwt(tenant):
 
 
 def test_jwt_of_one_tenant_does_not_verify_in_the_other(tenant_a, tenant_b):
-    from oauth.signing import JWTVerificationError
+    from oauth.signing.jws import JWTVerificationError
 
     client = make_client(tenant_a, access_token_format="jwt")
     token = client_credentials_token(tenant_a, client)["access_token"]

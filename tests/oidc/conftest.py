@@ -64,7 +64,7 @@ def rotation_tenant_session(django_db_setup, django_db_blocker):
 def rotation_tenant(rotation_tenant_session, commit) -> TenantInfo:
     """The tenant of our own, with freshly provisioned keys and default issuer settings."""
     from oauth.models import IssuerSettings, SigningKey
-    from oauth.signing import provision_signing_keys
+    from oauth.signing.services import provision_signing_keys
 
     with commit(rotation_tenant_session):
         SigningKey.objects.all().delete()

@@ -5,8 +5,6 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
-from joserfc import jwt
-from joserfc.jwk import KeySet
 
 from tests.oauth.factories import (
     authorize_params,
@@ -21,18 +19,19 @@ from tests.oauth.factories import (
     signed_in,
     user_tokens,
 )
+from tests.support import jose
 
 pytestmark = pytest.mark.django_db
 
 SCOPES = ["openid", "profile", "email", "api"]
 
 
-def _decode(tenant, id_token: str, algs=("RS256",)) -> jwt.Token:
-    from oauth.signing import jwks_document
+def _decode(tenant, id_token: str, algs=("RS256",)) -> jose.Verified:
+    from oauth.signing.selectors import jwks_document
 
     with tenant.context():
-        keys = KeySet.import_key_set(jwks_document())
-    return jwt.decode(id_token, keys, algorithms=list(algs))
+        keys = jwks_document()
+    return jose.verify(id_token, keys, list(algs))
 
 
 def _authorize(web, params):

@@ -23,8 +23,8 @@ def _client(tenant):
 
 
 def _id_token(tenant, client, user, *, exp_offset: int | None = None) -> str:
-    from oauth.oidc import build_id_token, id_token_claims
-    from oauth.signing import sign_jwt
+    from oauth.oidc.tokens import build_id_token, id_token_claims
+    from oauth.signing.jws import sign_jwt
 
     with tenant.context():
         if exp_offset is None:
@@ -138,7 +138,7 @@ def test_a_hint_for_another_user_asks_first(tenant):
 
 
 def test_hints_this_tenant_did_not_issue_are_refused(tenant_a, tenant_b):
-    from oauth.oidc import build_jwt_access_token
+    from oauth.oidc.tokens import build_jwt_access_token
 
     client, user = _client(tenant_a), make_user(tenant_a)
     other_client, other_user = _client(tenant_b), make_user(tenant_b)

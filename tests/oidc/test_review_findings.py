@@ -36,7 +36,9 @@ def _signed_in_session(tenant, web) -> bool:
 
 def test_lowering_a_lifetime_then_rotating_keeps_the_key_while_its_tokens_live(tenant_a):
     from oauth.services.issuer import issuer_settings_update
-    from oauth.signing import JWTVerificationError, jwks_document, rotate, verify_jwt
+    from oauth.signing.jws import JWTVerificationError, verify_jwt
+    from oauth.signing.selectors import jwks_document
+    from oauth.signing.services import rotate
 
     with tenant_a.context():
         issuer_settings_update(access_token_lifetime=86400)  # JWT access tokens live a day
@@ -63,7 +65,7 @@ def test_lowering_a_lifetime_then_rotating_keeps_the_key_while_its_tokens_live(t
 def test_lowering_jwks_max_age_does_not_promote_a_key_cached_jwks_never_held(tenant_a):
     from oauth.models import SigningKey
     from oauth.services.issuer import issuer_settings_update
-    from oauth.signing import rotate
+    from oauth.signing.services import rotate
 
     with tenant_a.context():
         issuer_settings_update(jwks_max_age=86400)

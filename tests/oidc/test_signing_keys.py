@@ -61,7 +61,8 @@ def _b64(text: str) -> bytes:
 
 
 def test_encryption_key_rotation_old_key_decrypts_and_reencrypt_moves_to_newest(tenant_a, settings):
-    from oauth.signing import reencrypt_private_keys, sign_jwt
+    from oauth.signing.jws import sign_jwt
+    from oauth.signing.services import reencrypt_private_keys
 
     old = settings.GATEHOUSE["KEY_ENCRYPTION_KEYS"][0]
     new = Fernet.generate_key().decode()
@@ -81,8 +82,8 @@ def test_encryption_key_rotation_old_key_decrypts_and_reencrypt_moves_to_newest(
 
 
 def test_unusable_encryption_keys_are_refused_with_a_clear_error(settings):
-    from oauth.models.keys import check_key_encryption_keys
-    from oauth.signing import encrypt_private_key, key_encryption_errors
+    from oauth.checks import check_key_encryption_keys
+    from oauth.signing.encryption import encrypt_private_key, key_encryption_errors
 
     assert key_encryption_errors() == []
     assert check_key_encryption_keys() == []
@@ -101,7 +102,7 @@ def test_unusable_encryption_keys_are_refused_with_a_clear_error(settings):
 
 
 def test_a_key_encrypted_with_an_unknown_key_fails_clearly(tenant_a, settings):
-    from oauth.signing import reencrypt_private_keys
+    from oauth.signing.services import reencrypt_private_keys
 
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
@@ -114,7 +115,8 @@ def test_a_key_encrypted_with_an_unknown_key_fails_clearly(tenant_a, settings):
 def test_missing_keys_are_created_by_rotate_if_due(tenant_a):
     """Tenants provisioned before signing keys existed get them from the periodic task."""
     from oauth.models import SigningKey
-    from oauth.signing import rotate_if_due, sign_jwt
+    from oauth.signing.jws import sign_jwt
+    from oauth.signing.services import rotate_if_due
 
     with tenant_a.context():
         SigningKey.objects.all().delete()

@@ -3,7 +3,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
 from kernel.cli import OperatorCommand
-from oauth import signing
+from oauth.signing import services as key_services
 
 
 class Command(OperatorCommand):
@@ -42,7 +42,7 @@ class Command(OperatorCommand):
             result = {"rotated": [], "skipped": []}
             for tenant in tenants.order_by("pk"):
                 with schema_context(tenant.schema_name):
-                    outcome = signing.rotate(force=options["force"])
+                    outcome = key_services.rotate(force=options["force"])
                 entry = {"tenant": tenant.slug, "current": outcome.current, "next": outcome.next}
                 if outcome.rotated:
                     entry["retiring"] = outcome.retiring
@@ -57,7 +57,7 @@ class Command(OperatorCommand):
     @staticmethod
     def _reencrypt(tenant) -> dict:
         with schema_context(tenant.schema_name):
-            return {"tenant": tenant.slug, "keys": signing.reencrypt_private_keys()}
+            return {"tenant": tenant.slug, "keys": key_services.reencrypt_private_keys()}
 
     def describe(self, result: dict) -> str:
         lines = [

@@ -1,0 +1,37 @@
+"""OpenID Connect Discovery 1.0 §3: the provider metadata of this tenant.
+
+It extends the RFC 8414 authorization server metadata (``oauth.selectors``) with the OIDC
+members; everything advertised is true of this server.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+
+from oauth import selectors
+from oauth.oidc.claims import SCOPE_CLAIMS, claims_supported
+from oauth.signing.constants import SUPPORTED_ALGS
+
+
+def provider_metadata(request) -> dict:
+    """Discovery §3: the RFC 8414 metadata of this tenant extended for OpenID Connect.
+
+    Everything advertised is true: id_tokens are signed with the algs the tenant holds keys
+    for (RS256 first, as §3 requires); ``request_uri_parameter_supported`` defaults to true
+    (§3) and is therefore explicitly false.
+    """
+    metadata = selectors.authorization_server_metadata(request)
+    issuer = metadata["issuer"]
+    metadata.update(
+        {
+            "end_session_endpoint": issuer + reverse("oauth-end-session"),
+            "scopes_supported": list(SCOPE_CLAIMS),
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
+            "claims_supported": claims_supported(),
+            "claims_parameter_supported": False,
+            "request_parameter_supported": False,
+            "request_uri_parameter_supported": False,
+        }
+    )
+    return metadata
