@@ -10,8 +10,7 @@ fails open (no throttling).
 
 from __future__ import annotations
 
-import hashlib
-
+from kernel import credentials
 from kernel.conf import setting
 from kernel.ratelimit import FixedWindow
 
@@ -26,7 +25,7 @@ def _windows() -> tuple[FixedWindow, FixedWindow]:
 
 
 def _user_key(username: str) -> str:
-    return hashlib.sha256(username.strip().lower().encode("utf-8", "replace")).hexdigest()
+    return credentials.digest(username.strip().lower())
 
 
 def retry_after(*, username: str, ip: str) -> int | None:

@@ -1,3 +1,5 @@
+"""Forms of the console's client pages."""
+
 from django import forms
 
 from oauth.models import Client
@@ -38,10 +40,3 @@ class ClientForm(forms.Form):
             "auth_method": Client.AuthMethod.NONE if kind == "spa" else Client.AuthMethod.BASIC,
             "can_introspect": data["can_introspect"],
         }
-
-
-class UserForm(forms.Form):
-    username = forms.CharField(max_length=150)
-    email = forms.EmailField(required=False)
-    password = forms.CharField(widget=forms.PasswordInput, max_length=256)
-    staff = forms.BooleanField(required=False, label="May use this console")

@@ -1,0 +1,64 @@
+"""Who may use the console: signed-in staff of this tenant, and the signup handoff.
+
+Every console page runs in the request's tenant schema, so an admin sees and changes only
+their own tenant's clients, users and keys. Every form is CSRF-protected; only the signup
+handoff is exempt, because its single-use token is itself the proof (it is posted from the
+public host, a different origin).
+"""
+
+import time
+
+from django.contrib.auth import login as auth_login
+from django.http import HttpResponseForbidden
+from django.shortcuts import redirect
+from django.urls import path, reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from kernel.accounts.services import login_handoff_redeem
+from kernel.views import error_response
+from oauth.views.authorize import AUTH_TIME_SESSION_KEY
+
+#: Rows per page in every console list.
+PAGE_SIZE = 50
+
+
+def staff_required(view):
+    """Signed-in staff of this tenant; others go to the tenant's sign-in page."""
+
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect(f"{reverse('oauth-login')}?next={request.path}")
+        if not user.is_staff:
+            return HttpResponseForbidden("The console is for this organisation's admins.")
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = "frame-ancestors 'none'"
+        return response
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return never_cache(wrapped)
+
+
+@csrf_exempt
+@require_POST
+def handoff(request):
+    """Redeem the one-time token signup made, and sign its admin in on this host."""
+    user = login_handoff_redeem(token=request.POST.get("token", ""))
+    if user is None:
+        return error_response(
+            request,
+            400,
+            "Link expired",
+            "This sign-in link was already used or has expired. Sign in at /console/.",
+        )
+    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    request.session[AUTH_TIME_SESSION_KEY] = int(time.time())
+    return redirect("console-home")
+
+
+urlpatterns = [
+    path("handoff/", handoff, name="console-handoff"),
+]
