@@ -7,6 +7,8 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from kernel.audit.context import Actor, acting_as
+
 
 class OperatorCommand(BaseCommand):
     #: Exceptions whose message is shown as the one-line error.
@@ -20,8 +22,11 @@ class OperatorCommand(BaseCommand):
         """Declare the command's own options."""
 
     def handle(self, *args, **options):
+        command = self.__module__.rsplit(".", 1)[-1]
         try:
-            result = self.run(**options)
+            # Audit rows written by the command name it as their actor.
+            with acting_as(Actor(label=f"operator command {command}")):
+                result = self.run(**options)
         except self.user_errors as exc:
             raise CommandError(str(exc)) from None
         if options["json"]:
