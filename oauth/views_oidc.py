@@ -20,10 +20,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from oauth import cors, oidc, selectors, signing
+from oauth.requests import FORM_CONTENT_TYPE, read_params
+from oauth.responses import json_response, public_document
 from oauth.responses import page as _page
-from oauth.responses import public_document
 from oauth.responses import redirect as _redirect
-from oauth.server import FORM_CONTENT_TYPE, json_response, read_params
 
 
 # Exempt so that any other method gets its 405 rather than a CSRF 403; GET changes nothing.
