@@ -1,4 +1,5 @@
-"""Client authentication at the token, revocation and introspection endpoints.
+"""Client authentication at the token, revocation and introspection endpoints: the methods
+registered with Authlib (``server.register_client_auth_method``).
 
 RFC 6749 §2.3: a client uses exactly one authentication method per request. We accept
 ``client_secret_basic`` (§2.3.1, HTTP Basic), ``client_secret_post`` (§2.3.1, body) and
@@ -9,12 +10,19 @@ RFC 6749 §2.3: a client uses exactly one authentication method per request. We 
 - a malformed Basic header (bad base64, no colon, not UTF-8), an unknown or disabled client,
   a wrong secret or a method the client is not registered for is 401 ``invalid_client``
   with ``WWW-Authenticate: Basic realm="<issuer>"`` (RFC 6749 §5.2, RFC 9110 §11.6.1).
+
+Authlib's ``ClientAuthentication`` calls each method the endpoint allows in turn, as
+``func(query_client, request)``, and keeps the first client whose
+``Client.check_endpoint_auth_method(method, endpoint)`` holds. Each method here first decides
+which one method the request uses (``presented_credentials``) and answers None for any other,
+so a request is only ever tried with its own; ``refusal`` says why, when none succeeded.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -26,16 +34,19 @@ BASIC = Client.AuthMethod.BASIC.value
 POST = Client.AuthMethod.POST.value
 NONE = Client.AuthMethod.NONE.value
 
-#: A client_id longer than this cannot exist (the column is 64 characters).
-MAX_CLIENT_ID_LENGTH = 64
 _FAILED = "Client authentication failed."
+_MALFORMED = "Malformed HTTP Basic credentials: expected base64 of client_id:client_secret."
 
 
 class ClientAuthenticationFailed(InvalidClientError):
     """``invalid_client`` as a 401 with a ``WWW-Authenticate: Basic`` challenge.
 
-    RFC 6749 §5.2 requires the challenge when the client tried HTTP Basic; RFC 9110 §15.5.2
-    requires it on every 401, so every failed client authentication carries it.
+    Authlib's ``InvalidClientError.get_headers`` sends a challenge only with status 401 and
+    without the ``realm`` RFC 7617 §2 requires (``Basic error=..., error_description=...``),
+    and its ``ClientAuthentication`` answers 400 when ``client_secret_basic`` is not among
+    the endpoint's methods. RFC 6749 §5.2 requires the challenge when the client tried HTTP
+    Basic; RFC 9110 §15.5.2 requires one on every 401, so every failed client authentication
+    is a 401 carrying it.
     """
 
     status_code = 401
@@ -59,6 +70,11 @@ class PresentedCredentials:
 
 
 def _basic_credentials(header: str, realm: str) -> tuple[str, str]:
+    """RFC 7617 §2 credentials of ``client_secret_basic``. Authlib's
+    ``extract_basic_authorization`` decodes them with ``to_unicode``, whose
+    ``UnicodeDecodeError`` on non-UTF-8 bytes escapes as a 500, accepts base64 with stray
+    characters, and reads a value without a colon as a client_id without secret; RFC 6749
+    §2.3.1 and §5.2: each of these is a 401 ``invalid_client``."""
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "basic":
         raise ClientAuthenticationFailed(
@@ -68,26 +84,21 @@ def _basic_credentials(header: str, realm: str) -> tuple[str, str]:
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
     except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
-        raise ClientAuthenticationFailed(
-            "Malformed HTTP Basic credentials: expected base64 of client_id:client_secret.",
-            realm=realm,
-        ) from None
+        raise ClientAuthenticationFailed(_MALFORMED, realm=realm) from None
     client_id, colon, secret = decoded.partition(":")
     if not colon or not client_id or not secret:
-        raise ClientAuthenticationFailed(
-            "Malformed HTTP Basic credentials: expected base64 of client_id:client_secret.",
-            realm=realm,
-        )
+        raise ClientAuthenticationFailed(_MALFORMED, realm=realm)
     # RFC 6749 §2.3.1: both are form-urlencoded before Basic encoding.
     return unquote(client_id), unquote(secret)
 
 
-def presented_credentials(request, *, realm: str) -> PresentedCredentials | None:
+def presented_credentials(request) -> PresentedCredentials | None:
     """The one authentication method the request uses, or None if it uses none.
 
-    ``request`` is an Authlib ``OAuth2Request`` whose form has already been checked for
-    repeated parameters (RFC 6749 §3.2).
+    ``request`` is a ``GatehouseRequest`` whose form has already been checked for repeated
+    parameters (RFC 6749 §3.2); its issuer is the realm of every challenge.
     """
+    realm = request.issuer
     form = request.form
     body_id, body_secret = form.get("client_id"), form.get("client_secret")
     header = request.headers.get("Authorization")
@@ -114,42 +125,63 @@ def presented_credentials(request, *, realm: str) -> PresentedCredentials | None
     return None
 
 
-def authenticate_client(
-    request, *, query_client, methods: list[str], endpoint: str, realm: str
-) -> Client:
-    """Authenticate the client of ``request`` with one of ``methods`` at ``endpoint``.
+def _authenticate(method: str, query_client: Callable, request) -> Client | None:
+    presented = presented_credentials(request)
+    if presented is None or presented.method != method:
+        return None
+    client = query_client(presented.client_id)
+    if client is None:
+        raise ClientAuthenticationFailed(realm=request.issuer)
+    if method != NONE and not client.check_client_secret(presented.client_secret):
+        raise ClientAuthenticationFailed(realm=request.issuer)
+    return client
 
-    ``endpoint`` is "token", "revocation" or "introspection"; which methods a client may use
-    there is ``Client.check_endpoint_auth_method``.
-    """
-    presented = presented_credentials(request, realm=realm)
+
+def authenticate_client_secret_basic(query_client: Callable, request) -> Client | None:
+    """``client_secret_basic`` (RFC 6749 §2.3.1), replacing Authlib's: see
+    ``_basic_credentials``, and a Basic header that comes with a body ``client_secret`` or
+    another ``client_id`` is refused rather than tried (RFC 6749 §2.3)."""
+    return _authenticate(BASIC, query_client, request)
+
+
+def authenticate_client_secret_post(query_client: Callable, request) -> Client | None:
+    """``client_secret_post`` (RFC 6749 §2.3.1): never tried when an Authorization header
+    is present (RFC 6749 §2.3, one method per request)."""
+    return _authenticate(POST, query_client, request)
+
+
+def authenticate_none(query_client: Callable, request) -> Client | None:
+    """``none`` (RFC 7591 §2): a ``client_id`` alone. Whether the client may go without a
+    secret is ``Client.check_endpoint_auth_method``, which Authlib applies next."""
+    return _authenticate(NONE, query_client, request)
+
+
+def refusal(
+    request, *, methods: list[str], endpoint: str, query_client: Callable
+) -> ClientAuthenticationFailed:
+    """Why none of ``methods`` authenticated the client at ``endpoint`` ("token",
+    "revocation" or "introspection"), when no method raised already: no credentials, a
+    method the endpoint does not take, or one ``Client.check_endpoint_auth_method`` refuses
+    this client there."""
+    realm = request.issuer
+    presented = presented_credentials(request)
     if presented is None:
-        raise ClientAuthenticationFailed(
+        return ClientAuthenticationFailed(
             "Client authentication is required: HTTP Basic, or client_id and client_secret "
             "in the body.",
             realm=realm,
         )
     if presented.method not in methods:
-        raise ClientAuthenticationFailed(
+        return ClientAuthenticationFailed(
             f"This endpoint does not accept {presented.method} client authentication.",
             realm=realm,
         )
-    client = None
-    if len(presented.client_id) <= MAX_CLIENT_ID_LENGTH:
-        client = query_client(presented.client_id)
-    if client is None:
-        raise ClientAuthenticationFailed(realm=realm)
-    if not client.check_endpoint_auth_method(presented.method, endpoint):
-        if endpoint == "token":
-            expected = client.token_endpoint_auth_method
-            raise ClientAuthenticationFailed(
-                f"This client is registered to authenticate with {expected}.", realm=realm
-            )
-        raise ClientAuthenticationFailed(
-            f"This client may not use {presented.method} at the {endpoint} endpoint.",
-            realm=realm,
+    client = query_client(presented.client_id) if endpoint == "token" else None
+    if client is not None:
+        expected = client.token_endpoint_auth_method
+        return ClientAuthenticationFailed(
+            f"This client is registered to authenticate with {expected}.", realm=realm
         )
-    if presented.method != NONE and not client.check_client_secret(presented.client_secret):
-        raise ClientAuthenticationFailed(realm=realm)
-    request.auth_method = presented.method
-    return client
+    return ClientAuthenticationFailed(
+        f"This client may not use {presented.method} at the {endpoint} endpoint.", realm=realm
+    )

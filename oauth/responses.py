@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
+from authlib.consts import default_json_headers
 from django.http import HttpResponse
 
 from oauth import cors
-from oauth.server import json_response
 
 #: Seconds a client may cache a metadata or discovery document (RFC 8414 §3, Discovery §4).
 METADATA_MAX_AGE = 300
+
+
+def json_response(payload: dict, *, status: int = 200, headers=None) -> HttpResponse:
+    """A JSON answer; by default with ``Cache-Control: no-store`` (RFC 6749 §5.1)."""
+    response = HttpResponse(json.dumps(payload), status=status)
+    for name, value in headers if headers is not None else default_json_headers:
+        response[name] = value
+    return response
 
 
 def page(response: HttpResponse) -> HttpResponse:

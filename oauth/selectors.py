@@ -153,8 +153,7 @@ def consent_covers(*, user, client: Client, scope: str) -> bool:
 
 # --- Metadata ---------------------------------------------------------------------------------
 
-#: URL names whose endpoints are listed in the metadata when they exist. The OIDC engineer's
-#: endpoints (jwks, userinfo, registration) appear as soon as their URL names are routed.
+#: URL names whose endpoints are listed in the metadata when they are routed.
 METADATA_ENDPOINTS = {
     "authorization_endpoint": "oauth-authorize",
     "token_endpoint": "oauth-token",
@@ -162,8 +161,11 @@ METADATA_ENDPOINTS = {
     "introspection_endpoint": "oauth-introspect",
     "jwks_uri": "oauth-jwks",
     "userinfo_endpoint": "oauth-userinfo",
-    "registration_endpoint": "oauth-register",
 }
+
+#: The grant types the server implements (RFC 6749 §4.1, §4.4, §6): the grants
+#: ``oauth.server`` registers, one each (a test holds the two together).
+GRANT_TYPES_SUPPORTED = ("authorization_code", "client_credentials", "refresh_token")
 
 SECRET_AUTH_METHODS = [Client.AuthMethod.BASIC.value, Client.AuthMethod.POST.value]
 
@@ -186,7 +188,7 @@ def authorization_server_metadata(request) -> dict:
         {
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
-            "grant_types_supported": ["authorization_code", "client_credentials", "refresh_token"],
+            "grant_types_supported": list(GRANT_TYPES_SUPPORTED),
             "token_endpoint_auth_methods_supported": [*SECRET_AUTH_METHODS, "none"],
             "revocation_endpoint_auth_methods_supported": [*SECRET_AUTH_METHODS, "none"],
             "introspection_endpoint_auth_methods_supported": list(SECRET_AUTH_METHODS),

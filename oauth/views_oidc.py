@@ -23,10 +23,10 @@ from oauth import cors, selectors
 from oauth.oidc.discovery import provider_metadata
 from oauth.oidc.logout import LOGOUT_PARAMETERS, LogoutRequest, logout_request
 from oauth.oidc.userinfo import BearerError, bearer_token, userinfo_response
+from oauth.requests import FORM_CONTENT_TYPE, read_params
+from oauth.responses import json_response, public_document
 from oauth.responses import page as _page
-from oauth.responses import public_document
 from oauth.responses import redirect as _redirect
-from oauth.server import FORM_CONTENT_TYPE, json_response, read_params
 from oauth.signing import selectors as key_selectors
 
 

@@ -31,15 +31,13 @@ from django.views.decorators.http import require_http_methods, require_POST
 from kernel.http import client_ip
 from oauth import selectors, throttle
 from oauth.forms import LoginForm
-from oauth.grants import (
-    AuthorizationCodeGrant,
-    authorization_error_location,
-    is_page_error,
-)
+from oauth.grants.authorization_code import AuthorizationCodeGrant
+from oauth.grants.errors import authorization_error_location, is_page_error
 from oauth.oidc import authorization as oidc_authorization
+from oauth.requests import GatehouseRequest, oauth_request, read_params
 from oauth.responses import page as _page
 from oauth.responses import redirect as _redirect
-from oauth.server import GatehouseRequest, oauth_request, read_params, server
+from oauth.server import server
 from oauth.services.consents import consent_remember
 
 AUTH_TIME_SESSION_KEY = "gatehouse_auth_time"
@@ -98,10 +96,7 @@ def _auth_time(request) -> datetime:
 
 def _validated_grant(request, oauth: GatehouseRequest) -> AuthorizationCodeGrant:
     user = request.user if request.user.is_authenticated else None
-    oauth.user = user
-    grant = server.authorization_code_grant(oauth)
-    grant.validate_consent_request()
-    return grant
+    return server.get_consent_grant(oauth, end_user=user)
 
 
 def _issue_code(request, grant: AuthorizationCodeGrant) -> HttpResponse:

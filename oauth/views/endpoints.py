@@ -10,8 +10,9 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from django.views.decorators.csrf import csrf_exempt
 
 from oauth import cors, selectors
+from oauth.requests import oauth_request
 from oauth.responses import public_document
-from oauth.server import json_error, oauth_request, server
+from oauth.server import json_error, server
 
 
 def _oauth_endpoint(handler):

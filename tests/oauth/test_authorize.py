@@ -234,3 +234,15 @@ def test_malformed_authorization_requests_never_500(tenant, web):
         "/oauth/authorize", b'{"client_id": "x"}', content_type="application/json", secure=True
     )
     assert json_body.status_code == 400
+
+
+def test_request_values_rfc_6749_forbids_in_descriptions_never_500(tenant, web):
+    """Authlib quotes redirect_uri and response_type in error descriptions, and its
+    OAuth2Error raises ValueError on a quote or backslash (RFC 6749 §5.2)."""
+    client = make_web_client(tenant)
+    page = authorize(web, {**authorize_params(client), "redirect_uri": 'https://x.example/"\\'})
+    assert_page_error(page)
+    params = {**authorize_params(client), "response_type": 'to"k\\en'}
+    assert_redirect_error(
+        authorize(web, params), tenant, client, "unsupported_response_type", params["state"]
+    )

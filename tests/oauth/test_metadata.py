@@ -55,3 +55,11 @@ def test_metadata_only_answers_get(tenant_a):
     )
     assert preflight.status_code == 204
     assert preflight["Access-Control-Allow-Origin"] == "*"
+
+
+def test_grant_types_supported_are_the_grants_the_server_registers():
+    from oauth.selectors import GRANT_TYPES_SUPPORTED
+    from oauth.server import server
+
+    registered = [grant.GRANT_TYPE for grant, _extensions in server._token_grants]
+    assert sorted(registered) == sorted(GRANT_TYPES_SUPPORTED)

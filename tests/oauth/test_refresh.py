@@ -136,3 +136,16 @@ def test_public_client_refreshes_with_its_client_id(tenant):
 def test_missing_refresh_token_is_invalid_request(tenant):
     client = make_web_client(tenant)
     assert_error(refresh(tenant, client, ""), 400, "invalid_request")
+
+
+def test_refresh_token_of_a_deactivated_user_is_invalid_grant(tenant):
+    from django.contrib.auth import get_user_model
+
+    from tests.oauth.factories import make_user
+
+    client = make_web_client(tenant)
+    user = make_user(tenant)
+    tokens = user_tokens(tenant, client, user)
+    with tenant.context():
+        get_user_model().objects.filter(pk=user.pk).update(is_active=False)
+    assert_error(refresh(tenant, client, tokens["refresh_token"]), 400, "invalid_grant")
