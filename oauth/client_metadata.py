@@ -13,10 +13,9 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from kernel.errors import DomainError
+from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, SigningKey
 
-#: The grant types a client may be registered for (RFC 7591 §2 ``grant_types``).
-GRANT_TYPES = ("authorization_code", "client_credentials", "refresh_token")
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 _PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$")

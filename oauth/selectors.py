@@ -14,6 +14,7 @@ from kernel import credentials
 from kernel.conf import setting
 from kernel.http import origin
 from kernel.ttlcache import TTLCache
+from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, Consent, IssuerSettings, Token
 
 # --- Issuer -----------------------------------------------------------------------------------
@@ -165,7 +166,7 @@ METADATA_ENDPOINTS = {
 
 #: The grant types the server implements (RFC 6749 §4.1, §4.4, §6): the grants
 #: ``oauth.server`` registers, one each (a test holds the two together).
-GRANT_TYPES_SUPPORTED = ("authorization_code", "client_credentials", "refresh_token")
+GRANT_TYPES_SUPPORTED = GRANT_TYPES
 
 SECRET_AUTH_METHODS = [Client.AuthMethod.BASIC.value, Client.AuthMethod.POST.value]
 

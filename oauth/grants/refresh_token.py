@@ -58,7 +58,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         out ones are told apart in ``save_token``, where reuse revokes the family."""
         row = selectors.refresh_token_by_value(value=refresh_token)
         if row is None or row.family_id is None:
-            return None
+            # Authlib would answer a bare invalid_grant; say what is wrong (RFC 6749 §5.2).
+            raise InvalidGrantError("The refresh token is invalid, expired or revoked.")
         return RefreshCredential(row)
 
     def authenticate_user(self, refresh_token: RefreshCredential):

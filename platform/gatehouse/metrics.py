@@ -45,6 +45,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from kernel.conf import setting
+from oauth.grant_types import GRANT_TYPES
 from workers import reporting
 
 logger = logging.getLogger(__name__)
@@ -55,18 +56,7 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 OTHER = reporting.OTHER
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-_GRANT_TYPES = frozenset(
-    {
-        "authorization_code",
-        "client_credentials",
-        "refresh_token",
-        "password",
-        "implicit",
-        "urn:ietf:params:oauth:grant-type:device_code",
-        "urn:ietf:params:oauth:grant-type:jwt-bearer",
-        "urn:ietf:params:oauth:grant-type:token-exchange",
-    }
-)
+_GRANT_TYPES = frozenset(GRANT_TYPES)
 
 REQUESTS = Counter(
     "gatehouse_http_requests",

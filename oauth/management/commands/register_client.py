@@ -6,7 +6,8 @@ The client secret is printed once and stored only as a SHA-256 digest.
 from django_tenants.utils import get_tenant_model, schema_context
 
 from kernel.cli import OperatorCommand
-from oauth.client_metadata import GRANT_TYPES, ClientMetadata
+from oauth.client_metadata import ClientMetadata
+from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, SigningKey
 from oauth.services.clients import client_create
 

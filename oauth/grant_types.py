@@ -1,0 +1,6 @@
+"""The grant types this server implements: the one list that client registration
+(``client_metadata``), the metadata document (RFC 8414 §2 ``grant_types_supported``) and the
+metrics labels read. A test ties it to the grants registered on the server. No model imports
+here: the composition reads it while the app registry is still loading."""
+
+GRANT_TYPES: tuple[str, ...] = ("authorization_code", "client_credentials", "refresh_token")
