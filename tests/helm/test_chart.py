@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import yaml
 
-from .conftest import CHART, NAMESPACE, RELEASE, REQUIRED_VALUES, VALUES_DIR
+from tests.support.helm import CHART, NAMESPACE, RELEASE, REQUIRED_VALUES, VALUES_DIR
 
 SCENARIOS = {
     "defaults": [],

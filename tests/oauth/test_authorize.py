@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     authorize_params,
     get_code,
     make_client,

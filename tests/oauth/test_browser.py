@@ -8,8 +8,8 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.oauth.factories import make_user, make_web_client, query_of
-from tests.oauth.live import metadata
+from tests.support.factories import make_user, make_web_client, query_of
+from tests.support.live_clients import metadata
 from tests.support.secrets import remember_secret
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]

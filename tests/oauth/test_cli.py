@@ -7,13 +7,13 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     RegisteredClient,
     assert_error,
     client_credentials_token,
     token_request,
 )
-from tests.oauth.factories import register_client_cli as register
+from tests.support.factories import register_client_cli as register
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     assert_error,
     basic_auth,
     client_credentials_token,

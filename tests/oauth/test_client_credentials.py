@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     assert_error,
     assert_no_store,
     client_credentials_token,
@@ -97,7 +97,7 @@ def test_lifetime_from_client_then_tenant_policy(tenant):
 
 
 def test_resource_indicator_is_checked_and_becomes_the_audience(tenant):
-    from tests.oauth.factories import introspect
+    from tests.support.factories import introspect
 
     client = make_client(tenant, resources=["https://api.example.com"])
     body = client_credentials_token(tenant, client, resource="https://api.example.com")

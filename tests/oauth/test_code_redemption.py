@@ -3,7 +3,7 @@ a replay revokes the family the code started."""
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     active,
     assert_error,
     assert_no_store,

@@ -6,7 +6,7 @@ import threading
 import pytest
 import requests
 
-from tests.oauth.factories import make_user, make_web_client
+from tests.support.factories import make_user, make_web_client
 from tests.support.secrets import remember_secret
 
 # No django_db: rows are committed (the `commit` fixture) so the live server sees them.

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.oauth.factories import make_client, post_form
+from tests.support.factories import make_client, post_form
 from tests.support.secrets import remember_secret
 
 pytestmark = pytest.mark.django_db

@@ -3,7 +3,7 @@ function, and the proxy-aware client IP of the login throttle."""
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     exchange_code,
     get_code,
     make_user,

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     assert_error,
     assert_no_store,
     client_credentials_token,
@@ -41,7 +41,7 @@ def test_own_client_gets_the_active_answer(tenant):
 
 def test_resource_server_with_can_introspect_gets_user_token_details(tenant):
     client = make_web_client(tenant)
-    from tests.oauth.factories import make_user
+    from tests.support.factories import make_user
 
     user = make_user(tenant)
     tokens = user_tokens(tenant, client, user)

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     active,
     assert_error,
     authorize_params,

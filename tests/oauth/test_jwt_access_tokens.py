@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     client_credentials_token,
     introspect,
     make_client,

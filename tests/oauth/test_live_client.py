@@ -4,7 +4,7 @@ real socket, for both tenants: client credentials, introspection, revocation."""
 import pytest
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.oauth.factories import make_client
+from tests.support.factories import make_client
 from tests.support.secrets import remember_secret
 
 # No django_db: the rows must be committed (the `commit` fixture) for the live server to see.

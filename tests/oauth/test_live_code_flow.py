@@ -5,8 +5,8 @@ import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from tests.oauth.factories import make_public_client, make_user, make_web_client, query_of
-from tests.oauth.live import login_and_consent, metadata
+from tests.support.factories import make_public_client, make_user, make_web_client, query_of
+from tests.support.live_clients import login_and_consent, metadata
 from tests.support.secrets import remember_secret
 
 # No django_db: rows are committed (the `commit` fixture) so the live server sees them.

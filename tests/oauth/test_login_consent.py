@@ -6,7 +6,7 @@ import secrets
 import pytest
 from django.test import Client
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     authorize_params,
     make_user,
     make_web_client,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.oauth.factories import FORM, assert_error, make_client
+from tests.support.factories import FORM, assert_error, make_client
 
 pytestmark = pytest.mark.django_db
 

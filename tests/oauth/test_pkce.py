@@ -5,7 +5,7 @@ import secrets
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     assert_error,
     authorize_params,
     exchange_code,

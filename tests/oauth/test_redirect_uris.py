@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     authorize_params,
     exchange_code,
     make_public_client,
@@ -93,7 +93,7 @@ def test_loopback_rule_is_only_about_the_port(tenant, web, registered, requested
 
 
 def test_token_request_must_repeat_the_exact_redirect_uri(tenant, web):
-    from tests.oauth.factories import assert_error, get_code
+    from tests.support.factories import assert_error, get_code
 
     client = make_web_client(tenant)
     code = get_code(tenant, web, client)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     active,
     assert_error,
     assert_no_store,
@@ -141,7 +141,7 @@ def test_missing_refresh_token_is_invalid_request(tenant):
 def test_refresh_token_of_a_deactivated_user_is_invalid_grant(tenant):
     from django.contrib.auth import get_user_model
 
-    from tests.oauth.factories import make_user
+    from tests.support.factories import make_user
 
     client = make_web_client(tenant)
     user = make_user(tenant)

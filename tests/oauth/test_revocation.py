@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     active,
     assert_error,
     assert_no_store,

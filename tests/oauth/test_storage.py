@@ -3,7 +3,7 @@
 import pytest
 from django.db import connection
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     client_credentials_token,
     make_client,
     make_user,
@@ -31,7 +31,7 @@ def all_row_text(tenant) -> str:
 
 def test_no_secret_token_or_code_is_stored_in_plaintext(tenant_a):
     from kernel import credentials as digests
-    from tests.oauth.factories import get_code
+    from tests.support.factories import get_code
 
     cc = make_client(tenant_a)
     cc_token = client_credentials_token(tenant_a, cc)["access_token"]

@@ -9,14 +9,14 @@ import psycopg
 import pytest
 from django.conf import settings
 
-from tests.workers import seeding
-from tests.workers.conftest import (
+from tests.support.celery import (
     CeleryBeat,
     assert_worker_log_clean,
     broker,
     queue_idle,
     wait_until,
 )
+from tests.workers import seeding
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

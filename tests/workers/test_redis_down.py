@@ -18,9 +18,9 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.support.celery import wait_until
 from tests.support.live import REPO, free_port, service_env
 from tests.support.secrets import remember_secret, watch_log_file
-from tests.workers.conftest import wait_until
 
 pytestmark = [
     pytest.mark.live,

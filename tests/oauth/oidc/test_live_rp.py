@@ -18,9 +18,9 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oidc import discovery
 from authlib.oidc.core import CodeIDToken
 
-from tests.oauth.factories import make_client, make_user, make_web_client
-from tests.oidc.browser import Browser
 from tests.support import jose
+from tests.support.browser import Browser
+from tests.support.factories import make_client, make_user, make_web_client
 from tests.support.secrets import remember_secret
 
 pytestmark = pytest.mark.live

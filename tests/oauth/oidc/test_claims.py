@@ -9,8 +9,8 @@ import time
 import pytest
 from authlib.oidc.core import CodeIDToken
 
-from tests.oauth.factories import make_client, make_user, make_web_client
 from tests.support import jose
+from tests.support.factories import make_client, make_user, make_web_client
 from tests.support.secrets import remember_secret
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 import requests
 from jwcrypto import jwk
 
-from tests.oidc.conftest import fetch_jwks, kids
 from tests.support import jose
+from tests.support.jwks import fetch_jwks, kids
 
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi", "oth", "k"}
 PUBLIC_MEMBERS = {"RSA": {"kty", "n", "e"}, "EC": {"kty", "crv", "x", "y"}}

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support.factories import (
     FORM,
     client_credentials_token,
     make_client,

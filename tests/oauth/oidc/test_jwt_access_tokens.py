@@ -5,7 +5,8 @@ import hashlib
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support import jose
+from tests.support.factories import (
     assert_error,
     client_credentials_token,
     get_code,
@@ -21,7 +22,6 @@ from tests.oauth.factories import (
     token_request,
     user_tokens,
 )
-from tests.support import jose
 
 pytestmark = pytest.mark.django_db
 

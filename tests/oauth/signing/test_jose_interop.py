@@ -19,14 +19,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from jwcrypto import jwk, jws
 
-from tests.oauth.factories import (
+from tests.support import jose
+from tests.support.factories import (
     client_credentials_token,
     make_client,
     make_user,
     make_web_client,
     user_tokens,
 )
-from tests.support import jose
 
 pytestmark = pytest.mark.django_db
 

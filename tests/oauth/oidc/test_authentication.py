@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.oauth.factories import (
+from tests.support import jose
+from tests.support.factories import (
     authorize_params,
     exchange_code,
     get_code,
@@ -19,7 +20,6 @@ from tests.oauth.factories import (
     signed_in,
     user_tokens,
 )
-from tests.support import jose
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ def test_a_client_registered_for_es256_gets_es256_id_tokens(tenant):
 
 
 def test_refresh_keeps_working_for_openid_grants(tenant):
-    from tests.oauth.factories import refresh
+    from tests.support.factories import refresh
 
     client = make_web_client(tenant, scopes=SCOPES)
     body = user_tokens(tenant, client, scope="openid")
@@ -181,3 +181,17 @@ def test_malformed_oidc_parameters_are_invalid_request(tenant, extra):
     response = _authorize(web, params)
     assert response.status_code == 302
     assert query_of(response["Location"])["error"] == "invalid_request"
+
+
+def test_prompt_none_with_max_age(tenant_a):
+    """Control: prompt=none / max_age behave (expected to PASS)."""
+    from tests.support.factories import authorize_params, pkce_pair, query_of, signed_in
+
+    client = make_web_client(tenant_a, scopes=["openid"])
+    web = signed_in(tenant_a, make_user(tenant_a))
+    params = authorize_params(client, pkce_pair()[1], scope="openid", prompt="none")
+    r = web.get("/oauth/authorize", params, secure=True)
+    assert r.status_code == 302 and query_of(r["Location"])["error"] == "consent_required"
+    r = web.get("/oauth/authorize", {**params, "max_age": "0"}, secure=True)
+    assert r.status_code == 302 and query_of(r["Location"])["error"] == "login_required"
+    _ = time

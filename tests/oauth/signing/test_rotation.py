@@ -1,15 +1,20 @@
 """Rotation without a gap (OIDC Core §10.1.1): next -> current -> retiring -> retired."""
 
+import base64
 import threading
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
-from tests.oidc.conftest import fetch_jwks, kids
 from tests.support import jose
+from tests.support.factories import (
+    client_credentials_token,
+    make_client,
+)
+from tests.support.jwks import fetch_jwks, kids
 
 
 def _keys(state: str) -> dict[str, str]:
@@ -182,3 +187,79 @@ def test_concurrent_rotations_leave_exactly_one_current_key_per_alg(
         assert states.count((alg, "current")) == 1
         assert states.count((alg, "next")) == 1
         assert states.count((alg, "retiring")) == 1
+
+
+@pytest.mark.django_db
+def test_lowering_a_lifetime_then_rotating_keeps_the_key_while_its_tokens_live(tenant_a):
+    from oauth.services.issuer import issuer_settings_update
+    from oauth.signing.jws import JWTVerificationError, verify_jwt
+    from oauth.signing.selectors import jwks_document
+    from oauth.signing.services import rotate
+
+    with tenant_a.context():
+        issuer_settings_update(access_token_lifetime=86400)  # JWT access tokens live a day
+    service = make_client(tenant_a, access_token_format="jwt", scopes=["api"])
+    token = client_credentials_token(tenant_a, service, scope="api")["access_token"]
+    with tenant_a.context():
+        exp = verify_jwt(token)["exp"]
+        issuer_settings_update(access_token_lifetime=3600)  # operator shortens the lifetime
+        rotate(timezone.now(), force=True)
+        header_kid = __import__("json").loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))[
+            "kid"
+        ]
+        # One minute before the token expires it must still verify against the published JWKS.
+        before_exp = datetime.fromtimestamp(exp - 60, tz=UTC)
+        assert header_kid in kids(jwks_document(before_exp)), (
+            "the key that signed an unexpired token has left JWKS"
+        )
+        try:
+            verify_jwt(token, now=before_exp)
+        except JWTVerificationError as error:
+            pytest.fail(f"unexpired token no longer verifies: {error}")
+
+
+@pytest.mark.django_db
+def test_lowering_jwks_max_age_does_not_promote_a_key_cached_jwks_never_held(tenant_a):
+    from oauth.models import SigningKey
+    from oauth.services.issuer import issuer_settings_update
+    from oauth.signing.services import rotate
+
+    with tenant_a.context():
+        issuer_settings_update(jwks_max_age=86400)
+        # An RP fetches JWKS now and may cache it for a day (what the header promised).
+        served = tenant_a.client().get("/oauth/jwks", secure=True)
+        assert served["Cache-Control"] == "public, max-age=86400"
+        cached_kids = kids(served.json())
+        t0 = timezone.now()
+        # Rotation 1 (on time for the provisioning keys) makes a brand-new next key.
+        SigningKey.objects.filter(state="next").update(published_at=t0 - timedelta(days=2))
+        first = rotate(t0)
+        assert first.rotated
+        new_next = set(first.next.values())
+        assert new_next.isdisjoint(cached_kids)  # the RP's cached copy lacks it until t0+1d
+        # The operator lowers the max-age to one hour.
+        issuer_settings_update(jwks_max_age=3600)
+        second = rotate(t0 + timedelta(seconds=3601))
+        # The RP's cache (fetched at t0, max-age 86400) is still fresh at t0+3601 s and does not
+        # hold the key that now signs: the promotion must wait for the promised max-age.
+        assert not second.rotated, "next key promoted while RPs may still cache a JWKS without it"
+
+
+@pytest.mark.django_db
+def test_a_lifetime_cut_in_another_process_does_not_break_jwt_token_requests(tenant_a):
+    from oauth.models import IssuerSettings
+    from oauth.selectors import issuer_policy
+
+    service = make_client(tenant_a, access_token_format="jwt", scopes=["api"])
+    with tenant_a.context():
+        IssuerSettings.objects.update(access_token_lifetime=7200)
+        issuer_policy(fresh=True)  # this process caches 7200 for 5 s
+        # Another process (no post_save signal here) lowers the lifetime.
+        IssuerSettings.objects.update(access_token_lifetime=3600)
+    web = tenant_a.client(raise_request_exception=False)
+    from tests.support.factories import post_form
+
+    response = post_form(
+        web, "/oauth/token", {"grant_type": "client_credentials", "scope": "api"}, **service.basic()
+    )
+    assert response.status_code == 200, f"token endpoint answered {response.status_code}"

@@ -9,7 +9,7 @@ from cryptography.hazmat.primitives import serialization
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 
-from tests.oidc.conftest import fernet_key_for
+from tests.support.jwks import fernet_key_for
 
 pytestmark = pytest.mark.django_db
 

@@ -1,11 +1,17 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) at /oauth/logout."""
 
+import base64
 import re
 import time
 
 import pytest
 
-from tests.oauth.factories import make_user, make_web_client, post_form, query_of
+from tests.support.factories import (
+    make_user,
+    make_web_client,
+    post_form,
+    query_of,
+)
 from tests.support.secrets import remember_secret
 
 pytestmark = pytest.mark.django_db
@@ -195,3 +201,34 @@ def test_nobody_signed_in_still_gets_back_to_the_registered_uri(tenant):
 def test_other_methods_are_refused(tenant_a):
     assert tenant_a.client().put("/oauth/logout", secure=True).status_code == 405
     assert tenant_a.client().get("/oauth/logout/confirm", secure=True).status_code == 405
+
+
+def _signed_in_session(tenant, web) -> bool:
+    from django.contrib.sessions.backends.db import SessionStore
+
+    key = web.cookies.get("sessionid")
+    if key is None or not key.value:
+        return False
+    with tenant.context():
+        return "_auth_user_id" in SessionStore(session_key=key.value).load()
+
+
+def test_a_malformed_logout_request_never_claims_a_sign_out_it_did_not_do(tenant_a):
+    user = make_user(tenant_a)
+    web = tenant_a.client()
+    with tenant_a.context():
+        web.force_login(user)
+    response = web.get("/oauth/logout?state=a&state=b", secure=True)
+    says_signed_out = b"You are signed out" in response.content
+    still_signed_in = _signed_in_session(tenant_a, web)
+    assert not (says_signed_out and still_signed_in), (
+        f"status {response.status_code}: page tells the user they are signed out, "
+        "but the session is still authenticated"
+    )
+
+
+def test_nested_json_in_id_token_hint_is_not_a_500(tenant_a):
+    header = base64.urlsafe_b64encode(b"[" * 3000).rstrip(b"=").decode()
+    web = tenant_a.client(raise_request_exception=False)
+    response = web.get("/oauth/logout", {"id_token_hint": f"{header}.e30.sig"}, secure=True)
+    assert response.status_code < 500, f"end_session answered {response.status_code}"

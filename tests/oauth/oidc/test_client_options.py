@@ -4,7 +4,7 @@
 import pytest
 from django.core.management import CommandError
 
-from tests.oauth.factories import register_client_cli as register
+from tests.support.factories import register_client_cli as register
 
 pytestmark = pytest.mark.django_db
 
