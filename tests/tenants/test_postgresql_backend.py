@@ -230,3 +230,35 @@ def test_session_mode_is_django_tenants_own(django_db_setup, django_db_blocker):
 def test_settings_that_would_keep_session_state_are_refused(overrides, says):
     with pytest.raises(ImproperlyConfigured, match=says):
         _wrapper(**overrides)
+
+
+@pytest.mark.parametrize("pool_mode", ["session", "transaction"])
+def test_a_purge_batch_names_the_session_only_for_the_batch_behind_a_transaction_pooler(
+    pool_mode, django_db_setup, django_db_blocker, monkeypatch
+):
+    """Session mode keeps the name on the worker's own connection (foreground_sessions()
+    tells resting purges by it); behind a transaction pooler it must not outlive the batch."""
+    import datetime
+
+    from django.db import connection
+
+    from workers import purge
+
+    def application_name() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW application_name")
+            return cursor.fetchone()[0]
+
+    sessions = purge.kind_for_model("sessions.Session")
+    long_ago = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+    monkeypatch.setitem(connection.settings_dict, "POOL_MODE", pool_mode)
+    with django_db_blocker.unblock():
+        before = application_name()
+        try:
+            assert purge.purge_batch(sessions, schema="public", now=long_ago) == 0
+            after = application_name()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET application_name")
+    assert after == (purge.APPLICATION_NAME if pool_mode == "session" else before)
+    assert before != purge.APPLICATION_NAME
