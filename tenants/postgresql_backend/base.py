@@ -71,11 +71,13 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         if self.transaction_pooling:
             self.introspection = TransactionPooledIntrospection(self)
 
-    def get_connection_params(self):
-        params = super().get_connection_params()
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
         if self.transaction_pooling:
-            params["cursor_factory"] = partial(TenantPinnedCursor, database=self)
-        return params
+            # Set on the connection this wrapper got, not in conn_params: with OPTIONS "pool",
+            # psycopg's pool hands one connection to many wrappers in turn.
+            connection.cursor_factory = partial(TenantPinnedCursor, database=self)
+        return connection
 
     def set_tenant(self, tenant, include_public=True):
         super().set_tenant(tenant, include_public)

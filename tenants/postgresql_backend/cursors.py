@@ -78,6 +78,7 @@ class TenantPinnedCursor(Cursor):
 
     @contextmanager
     def _transaction_with_search_path(self) -> Iterator[None]:
+        """Run the body in a transaction that has the search_path set (opened if need be)."""
         connection = self.connection
         if not (connection.autocommit and connection.pgconn.transaction_status == IDLE):
             statement = self._needed_search_path()
