@@ -170,11 +170,17 @@ def kinds_for_schema(schema: str) -> list[PurgeKind]:
 
 def purge_batch(kind: PurgeKind, *, schema: str, now: datetime.datetime) -> int:
     """Delete at most one batch of ``kind`` in ``schema``; returns the rows deleted."""
+    # The name stays on the worker's own connection between batches: that is how
+    # foreground_sessions() tells other purges, resting or between batches, from foreground
+    # traffic. Behind a transaction pooler the server connection serves other clients next,
+    # so there the name lasts only for the batch (SET LOCAL): other purges count as
+    # foreground for FOREGROUND_RECENT_MS after each of their batches.
+    scope = "LOCAL " if connection.settings_dict.get("POOL_MODE") == "transaction" else ""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             f"SET LOCAL statement_timeout = {BATCH_STATEMENT_TIMEOUT_MS}; "
             f"SET LOCAL lock_timeout = {BATCH_LOCK_TIMEOUT_MS}; "
-            f"SET application_name = '{APPLICATION_NAME}'"
+            f"SET {scope}application_name = '{APPLICATION_NAME}'"
         )
         sql, now_params = kind.delete_sql(schema)
         cursor.execute(sql, [now] * now_params + [kind.batch_size])

@@ -61,6 +61,13 @@ def integer(name: str, default=_MISSING, *, minimum: int | None = None) -> int:
     return number
 
 
+def choice(name: str, choices: tuple[str, ...], default=_MISSING) -> str:
+    value = _raw(name, default).strip().lower()
+    if value not in choices:
+        raise ConfigError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def string_list(name: str, default: list[str] | None = None) -> list[str]:
     value = _raw(name, None)
     if value is None:
@@ -77,8 +84,9 @@ def database(name: str = "DATABASE_URL", default=_MISSING) -> dict:
         config = environ.Env.db_url_config(value)
     except Exception as exc:  # django-environ raises several types for bad URLs
         raise ConfigError(name, f"is malformed ({exc.__class__.__name__})") from None
-    # django-tenants wraps the PostgreSQL backend to set search_path per tenant.
-    config["ENGINE"] = "django_tenants.postgresql_backend"
+    # django-tenants' backend (search_path per tenant), safe behind a transaction pooler when
+    # POOL_MODE says so (tenants/postgresql_backend).
+    config["ENGINE"] = "tenants.postgresql_backend"
     return config
 
 

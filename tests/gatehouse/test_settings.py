@@ -54,6 +54,11 @@ def test_production_check_deploy_is_clean():
         ("GATEHOUSE_BASE_DOMAIN", "not a host", "GATEHOUSE_BASE_DOMAIN must be a DNS name"),
         ("GATEHOUSE_KEY_ENCRYPTION_KEY", None, "GATEHOUSE_KEY_ENCRYPTION_KEY is required"),
         ("DEBUG", "maybe", "DEBUG must be true or false"),
+        (
+            "DATABASE_POOL_MODE",
+            "statement",
+            "DATABASE_POOL_MODE must be one of session, transaction, got 'statement'",
+        ),
     ],
 )
 def test_missing_or_malformed_variable_stops_with_one_line(name, value, says):
@@ -63,6 +68,37 @@ def test_missing_or_malformed_variable_stops_with_one_line(name, value, says):
     assert len(lines) == 1, result.stderr
     assert says in lines[0]
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "engine", "pool_mode"),
+    [
+        (None, "tenants.postgresql_backend", "session"),
+        ("Transaction", "tenants.postgresql_backend", "transaction"),
+    ],
+)
+def test_database_pool_mode_reaches_the_backend(value, engine, pool_mode):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "shell",
+            "--no-imports",
+            "-c",
+            "from django.db import connection as c; print(c.settings_dict['ENGINE'], c.pool_mode)",
+        ],
+        cwd=REPO,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "DATABASE_POOL_MODE"},
+            **GOOD,
+            **({"DATABASE_POOL_MODE": value} if value else {}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [engine, pool_mode]
 
 
 def test_debug_is_off_unless_set():

@@ -127,6 +127,7 @@ def test_missing_secret_value_names_the_value_and_existing_secret(helm):
         ("migrations.processes=four", "/migrations/processes"),
         ("gatehouse.customDomains[0]=Not_A_Host", "/gatehouse/customDomains/0"),
         ("global.image.pullPolicy=Sometimes", "/global/image/pullPolicy"),
+        ("gatehouse.database.poolMode=statement", "/gatehouse/database/poolMode"),
     ],
 )
 def test_schema_rejects_bad_values(helm, assignment, message):
@@ -408,6 +409,7 @@ def test_every_pod_is_hardened(render, scenario):
 def test_configmap_holds_the_non_secret_settings(render):
     config = get(render("custom-domains"), "ConfigMap", FULLNAME)
     assert config["data"] == {
+        "DATABASE_POOL_MODE": "session",
         "DJANGO_SETTINGS_MODULE": "gatehouse.settings.production",
         "GATEHOUSE_BASE_DOMAIN": "auth.example.com",
         "GATEHOUSE_EXTRA_HOSTS": "login.acme.com,sso.globex.example",
@@ -416,6 +418,16 @@ def test_configmap_holds_the_non_secret_settings(render):
         "TENANT_MULTIPROCESSING_MAX_PROCESSES": "4",
         "WEB_CONCURRENCY": "4",
     }
+
+
+def test_pool_mode_reaches_every_process_and_the_migrations(helm):
+    objects = helm.objects(sets=["gatehouse.database.poolMode=transaction"])
+    configs = {c["metadata"]["name"]: c["data"] for c in find(objects, "ConfigMap")}
+    for name, spec in pod_specs(objects):
+        env_from = spec["containers"][0]["envFrom"]
+        refs = [s["configMapRef"]["name"] for s in env_from if "configMapRef" in s]
+        assert refs, name
+        assert all(configs[ref]["DATABASE_POOL_MODE"] == "transaction" for ref in refs), name
 
 
 def test_secret_holds_the_four_secret_settings(render):
@@ -462,11 +474,13 @@ def test_checksums_roll_pods_when_a_secret_or_setting_changes(helm, render):
     assert set(before) == {f"{FULLNAME}-{c}" for c in ("web", "worker", "beat")}
     rotated_secret = checksums(helm.objects(sets=["gatehouse.secret.secretKey=rotated"]))
     changed_setting = checksums(helm.objects(sets=["gatehouse.customDomains[0]=login.acme.com"]))
+    changed_pool_mode = checksums(helm.objects(sets=["gatehouse.database.poolMode=transaction"]))
     for name, (config, secret) in before.items():
         assert rotated_secret[name] == (config, rotated_secret[name][1])
         assert rotated_secret[name][1] != secret
-        assert changed_setting[name] == (changed_setting[name][0], secret)
-        assert changed_setting[name][0] != config
+        for changed in (changed_setting, changed_pool_mode):
+            assert changed[name] == (changed[name][0], secret)
+            assert changed[name][0] != config
 
 
 # --- networking --------------------------------------------------------------------------------

@@ -104,6 +104,7 @@ The ConfigMap's data: non-secret settings only. Rendered into the release Config
 migration hook copy, and hashed into the pods' checksum/config annotation.
 */}}
 {{- define "gatehouse.configData" -}}
+DATABASE_POOL_MODE: {{ .Values.gatehouse.database.poolMode | quote }}
 DJANGO_SETTINGS_MODULE: {{ .Values.gatehouse.settingsModule | quote }}
 GATEHOUSE_BASE_DOMAIN: {{ include "gatehouse.baseDomain" . | quote }}
 GATEHOUSE_EXTRA_HOSTS: {{ join "," .Values.gatehouse.customDomains | quote }}

@@ -22,6 +22,10 @@ REDIS_URL = env.redis_url("REDIS_URL")
 DATABASES = {"default": env.database("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# "transaction" behind a transaction-mode pooler (PgBouncer pool_mode=transaction, RDS Proxy):
+# each transaction then sets its own search_path (tenants/postgresql_backend).
+DATABASE_POOL_MODE = env.choice("DATABASE_POOL_MODE", ("session", "transaction"), "session")
+DATABASES["default"]["POOL_MODE"] = DATABASE_POOL_MODE
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
     "DATABASE_CONNECT_TIMEOUT", 3, minimum=1
 )

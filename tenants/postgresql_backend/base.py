@@ -1,0 +1,143 @@
+"""The database backend: django-tenants' wrapper, plus a transaction-pooling mode.
+
+django-tenants selects a tenant with a session-level ``SET search_path`` that it issues once
+per connection and tenant switch (``TENANT_LIMIT_SET_CALLS``). Behind a pooler in transaction
+mode (PgBouncer ``pool_mode = transaction``, RDS Proxy, most managed poolers) the client's
+next transaction may run on another server connection, whose ``search_path`` some other
+client set: reads and writes land in another tenant's schema (django-tenants issues #545,
+#732, #1112; measured here: 77 of ~500 tokens written into the other tenant's schema).
+
+``POOL_MODE = "session"`` (the default) is django-tenants' behaviour, unchanged.
+
+``POOL_MODE = "transaction"`` never issues a session-level ``SET``. Instead each transaction
+carries its own ``SET LOCAL search_path`` (``cursors.TenantPinnedCursor``), which PostgreSQL
+reverts when the transaction ends, so no server connection keeps a tenant's schema
+(https://www.postgresql.org/docs/current/sql-set.html). It also
+
+- narrows introspection to the tenant's schema with that ``SET LOCAL`` instead of
+  django-tenants' session-level ``SET`` and ``SET`` back (``introspection.py``);
+- turns server-side cursors off (``DISABLE_SERVER_SIDE_CURSORS``: Django's ``iterator()``
+  declares them ``WITH HOLD`` outside a transaction, and they live in the session;
+  https://docs.djangoproject.com/en/stable/ref/databases/#transaction-pooling-server-side-cursors);
+- refuses what needs session state or server-side statements: prepared statements
+  (``prepare_threshold`` must stay ``None``, Django's default), ``server_side_binding``
+  (the ``SET LOCAL`` travels in the same simple-protocol query as the statement, which the
+  extended protocol does not allow) and ``assume_role`` (a session-level ``SET ROLE``).
+
+Django's own session-level time zone (set on connect when the server's differs) stays: every
+Gatehouse process sets the same one, and PgBouncer restores each client's ``TimeZone``.
+
+Statements PostgreSQL refuses inside a transaction block (``VACUUM``,
+``CREATE INDEX CONCURRENTLY``) cannot run in transaction mode; none of Gatehouse's do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from django.core.exceptions import ImproperlyConfigured
+from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
+from django_tenants.utils import quote_schema_name
+
+from tenants.postgresql_backend.cursors import TenantPinnedCursor
+from tenants.postgresql_backend.introspection import TransactionPooledIntrospection
+
+SESSION = "session"
+TRANSACTION = "transaction"
+POOL_MODES = (SESSION, TRANSACTION)
+
+
+class DatabaseWrapper(TenantDatabaseWrapper):
+    """django-tenants' ``DatabaseWrapper``; in transaction mode, schemas per transaction."""
+
+    def __init__(self, settings_dict, *args, **kwargs):
+        self.pool_mode = settings_dict.get("POOL_MODE", SESSION)
+        if self.pool_mode not in POOL_MODES:
+            raise ImproperlyConfigured(
+                f"DATABASES POOL_MODE must be one of {', '.join(POOL_MODES)}, "
+                f"got {self.pool_mode!r}"
+            )
+        self.transaction_pooling = self.pool_mode == TRANSACTION
+        # The SET LOCAL for the current tenant (built on first use after a switch), and the
+        # one already in effect in the open transaction, if this backend issued it there.
+        self._search_path_statement: str | None = None
+        self.pinned_search_path: str | None = None
+        if self.transaction_pooling:
+            _refuse_session_state(settings_dict.get("OPTIONS") or {})
+            settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
+        super().__init__(settings_dict, *args, **kwargs)
+        if self.transaction_pooling:
+            self.introspection = TransactionPooledIntrospection(self)
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        if self.transaction_pooling:
+            # Set on the connection this wrapper got, not in conn_params: with OPTIONS "pool",
+            # psycopg's pool hands one connection to many wrappers in turn.
+            connection.cursor_factory = partial(TenantPinnedCursor, database=self)
+        return connection
+
+    def set_tenant(self, tenant, include_public=True):
+        super().set_tenant(tenant, include_public)
+        self._search_path_statement = None
+
+    def _handle_search_path(self, cursor=None):
+        if not self.transaction_pooling:
+            return super()._handle_search_path(cursor)
+        # No session-level SET: the cursor prefixes SET LOCAL to the transaction's statements.
+        self.search_path_statement()
+        return None
+
+    def search_path_statement(self) -> str:
+        """``SET LOCAL search_path = "<tenant>", "public"`` for the current tenant."""
+        if self._search_path_statement is None:
+            if not self.schema_name:
+                raise ImproperlyConfigured(
+                    "Database schema not set. Did you forget to call set_schema() or set_tenant()?"
+                )
+            schemas = ", ".join(quote_schema_name(s) for s in self._get_cursor_search_paths())
+            self._search_path_statement = f"SET LOCAL search_path = {schemas}"
+        return self._search_path_statement
+
+    @contextmanager
+    def tenant_schema_only(self) -> Iterator[None]:
+        """Statements inside see the current schema alone, as django-tenants' introspection
+        makes them (``introspection.py``); the next statement after sets the full path."""
+        self._search_path_statement = (
+            f"SET LOCAL search_path = {quote_schema_name(self.schema_name)}"
+        )
+        try:
+            yield
+        finally:
+            self._search_path_statement = None
+
+    def _savepoint_rollback(self, sid):
+        try:
+            super()._savepoint_rollback(sid)
+        finally:
+            # ROLLBACK TO SAVEPOINT undoes a SET LOCAL issued after the savepoint: forget it,
+            # so the next statement sets the search_path again.
+            self.pinned_search_path = None
+
+
+def _refuse_session_state(options: dict) -> None:
+    """OPTIONS that keep state in the server session, or break the one-query SET LOCAL."""
+    refused = {
+        "prepare_threshold": (
+            options.get("prepare_threshold") is not None,
+            "prepared statements live in one server session",
+        ),
+        "server_side_binding": (
+            options.get("server_side_binding") is True,
+            "the extended protocol cannot carry SET LOCAL in the statement's query",
+        ),
+        "assume_role": (bool(options.get("assume_role")), "SET ROLE is session state"),
+    }
+    for option, (present, reason) in refused.items():
+        if present:
+            raise ImproperlyConfigured(
+                f"DATABASES OPTIONS {option!r} cannot be used with POOL_MODE 'transaction': "
+                f"{reason}"
+            )
