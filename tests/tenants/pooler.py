@@ -205,7 +205,7 @@ def tenant_world(info: TenantInfo, *, extra_clients: int) -> TenantWorld:
     from django.db.models import Q
 
     from oauth.models import SigningKey
-    from tests.oauth.factories import make_client, make_user, make_web_client
+    from tests.support.factories import make_client, make_user, make_web_client
 
     for _ in range(extra_clients):
         make_client(info, name="Bystander")
@@ -229,16 +229,16 @@ def start_chains(world: TenantWorld, server: LiveServer, count: int) -> None:
     from django.contrib.auth import get_user_model
     from django.utils import timezone
 
-    from oauth import digests
+    from kernel import credentials
     from oauth.models import Client
-    from oauth.services import authorization_code_create
+    from oauth.services.codes import authorization_code_create
 
     codes = []
     with world.info.context():
         client = Client.objects.get(client_id=world.web_id)
         owner = get_user_model().objects.get(pk=world.user_sub)
         for _ in range(count):
-            code = remember_secret(digests.new_secret(), session=True)
+            code = remember_secret(credentials.new_secret(), session=True)
             authorization_code_create(
                 client=client,
                 user=owner,
