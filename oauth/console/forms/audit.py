@@ -23,7 +23,7 @@ class AuditFilterForm(forms.Form):
         max_length=64,
         required=False,
         label="Action",
-        help_text="A whole action or a family of them, such as client or security.",
+        help_text="A family, such as security, or one action.",
     )
     actor = forms.CharField(max_length=200, required=False, label="Who")
     object_type = forms.CharField(max_length=64, required=False, label="Object type")

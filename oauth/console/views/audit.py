@@ -69,7 +69,7 @@ def _changes(changes) -> list[dict]:
     if not isinstance(changes, dict):
         return [{"name": "details", "diff": False, "value": _shown(changes)}]
     shown = []
-    for name, value in changes.items():
+    for name, value in sorted(changes.items()):
         if isinstance(value, dict) and set(value) == {"old", "new"}:
             old, new = _shown(value["old"]), _shown(value["new"])
             shown.append({"name": name, "diff": True, "old": old, "new": new})

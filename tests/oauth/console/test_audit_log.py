@@ -138,7 +138,7 @@ def test_rows_show_time_zone_actor_ip_words_object_and_diff(tenant_a):
     page = _console(tenant_a).get("/console/audit/", {"object_type": kind})
     html = page.content.decode()
     assert page.status_code == 200
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", html)
+    assert re.search(r"\d{4}-\d\d-\d\d<br>\d\d:\d\d:\d\d UTC</time>", html)
     assert "boss@alpha.test" in html and "203.0.113.99" in html
     assert "Client updated" in html and "client.updated" in html
     assert "Billing" in html and "cl-123" in html
