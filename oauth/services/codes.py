@@ -12,7 +12,13 @@ from django.utils import timezone
 from kernel import credentials
 from oauth import selectors
 from oauth.models import AuthorizationCode, Client, GrantFamily, Token
-from oauth.services.tokens import family_revoke, purge_after, refresh_lifetime_for, token_row
+from oauth.services.tokens import (
+    family_revoke,
+    purge_after,
+    refresh_lifetime_for,
+    security_event_record,
+    token_row,
+)
 
 
 def authorization_code_create(
@@ -85,8 +91,7 @@ def authorization_code_redeem(
     code = AuthorizationCode.objects.select_for_update().get(pk=code_id)
     now = timezone.now()
     if code.used_at is not None:
-        if code.family_id is not None:
-            family_revoke(family_id=code.family_id, reason="authorization code replayed")
+        _replayed(code, client)
         return RedemptionResult(Redemption.REPLAYED)
     if code.expires_at <= now:
         return RedemptionResult(Redemption.EXPIRED)
@@ -121,5 +126,17 @@ def authorization_code_redeem(
 def authorization_code_replayed(*, code_id: int) -> None:
     """A used code was presented again: revoke the family it started (RFC 6749 §4.1.2)."""
     code = AuthorizationCode.objects.select_for_update().get(pk=code_id)
+    _replayed(code, Client.objects.get(pk=code.client_id))
+
+
+def _replayed(code: AuthorizationCode, client: Client) -> None:
+    """Revoke what the used ``code`` started and audit the replay (in the caller's
+    transaction, under the code's row lock)."""
     if code.family_id is not None:
         family_revoke(family_id=code.family_id, reason="authorization code replayed")
+    security_event_record(
+        action="security.code_replayed",
+        client=client,
+        family_id=code.family_id,
+        user_id=code.user_id,
+    )

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kernel import credentials
+from kernel.audit.services import audit_record
 from oauth import selectors
 from oauth.models import Client, GrantFamily, Token
 
@@ -89,6 +90,25 @@ def family_revoke(*, family_id: int, reason: str) -> int:
     return count
 
 
+def security_event_record(
+    *, action: str, client: Client, family_id: int | None, user_id: object
+) -> None:
+    """Audit a credential presented where it must not be (refresh reuse, code replay): the
+    client it was issued to, the grant family revoked for it and its user, never the value.
+    Called inside the transaction that revokes, so the event and the revocation go together.
+    """
+    audit_record(
+        action=action,
+        object_type="client",
+        object_id=client.client_id,
+        object_label=client.name,
+        changes={
+            "grant family": family_id,
+            "user": None if user_id is None else str(user_id),
+        },
+    )
+
+
 # --- Refresh rotation -------------------------------------------------------------------------
 
 
@@ -143,6 +163,12 @@ def refresh_token_rotate(
         if reuse_window and now - old.retired_at <= timedelta(seconds=reuse_window):
             return RotationResult(Rotation.RACE_LOST)
         family_revoke(family_id=family.pk, reason="refresh token reused")
+        security_event_record(
+            action="security.refresh_token_reused",
+            client=client,
+            family_id=family.pk,
+            user_id=family.user_id,
+        )
         return RotationResult(Rotation.REUSED)
     if old.is_refresh_expired():
         return RotationResult(Rotation.INVALID)

@@ -18,7 +18,6 @@ from urllib.parse import urlencode
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
 from django.contrib.auth import authenticate
-from django.contrib.auth import login as auth_login
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -38,6 +37,7 @@ from oauth.requests import GatehouseRequest, oauth_request, read_params
 from oauth.responses import page as _page
 from oauth.responses import redirect as _redirect
 from oauth.server import server
+from oauth.services import sign_in
 from oauth.services.consents import consent_remember
 
 AUTH_TIME_SESSION_KEY = "gatehouse_auth_time"
@@ -222,7 +222,9 @@ def login(request):
     """Sign in a user of this tenant (Django auth against the tenant schema's users).
 
     Failed attempts are throttled per user name and per IP (429 with ``Retry-After``);
-    the answer is the same whether or not the user exists.
+    the answer is the same whether or not the user exists. An admin's sign-in, and a failed
+    attempt naming one, are audited (``oauth.services.sign_in``); throttled attempts are
+    not, so the throttle also bounds how fast a guesser can fill the log.
     """
     form = LoginForm(request.POST if request.method == "POST" else None)
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
@@ -257,10 +259,11 @@ def login(request):
             )
         if user is not None:
             throttle.reset_user(username=username, ip=ip)
-            auth_login(request, user)
+            sign_in.user_sign_in(request=request, user=user, method=sign_in.PASSWORD)
             request.session[AUTH_TIME_SESSION_KEY] = int(time.time())
             return _redirect(next_url)
         throttle.record_failure(username=username, ip=ip)
+        sign_in.sign_in_failure_record(username=username)
         error = "The user name or password is not correct."
         status = 400
         form = LoginForm(initial={"next": next_url, "username": username})

@@ -64,16 +64,16 @@ def test_one_step_deletes_at_most_one_batch_per_kind(tenant_a, monkeypatch):
 
 
 @pytest.mark.django_db
-def test_public_schema_purges_only_its_sessions():
+def test_public_schema_purges_only_its_sessions_and_audit_events():
     from django.contrib.sessions.models import Session
 
     from workers.purge import kinds_for_schema, purge_schema
 
-    assert [k.name for k in kinds_for_schema("public")] == ["sessions"]
+    assert [k.name for k in kinds_for_schema("public")] == ["sessions", "audit_events"]
     connection.set_schema_to_public()
     past = timezone.now() - timedelta(days=1)
     Session.objects.create(session_key="wk-public-expired", session_data="", expire_date=past)
-    assert purge_schema(schema="public") == {"sessions": 1}
+    assert purge_schema(schema="public")["sessions"] == 1
     assert not Session.objects.filter(session_key="wk-public-expired").exists()
 
 

@@ -8,7 +8,6 @@ public host, a different origin).
 
 import time
 
-from django.contrib.auth import login as auth_login
 from django.http import HttpResponseForbidden
 from django.shortcuts import redirect
 from django.urls import path, reverse
@@ -16,8 +15,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from kernel.accounts.services import login_handoff_redeem
 from kernel.views import error_response
+from oauth.services.sign_in import handoff_sign_in
 from oauth.views.authorize import AUTH_TIME_SESSION_KEY
 
 #: Rows per page in every console list.
@@ -46,7 +45,7 @@ def staff_required(view):
 @require_POST
 def handoff(request):
     """Redeem the one-time token signup made, and sign its admin in on this host."""
-    user = login_handoff_redeem(token=request.POST.get("token", ""))
+    user = handoff_sign_in(request=request, token=request.POST.get("token", ""))
     if user is None:
         return error_response(
             request,
@@ -54,7 +53,6 @@ def handoff(request):
             "Link expired",
             "This sign-in link was already used or has expired. Sign in at /console/.",
         )
-    auth_login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[AUTH_TIME_SESSION_KEY] = int(time.time())
     return redirect("console-home")
 

@@ -7,10 +7,16 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from kernel.audit.context import Actor, current_actor
 from kernel.audit.models import AuditEvent, AuditSettings
+
+#: The retention a schema may set, in days: at least a day, at most ten years.
+RETENTION_DAYS_MIN = 1
+RETENTION_DAYS_MAX = 3650
 
 #: Field names whose values never reach an audit row, whatever the caller passes.
 _SECRET_NAME = re.compile(r"secret|password|token|digest|private|credential|code", re.I)
@@ -64,3 +70,32 @@ def audit_record(
         changes=redact(changes or {}),
         purge_after=now + timedelta(days=retention),
     )
+
+
+class AuditSettingsError(ValueError):
+    """A retention outside what the log allows; the message says what is allowed."""
+
+
+@transaction.atomic
+def audit_settings_update(*, retention_days: int) -> AuditSettings:
+    """Set how long this schema keeps its audit events, for the events already logged too:
+    each one's ``purge_after`` becomes its time plus the new retention, so shortening it
+    lets the next purge take what is now too old. A change is itself an event."""
+    if not RETENTION_DAYS_MIN <= retention_days <= RETENTION_DAYS_MAX:
+        raise AuditSettingsError(
+            f"Keep events between {RETENTION_DAYS_MIN} and {RETENTION_DAYS_MAX} days."
+        )
+    settings = AuditSettings.objects.select_for_update().filter(pk=AuditSettings.load().pk).get()
+    before = {"retention days": settings.retention_days}
+    if settings.retention_days == retention_days:
+        return settings
+    settings.retention_days = retention_days
+    settings.save(update_fields=["retention_days"])
+    AuditEvent.objects.update(purge_after=F("created_at") + timedelta(days=retention_days))
+    audit_record(
+        action="audit.retention_changed",
+        object_type="audit settings",
+        object_label="Audit log retention",
+        changes=diff(before, {"retention days": retention_days}),
+    )
+    return settings

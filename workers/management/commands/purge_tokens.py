@@ -5,8 +5,9 @@ from workers.purge import count_schema, purge_schema, purge_targets
 
 class Command(OperatorCommand):
     help = (
-        "Delete expired tokens, codes, grant families and sessions past their retention, "
-        "in batches, in every active tenant (and public's sessions) or one tenant."
+        "Delete expired tokens, codes, grant families, sessions and audit events past their "
+        "retention, in batches, in every active tenant (and public's sessions and audit "
+        "events) or one tenant."
     )
 
     def add_command_arguments(self, parser):
