@@ -18,6 +18,7 @@ from kernel.audit.context import Actor, acting_as
 from kernel.audit.models import AuditEvent, AuditSettings
 from kernel.audit.services import audit_record
 from oauth.console.views.access import PAGE_SIZE
+from tests.support import secrets
 from tests.support.factories import (
     assert_error,
     exchange_code,
@@ -30,7 +31,6 @@ from tests.support.factories import (
     token_request,
     user_tokens,
 )
-from tests.support import secrets
 from tests.support.secrets import remember_secret
 
 pytestmark = pytest.mark.django_db
