@@ -74,17 +74,29 @@ def service_env(database_name: str, **extra: str) -> dict[str, str]:
 
 
 class LiveServer:
-    def __init__(self, database_name: str, log_dir: Path, workers: int = 2) -> None:
+    """gunicorn (``workers`` processes x 4 threads) serving ``database_name`` over a real
+    socket; ``env`` adds to or overrides the environment (a pooled DATABASE_URL, say)."""
+
+    def __init__(
+        self,
+        database_name: str,
+        log_dir: Path,
+        workers: int = 2,
+        *,
+        env: dict[str, str] | None = None,
+        name: str = "gunicorn",
+    ) -> None:
         from django.conf import settings
 
         self.port = free_port()
         self.base_domain = settings.GATEHOUSE_BASE_DOMAIN
-        self.log_path = log_dir / f"gunicorn-{self.port}.log"
+        self.log_path = log_dir / f"{name}-{self.port}.log"
         env = service_env(
             database_name,
             AUTHLIB_INSECURE_TRANSPORT="1",
             GATEHOUSE_PUBLIC_SCHEME="http",
             GATEHOUSE_PUBLIC_PORT=str(self.port),
+            **(env or {}),
         )
         self.log_file = self.log_path.open("ab")
         self.process = subprocess.Popen(

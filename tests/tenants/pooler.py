@@ -11,7 +11,6 @@ import queue
 import random
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -23,8 +22,8 @@ from pathlib import Path
 import psycopg
 import requests
 
-from tests.support.live import REPO, LiveServer, free_port, service_env
-from tests.support.secrets import remember_secret, watch_log_file
+from tests.support.live import LiveServer, free_port
+from tests.support.secrets import remember_secret
 from tests.support.tenants import TenantInfo
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -136,49 +135,12 @@ class PooledServer(LiveServer):
     def __init__(
         self, log_dir: Path, *, bouncer: PgBouncer, pool_mode: str, workers: int = 4
     ) -> None:
-        from django.conf import settings
-
-        self.port = free_port()
-        self.base_domain = settings.GATEHOUSE_BASE_DOMAIN
-        self.log_path = log_dir / f"gunicorn-{pool_mode}-{self.port}.log"
-        env = service_env(
-            bouncer.database,
-            AUTHLIB_INSECURE_TRANSPORT="1",
-            GATEHOUSE_PUBLIC_SCHEME="http",
-            GATEHOUSE_PUBLIC_PORT=str(self.port),
-            DATABASE_URL=bouncer.url,
-            DATABASE_POOL_MODE=pool_mode,
-            DATABASE_CONN_MAX_AGE="60",
-        )
-        self.log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "gatehouse.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                str(workers),
-                "--threads",
-                "4",
-                "--worker-tmp-dir",
-                "/dev/shm",
-                "--log-level",
-                "warning",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-        )
-        watch_log_file(self.log_path)
-        try:
-            self._wait_ready()
-        except BaseException:
-            self.stop()
-            raise
+        env = {
+            "DATABASE_URL": bouncer.url,
+            "DATABASE_POOL_MODE": pool_mode,
+            "DATABASE_CONN_MAX_AGE": "60",
+        }
+        super().__init__(bouncer.database, log_dir, workers, env=env, name=f"gunicorn-{pool_mode}")
 
 
 # --- One tenant's clients, user and refresh chains -------------------------------------------
