@@ -2,6 +2,10 @@
 
 from django import forms
 
+from kernel.accounts.forms import SetPasswordForm
+
+__all__ = ["SetPasswordForm", "UserEditForm", "UserForm"]
+
 
 class UserForm(forms.Form):
     username = forms.CharField(max_length=150)
@@ -27,24 +31,3 @@ class UserEditForm(forms.Form):
             "is_staff": user.is_staff,
         }
         return cls(data, initial=initial)
-
-
-class SetPasswordForm(forms.Form):
-    password = forms.CharField(
-        label="New password",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        max_length=1024,
-        strip=False,
-    )
-    confirm = forms.CharField(
-        label="The same password again",
-        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        max_length=1024,
-        strip=False,
-    )
-
-    def clean(self):
-        data = super().clean()
-        if data.get("password") and data.get("confirm") and data["password"] != data["confirm"]:
-            self.add_error("confirm", "The two passwords differ.")
-        return data

@@ -1,5 +1,5 @@
 """Users: list, search, add; a user's page with their sessions and grants; edit, disable and
-enable, set a password, end a session, revoke a grant, delete.
+enable, set a password or email a reset link, end a session, revoke a grant, delete.
 
 Every write answers with a redirect (POST-redirect-GET); destructive ones (delete, end a
 session, revoke a grant) ask first on a confirmation page. An admin cannot disable, delete
@@ -18,6 +18,7 @@ from kernel.accounts import selectors as account_selectors
 from kernel.accounts.models import User, UserSession
 from kernel.accounts.services import (
     UserError,
+    password_reset_send,
     password_rules,
     user_create,
     user_delete,
@@ -163,6 +164,24 @@ def user_password(request, user_id):
     )
 
 
+@staff_required
+@require_POST
+def user_password_reset(request, user_id):
+    """Email the user a single-use link to choose a new password themselves."""
+    user = _user(user_id)
+    if not user.email:
+        messages.error(request, f"{user.username} has no email address: add one first.")
+    elif not user.is_active:
+        messages.error(request, f"{user.username} is disabled: enable them first.")
+    elif password_reset_send(
+        user=user, site=selectors.issuer_for_request(request), site_name=request.tenant.name
+    ):
+        messages.success(request, f"A password-reset link was sent to {user.email}.")
+    else:
+        messages.info(request, f"A reset link was sent to {user.email} less than a minute ago.")
+    return _to_user(user)
+
+
 def _confirm(request, *, subject: User, title: str, message: str, button: str):
     context = {"subject": subject, "title": title, "message": message, "button": button}
     return render(request, "console/user_confirm.html", context)
@@ -235,6 +254,7 @@ urlpatterns = [
     path("users/<uuid:user_id>/edit/", user_edit, name="console-user-edit"),
     path("users/<uuid:user_id>/active/", user_active, name="console-user-active"),
     path("users/<uuid:user_id>/password/", user_password, name="console-user-password"),
+    path("users/<uuid:user_id>/reset/", user_password_reset, name="console-user-reset"),
     path("users/<uuid:user_id>/delete/", user_delete_view, name="console-user-delete"),
     path(
         "users/<uuid:user_id>/sessions/<int:session_id>/end/",

@@ -58,3 +58,15 @@ class UserSession(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["user", "-created_at"], name="accounts_session_user")]
+
+
+class PasswordReset(models.Model):
+    """A single-use, short-lived password-reset link sent by email (an admin's "send reset"
+    or the user's own "forgot password"). Only the SHA-256 digest of its token is stored;
+    it is spent by ``used_at`` and dies at ``expires_at``."""
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_resets")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -11,12 +11,13 @@ from django.contrib.auth.password_validation import (
     validate_password,
 )
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kernel import credentials
-from kernel.accounts.models import LoginHandoff, User, UserSession
+from kernel.accounts.models import LoginHandoff, PasswordReset, User, UserSession
 from kernel.accounts.signals import password_replaced
 from kernel.audit.services import audit_record, diff
 from kernel.errors import DomainError
@@ -170,6 +171,14 @@ def user_set_password(*, user: User, password: str) -> User:
     """Set ``user``'s password through the password validators. Every session of theirs ends
     and ``password_replaced`` is sent, so the layers above end what the old one granted."""
     user = User.objects.select_for_update().get(pk=user.pk)
+    ended = _replace_password(user, password)
+    _audit("user.password_set", user, {"sessions_ended": ended})
+    return user
+
+
+def _replace_password(user: User, password: str) -> int:
+    """Validate and set ``password``, end every session of ``user`` and every reset link
+    still out, and send ``password_replaced``; how many sessions ended."""
     if len(password) > 1024 or "\x00" in password:
         raise UserError("a password must be at most 1024 characters", field="password")
     try:
@@ -178,9 +187,110 @@ def user_set_password(*, user: User, password: str) -> User:
         raise UserError(" ".join(exc.messages), field="password") from None
     user.set_password(password)
     user.save(update_fields=["password"])
+    PasswordReset.objects.filter(user=user, used_at__isnull=True).update(used_at=timezone.now())
     ended = _end_sessions(UserSession.objects.filter(user=user))
-    _audit("user.password_set", user, {"sessions_ended": ended})
     password_replaced.send(sender=User, user=user)
+    return ended
+
+
+# --- Password reset by email ------------------------------------------------------------------
+
+#: How long a reset link works (seconds), and how soon another may be sent to the same user.
+PASSWORD_RESET_SECONDS = 3600
+PASSWORD_RESET_RESEND_SECONDS = 60
+#: The path of the reset page on the tenant's host (``gatehouse.urls_tenant``).
+PASSWORD_RESET_PATH = "/account/reset/"
+
+
+@transaction.atomic
+def password_reset_send(*, user: User, site: str, site_name: str = "") -> bool:
+    """Email ``user`` a single-use link to choose a new password, on ``site`` (the tenant's
+    origin, e.g. ``https://acme.auth.example.com``). False when none was sent: the user has
+    no email address, is disabled, or was sent one less than a minute ago (a repeated click
+    or a reload sends nothing more). The token is only in the email; its digest is stored.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    now = timezone.now()
+    recent = PasswordReset.objects.filter(
+        user=user,
+        used_at__isnull=True,
+        created_at__gt=now - timedelta(seconds=PASSWORD_RESET_RESEND_SECONDS),
+    )
+    if not user.email or not user.is_active or recent.exists():
+        return False
+    token = credentials.new_secret()
+    PasswordReset.objects.create(
+        token_digest=credentials.digest(token),
+        user=user,
+        created_at=now,
+        expires_at=now + timedelta(seconds=PASSWORD_RESET_SECONDS),
+    )
+    _audit("user.password_reset_sent", user, {"email": user.email})
+    link = f"{site}{PASSWORD_RESET_PATH}{token}/"
+    name = site_name or site
+    message = (
+        f"Someone asked to reset the password of {user.username} at {name}.\n\n"
+        f"To choose a new password, open this link within {PASSWORD_RESET_SECONDS // 60} "
+        f"minutes (it works once):\n\n{link}\n\n"
+        "If you did not ask for this, ignore this email: your password stays as it is.\n"
+    )
+    recipient = user.email
+    transaction.on_commit(
+        lambda: send_mail(f"Reset your password at {name}", message, None, [recipient])
+    )
+    return True
+
+
+@transaction.atomic
+def password_reset_send_for_email(*, email: str, site: str, site_name: str = "") -> None:
+    """The end user's "forgot password": the same outcome whether or not ``email`` belongs
+    to an account, so the answer reveals nothing about who has one."""
+    email = (email or "").strip()
+    if not email or len(email) > 254 or "\x00" in email:
+        return
+    for user in User.objects.filter(email__iexact=email, is_active=True):
+        password_reset_send(user=user, site=site, site_name=site_name)
+
+
+def password_reset_user(*, token: str) -> User | None:
+    """The active user a live (unused, unexpired) reset token is for, else None."""
+    if not token or len(token) > 128 or "\x00" in token:
+        return None
+    reset = (
+        PasswordReset.objects.select_related("user")
+        .filter(
+            token_digest=credentials.digest(token),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .first()
+    )
+    return reset.user if reset and reset.user.is_active else None
+
+
+@transaction.atomic
+def password_reset_complete(*, token: str, password: str) -> User:
+    """Spend a reset token on a new password (validated). Every session of the user ends,
+    every other reset link of theirs dies, and ``password_replaced`` lets oauth revoke
+    their refresh tokens. Single use: the row is locked, so two submissions cannot both
+    succeed."""
+    if not token or len(token) > 128 or "\x00" in token:
+        raise UserError("this reset link is not valid")
+    reset = (
+        PasswordReset.objects.select_for_update()
+        .filter(token_digest=credentials.digest(token))
+        .first()
+    )
+    now = timezone.now()
+    if reset is None or reset.used_at is not None or reset.expires_at <= now:
+        raise UserError("this reset link was already used or has expired: ask for a new one")
+    user = User.objects.select_for_update().get(pk=reset.user_id)
+    if not user.is_active:
+        raise UserError("this reset link was already used or has expired: ask for a new one")
+    ended = _replace_password(user, password)
+    reset.used_at = now
+    reset.save(update_fields=["used_at"])
+    _audit("user.password_reset", user, {"sessions_ended": ended})
     return user
 
 
