@@ -351,3 +351,18 @@ def test_delete_asks_first_then_takes_tokens_codes_and_consents_with_it(tenant_a
     (event,) = _events(tenant_a, "client.deleted", web.client_id)
     assert event.actor_label == tenant_a.admin_username
     assert event.changes["name"] == {"old": "Doomed", "new": None}
+
+
+def test_last_used_reads_the_first_entry_of_the_client_issued_index(tenant_a):
+    from django.db import connection
+
+    from oauth.models import Client, Token
+
+    web = make_web_client(tenant_a)
+    with tenant_a.context():
+        client = Client.objects.get(pk=web.pk)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = Token.objects.filter(client=client).order_by("-issued_at")[:1].explain()
+    assert "oauth_token_client_issued" in plan
+    assert "Sort" not in plan
