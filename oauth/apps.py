@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.core import checks
+from django.utils.module_loading import import_string
 
+from kernel.accounts.signals import password_replaced
 from oauth.checks import check_key_encryption_keys
 
 
@@ -11,3 +13,9 @@ class OauthConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_key_encryption_keys, checks.Tags.security)
+        # kernel cannot import oauth: it signals, and oauth ends the grants. The services
+        # module imports the models, so it is named here rather than imported above.
+        password_replaced.connect(
+            import_string("oauth.services.grants.password_replaced_receiver"),
+            dispatch_uid="oauth.grants.password_replaced",
+        )

@@ -22,18 +22,29 @@ _PRIVATE_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*\.[a-z0-9+.-]+$")
 
 
 class ClientError(DomainError):
-    """A one-line, operator-facing reason a client could not be registered."""
+    """A one-line reason a client could not be registered, for the CLI and the console.
+
+    ``field`` names the ``ClientMetadata`` field at fault (the console shows the message next
+    to it); ``web`` is the wording for a page where the CLI's differs (it names a flag).
+    """
+
+    def __init__(self, message: str, *, field: str = "", web: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.web = web or message
 
 
-def _validate_redirect_uri(uri: str) -> str:
+def _validate_redirect_uri(uri: str, field: str) -> str:
     """RFC 6749 §3.1.2 and RFC 8252 §7: absolute, no fragment; https, http on a loopback
     IP literal (or localhost), or a private-use scheme (reverse domain name) for apps."""
     try:
         parts = urlsplit(uri)
     except ValueError:
-        raise ClientError(f"redirect URI {uri!r} is not a URI") from None
+        raise ClientError(f"redirect URI {uri!r} is not a URI", field=field) from None
     if len(uri) > 2000 or parts.fragment or "#" in uri:
-        raise ClientError(f"redirect URI {uri!r} must not have a fragment (RFC 6749 3.1.2)")
+        raise ClientError(
+            f"redirect URI {uri!r} must not have a fragment (RFC 6749 3.1.2)", field=field
+        )
     if parts.scheme == "https" and parts.hostname:
         return uri
     if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "::1", "localhost"):
@@ -42,7 +53,8 @@ def _validate_redirect_uri(uri: str) -> str:
         return uri
     raise ClientError(
         f"redirect URI {uri!r} must be https, http on 127.0.0.1/[::1], or an app's "
-        "private-use scheme such as com.example.app:/cb"
+        "private-use scheme such as com.example.app:/cb",
+        field=field,
     )
 
 
@@ -51,7 +63,9 @@ def _validate_origin(origin: str) -> str:
         parts = urlsplit(origin)
         parts.port  # noqa: B018 - raises ValueError on a bad port
     except ValueError:
-        raise ClientError(f"CORS origin {origin!r} is not an origin") from None
+        raise ClientError(
+            f"CORS origin {origin!r} is not an origin", field="cors_origins"
+        ) from None
     if (
         parts.scheme not in ("https", "http")
         or not parts.hostname
@@ -62,7 +76,8 @@ def _validate_origin(origin: str) -> str:
         or origin != origin.lower()
     ):
         raise ClientError(
-            f"CORS origin {origin!r} must be scheme://host[:port] in lowercase, no path"
+            f"CORS origin {origin!r} must be scheme://host[:port] in lowercase, no path",
+            field="cors_origins",
         )
     return origin
 
@@ -72,15 +87,17 @@ def _validate_resource(resource: str) -> str:
     try:
         parts = urlsplit(resource)
     except ValueError:
-        raise ClientError(f"resource {resource!r} is not a URI") from None
+        raise ClientError(f"resource {resource!r} is not a URI", field="resources") from None
     if not parts.scheme or not parts.netloc or parts.fragment or len(resource) > 500:
-        raise ClientError(f"resource {resource!r} must be an absolute URI without fragment")
+        raise ClientError(
+            f"resource {resource!r} must be an absolute URI without fragment", field="resources"
+        )
     return resource
 
 
-def _lifetime(value: int | None, name: str) -> int | None:
+def _lifetime(value: int | None, name: str, field: str) -> int | None:
     if value is not None and not 1 <= value <= 10 * 365 * 86400:
-        raise ClientError(f"{name} must be between 1 second and 10 years")
+        raise ClientError(f"{name} must be between 1 second and 10 years", field=field)
     return value
 
 
@@ -117,13 +134,18 @@ class ClientMetadata:
 
         name = (self.name or "").strip()
         if not name or len(name) > 200:
-            raise ClientError("name must be 1-200 characters")
+            raise ClientError("name must be 1-200 characters", field="name")
         normalise("name", name)
         if self.auth_method not in Client.AuthMethod.values:
-            raise ClientError(f"unknown auth method {self.auth_method!r}")
+            raise ClientError(f"unknown auth method {self.auth_method!r}", field="auth_method")
         if self.access_token_format not in Client.AccessTokenFormat.values:
-            raise ClientError(f"unknown access token format {self.access_token_format!r}")
-        redirect_uris = [_validate_redirect_uri(u) for u in _unique(self.redirect_uris)]
+            raise ClientError(
+                f"unknown access token format {self.access_token_format!r}",
+                field="access_token_format",
+            )
+        redirect_uris = [
+            _validate_redirect_uri(u, "redirect_uris") for u in _unique(self.redirect_uris)
+        ]
         normalise("redirect_uris", redirect_uris)
         grant_types = _unique(self.grant_types) or (
             ["authorization_code", "refresh_token"] if redirect_uris else ["client_credentials"]
@@ -132,46 +154,73 @@ class ClientMetadata:
         unknown = [g for g in grant_types if g not in GRANT_TYPES]
         if unknown:
             raise ClientError(
-                f"unsupported grant type {unknown[0]!r}; use {', '.join(GRANT_TYPES)}"
+                f"unsupported grant type {unknown[0]!r}; use {', '.join(GRANT_TYPES)}",
+                field="grant_types",
             )
         if self.is_public and "client_credentials" in grant_types:
-            raise ClientError("a public client (auth method none) cannot use client_credentials")
+            raise ClientError(
+                "a public client (auth method none) cannot use client_credentials",
+                field="grant_types",
+            )
         if self.is_public and self.can_introspect:
-            raise ClientError("a public client (auth method none) cannot introspect tokens")
+            raise ClientError(
+                "a public client (auth method none) cannot introspect tokens",
+                field="can_introspect",
+            )
         if "authorization_code" in grant_types and not redirect_uris:
-            raise ClientError("authorization_code needs at least one --redirect-uri")
+            raise ClientError(
+                "authorization_code needs at least one --redirect-uri",
+                field="redirect_uris",
+                web="add at least one redirect URI: the authorization code grant needs one",
+            )
         if "refresh_token" in grant_types and "authorization_code" not in grant_types:
-            raise ClientError("refresh_token is only issued with authorization_code")
+            raise ClientError(
+                "refresh_token is only issued with authorization_code", field="grant_types"
+            )
         if redirect_uris and "authorization_code" not in grant_types:
-            raise ClientError("redirect URIs are only used by the authorization_code grant")
+            raise ClientError(
+                "redirect URIs are only used by the authorization_code grant",
+                field="redirect_uris",
+            )
         # OpenID Connect RP-Initiated Logout §3.1; Registration §2 (RS256 unless ES256).
-        post_logout = [_validate_redirect_uri(u) for u in _unique(self.post_logout_redirect_uris)]
+        post_logout = [
+            _validate_redirect_uri(u, "post_logout_redirect_uris")
+            for u in _unique(self.post_logout_redirect_uris)
+        ]
         normalise("post_logout_redirect_uris", post_logout)
         if post_logout and "authorization_code" not in grant_types:
-            raise ClientError("post-logout redirect URIs are only used with authorization_code")
+            raise ClientError(
+                "post-logout redirect URIs are only used with authorization_code",
+                field="post_logout_redirect_uris",
+            )
         if self.id_token_signed_response_alg not in SigningKey.Alg.values:
             raise ClientError(
                 f"id_token alg must be one of {', '.join(SigningKey.Alg.values)}, "
-                f"not {self.id_token_signed_response_alg!r}"
+                f"not {self.id_token_signed_response_alg!r}",
+                field="id_token_signed_response_alg",
             )
         scopes = _unique(self.scopes)
         for scope in scopes:
             if not _SCOPE_TOKEN.match(scope) or len(scope) > 200:
-                raise ClientError(f"invalid scope {scope!r} (RFC 6749 3.3)")
+                raise ClientError(f"invalid scope {scope!r} (RFC 6749 3.3)", field="scopes")
         normalise("scopes", scopes)
         default_scopes = _unique(self.default_scopes)
         if not set(default_scopes) <= set(scopes):
-            raise ClientError("default scopes must be among the client's scopes")
+            raise ClientError(
+                "default scopes must be among the client's scopes", field="default_scopes"
+            )
         normalise("default_scopes", default_scopes)
         normalise("resources", [_validate_resource(r) for r in _unique(self.resources)])
         normalise("cors_origins", [_validate_origin(o) for o in _unique(self.cors_origins)])
         normalise(
             "access_token_lifetime",
-            _lifetime(self.access_token_lifetime, "access token lifetime"),
+            _lifetime(self.access_token_lifetime, "access token lifetime", "access_token_lifetime"),
         )
         normalise(
             "refresh_token_lifetime",
-            _lifetime(self.refresh_token_lifetime, "refresh token lifetime"),
+            _lifetime(
+                self.refresh_token_lifetime, "refresh token lifetime", "refresh_token_lifetime"
+            ),
         )
 
     @property

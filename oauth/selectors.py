@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
@@ -15,7 +16,7 @@ from kernel.conf import setting
 from kernel.http import origin
 from kernel.ttlcache import TTLCache
 from oauth.grant_types import GRANT_TYPES
-from oauth.models import Client, Consent, IssuerSettings, Token
+from oauth.models import Client, Consent, GrantFamily, IssuerSettings, Token
 
 # --- Issuer -----------------------------------------------------------------------------------
 
@@ -104,6 +105,66 @@ def origin_registered(*, origin: str) -> bool:
     if not origin or len(origin) > 2000:
         return False
     return Client.objects.filter(cors_origins__contains=[origin], disabled=False).exists()
+
+
+def clients_search(*, query: str = "") -> QuerySet[Client]:
+    """This tenant's clients whose name or client_id contains ``query``, by name."""
+    clients = Client.objects.order_by("name", "pk")
+    if query:
+        clients = clients.filter(Q(name__icontains=query) | Q(client_id__icontains=query))
+    return clients
+
+
+def client_last_used(*, client: Client):
+    """When ``client`` last got a token (issued, refreshed or exchanged), or None: the first
+    entry of the (client, -issued_at) index, so no write on the token path. Tokens purged
+    after their retention are forgotten, so "never" means "not recently"."""
+    return (
+        Token.objects.filter(client=client)
+        .order_by("-issued_at")
+        .values_list("issued_at", flat=True)
+        .first()
+    )
+
+
+# --- Grants (consents and their token families), per user --------------------------------------
+
+
+@dataclass(frozen=True)
+class UserGrant:
+    client: Client
+    scope: str
+    consented_at: object
+    live_families: int
+
+
+def user_grants(*, user) -> list[UserGrant]:
+    """The clients ``user`` has granted access to: a remembered consent, live grant
+    families (refresh chains), or both; one row per client, by client name."""
+    consents = {c.client_id: c for c in Consent.objects.filter(user=user).select_related("client")}
+    families: dict[int, list[GrantFamily]] = {}
+    live = GrantFamily.objects.filter(user=user, revoked_at__isnull=True).select_related("client")
+    for family in live:
+        families.setdefault(family.client_id, []).append(family)
+    grants = []
+    for client_pk in set(consents) | set(families):
+        consent = consents.get(client_pk)
+        members = families.get(client_pk, [])
+        client = consent.client if consent else members[0].client
+        scope = (
+            consent.scope
+            if consent
+            else " ".join(dict.fromkeys(s for f in members for s in f.scope.split()))
+        )
+        grants.append(
+            UserGrant(
+                client=client,
+                scope=scope,
+                consented_at=consent.updated_at if consent else None,
+                live_families=len(members),
+            )
+        )
+    return sorted(grants, key=lambda g: (g.client.name, g.client.pk))
 
 
 # --- Tokens -----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ class Client(ClientMixin, models.Model):
     can_introspect = models.BooleanField(default=False)
     disabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name", "pk"]

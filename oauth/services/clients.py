@@ -1,4 +1,6 @@
-"""Writes to clients: registration, secret rotation, disabling (RFC 7591 §2 metadata)."""
+"""Writes to clients: registration, changes, secret rotation, disabling, deletion (RFC 7591 §2
+metadata). Every write records its audit event in the same transaction; no secret or digest
+ever reaches an audit row."""
 
 from __future__ import annotations
 
@@ -8,8 +10,63 @@ from django.db import transaction
 from django.utils import timezone
 
 from kernel import credentials
+from kernel.audit.services import audit_record, diff
 from oauth.client_metadata import ClientError, ClientMetadata
 from oauth.models import Client
+
+#: Longest overlap a rotated secret may keep working (30 days).
+MAX_GRACE_SECONDS = 30 * 86400
+
+
+def client_snapshot(client: Client) -> dict:
+    """What an audit diff shows of a client. The names avoid the audit log's redaction by
+    name (``token``, ``secret``...): these values are settings, not credentials."""
+    return {
+        "name": client.name,
+        "type": client.client_type,
+        "auth_method": client.token_endpoint_auth_method,
+        "grant_types": list(client.grant_types),
+        "redirect_uris": list(client.redirect_uris),
+        "post_logout_redirect_uris": list(client.post_logout_redirect_uris),
+        "scopes": list(client.scopes),
+        "default_scopes": list(client.default_scopes),
+        "resources": list(client.resources),
+        "cors_origins": list(client.cors_origins),
+        "access_lifetime": client.access_token_lifetime,
+        "refresh_lifetime": client.refresh_token_lifetime,
+        "access_format": client.access_token_format,
+        "id_token_alg": client.id_token_signed_response_alg,
+        "can_introspect": client.can_introspect,
+        "disabled": client.disabled,
+    }
+
+
+def _apply(client: Client, metadata: ClientMetadata) -> None:
+    client.name = metadata.name
+    client.token_endpoint_auth_method = metadata.auth_method
+    client.grant_types = metadata.grant_types
+    client.response_types = metadata.response_types
+    client.redirect_uris = metadata.redirect_uris
+    client.scopes = metadata.scopes
+    client.default_scopes = metadata.default_scopes
+    client.resources = metadata.resources
+    client.cors_origins = metadata.cors_origins
+    client.access_token_lifetime = metadata.access_token_lifetime
+    client.refresh_token_lifetime = metadata.refresh_token_lifetime
+    client.access_token_format = metadata.access_token_format
+    client.post_logout_redirect_uris = metadata.post_logout_redirect_uris
+    client.id_token_signed_response_alg = metadata.id_token_signed_response_alg
+    client.can_introspect = metadata.can_introspect
+
+
+def _audit(action: str, client: Client, changes: dict) -> None:
+    audit_record(
+        action=action,
+        object_type="client",
+        object_id=client.client_id,
+        object_label=client.name,
+        changes=changes,
+    )
 
 
 @transaction.atomic
@@ -19,42 +76,75 @@ def client_create(*, metadata: ClientMetadata) -> tuple[Client, str | None]:
     The secret (None for a public client) is returned once and only its digest is stored.
     """
     secret = None if metadata.is_public else credentials.new_secret()
-    client = Client.objects.create(
+    client = Client(
         client_id=credentials.new_client_id(),
-        name=metadata.name,
         client_type=Client.Type.PUBLIC if metadata.is_public else Client.Type.CONFIDENTIAL,
-        token_endpoint_auth_method=metadata.auth_method,
         secret_digest=credentials.digest(secret) if secret else "",
-        grant_types=metadata.grant_types,
-        response_types=metadata.response_types,
-        redirect_uris=metadata.redirect_uris,
-        scopes=metadata.scopes,
-        default_scopes=metadata.default_scopes,
-        resources=metadata.resources,
-        cors_origins=metadata.cors_origins,
-        access_token_lifetime=metadata.access_token_lifetime,
-        refresh_token_lifetime=metadata.refresh_token_lifetime,
-        access_token_format=metadata.access_token_format,
-        post_logout_redirect_uris=metadata.post_logout_redirect_uris,
-        id_token_signed_response_alg=metadata.id_token_signed_response_alg,
-        can_introspect=metadata.can_introspect,
     )
+    _apply(client, metadata)
+    client.save(force_insert=True)
+    _audit("client.created", client, diff({}, client_snapshot(client)))
     return client, secret
 
 
 @transaction.atomic
+def client_update(*, client: Client, metadata: ClientMetadata) -> Client:
+    """Replace what ``client`` is registered with by ``metadata`` (validated as at creation).
+
+    A client stays public or confidential: turning one into the other would mint or orphan
+    a secret behind the admin's back, so it is refused with what to do instead. Switching
+    between ``client_secret_basic`` and ``client_secret_post`` is a plain change.
+    """
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if metadata.is_public != client.is_public:
+        kind = "public" if client.is_public else "confidential"
+        raise ClientError(
+            f"this client is {kind} and stays so: register a new client to change between "
+            "a public client (no secret) and a confidential one",
+            field="auth_method",
+        )
+    before = client_snapshot(client)
+    _apply(client, metadata)
+    changes = diff(before, client_snapshot(client))
+    if changes:
+        client.save()
+        _audit("client.updated", client, changes)
+    return client
+
+
+@transaction.atomic
 def client_rotate_secret(*, client: Client, grace_seconds: int = 0) -> str:
-    """A new secret for ``client``; the old one stays valid for ``grace_seconds``."""
+    """A new secret for ``client``; the old one stays valid for ``grace_seconds`` (0: it
+    stops at once). A secret still in its overlap from an earlier rotation stops now: only
+    the secret current until this rotation keeps working."""
     if client.is_public:
         raise ClientError("a public client has no secret")
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise ClientError("the overlap must be between 0 seconds and 30 days", field="grace")
+    client = Client.objects.select_for_update().get(pk=client.pk)
     secret = credentials.new_secret()
+    now = timezone.now()
     client.previous_secret_digest = client.secret_digest if grace_seconds else ""
     client.previous_secret_expires_at = (
-        timezone.now() + timedelta(seconds=grace_seconds) if grace_seconds else None
+        now + timedelta(seconds=grace_seconds) if grace_seconds else None
     )
     client.secret_digest = credentials.digest(secret)
     client.save(
-        update_fields=["secret_digest", "previous_secret_digest", "previous_secret_expires_at"]
+        update_fields=[
+            "secret_digest",
+            "previous_secret_digest",
+            "previous_secret_expires_at",
+            "updated_at",
+        ]
+    )
+    expires = client.previous_secret_expires_at
+    _audit(
+        "client.secret_rotated",
+        client,
+        {
+            "grace_seconds": grace_seconds,
+            "previous_valid_until": expires.isoformat() if expires else None,
+        },
     )
     return secret
 
@@ -62,7 +152,24 @@ def client_rotate_secret(*, client: Client, grace_seconds: int = 0) -> str:
 @transaction.atomic
 def client_set_disabled(*, client: Client, disabled: bool) -> Client:
     """Disable or re-enable ``client``. A disabled client authenticates nowhere and its
-    tokens introspect as inactive at once (the tenant admin's kill switch)."""
+    tokens introspect as inactive at once (the tenant admin's kill switch). Setting the
+    state it already has writes nothing."""
+    client = Client.objects.select_for_update().get(pk=client.pk)
+    if client.disabled == disabled:
+        return client
     client.disabled = disabled
-    client.save(update_fields=["disabled"])
+    client.save(update_fields=["disabled", "updated_at"])
+    _audit(
+        "client.disabled" if disabled else "client.enabled",
+        client,
+        diff({"disabled": not disabled}, {"disabled": disabled}),
+    )
     return client
+
+
+@transaction.atomic
+def client_delete(*, client: Client) -> None:
+    """Delete ``client`` with its tokens, codes, grant families and consents (cascades in
+    the database); its tokens stop introspecting and its secret stops working at once."""
+    _audit("client.deleted", client, diff(client_snapshot(client), {}))
+    Client.objects.filter(pk=client.pk).delete()

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.tenant_home, name="tenant-home"),
     path("", include("oauth.urls")),
     path("console/", include("oauth.console.urls")),
+    path("account/", include("kernel.accounts.views")),
 ]
 
 handler400 = "kernel.views.bad_request"

@@ -1,15 +1,62 @@
-"""Forms of the console's client pages."""
+"""Forms of the console's client pages. They parse what the admin typed; every rule about
+what a client may be registered with lives in ``oauth.client_metadata.ClientMetadata``, and
+its ``ClientError`` is shown next to the field it names."""
 
 from django import forms
 
-from oauth.models import Client
+from oauth.client_metadata import ClientError, ClientMetadata
+from oauth.grant_types import GRANT_TYPES
+from oauth.models import Client, SigningKey
+from oauth.services.clients import MAX_GRACE_SECONDS
+
+MAX_LIST_TEXT = 20_000
+MAX_LIFETIME = 10 * 365 * 86400
 
 
 def _lines(value: str) -> list[str]:
     return [line.strip() for line in (value or "").splitlines() if line.strip()]
 
 
-class ClientForm(forms.Form):
+def _sentence(message: str) -> str:
+    message = message.strip()
+    message = message[:1].upper() + message[1:]
+    return message if message.endswith((".", "?", "!")) else message + "."
+
+
+def _lines_field(label: str, help_text: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        max_length=MAX_LIST_TEXT,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=help_text,
+    )
+
+
+class MetadataForm(forms.Form):
+    """A form whose ``metadata()`` builds a ``ClientMetadata``, or puts the reason it could
+    not next to the field at fault and returns None."""
+
+    def metadata_arguments(self) -> dict:
+        raise NotImplementedError
+
+    def metadata(self) -> ClientMetadata | None:
+        if not self.is_valid():
+            return None
+        try:
+            return ClientMetadata(**self.metadata_arguments())
+        except ClientError as exc:
+            self.add_client_error(exc)
+            return None
+
+    def add_client_error(self, exc: ClientError) -> None:
+        field = exc.field if exc.field in self.fields else None
+        self.add_error(field, _sentence(exc.web))
+
+
+class ClientForm(MetadataForm):
+    """Registration: the kind of application decides the grants and the auth method."""
+
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(
         choices=[
@@ -18,15 +65,13 @@ class ClientForm(forms.Form):
             ("service", "Machine to machine (confidential, client credentials)"),
         ]
     )
-    redirect_uris = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 3}), help_text="one per line"
-    )
+    redirect_uris = _lines_field("Redirect URIs", "one per line")
     scopes = forms.CharField(
         required=False, max_length=2000, help_text="space-separated, e.g. openid profile email api"
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
 
-    def service_arguments(self) -> dict:
+    def metadata_arguments(self) -> dict:
         data = self.cleaned_data
         kind = data["kind"]
         grant_types = (
@@ -40,3 +85,132 @@ class ClientForm(forms.Form):
             "auth_method": Client.AuthMethod.NONE if kind == "spa" else Client.AuthMethod.BASIC,
             "can_introspect": data["can_introspect"],
         }
+
+
+class ClientEditForm(MetadataForm):
+    """Every field a client is registered with (RFC 7591 §2, OIDC Registration §2)."""
+
+    name = forms.CharField(max_length=200, help_text="shown to users on the consent page")
+    auth_method = forms.ChoiceField(
+        label="Token endpoint authentication",
+        choices=Client.AuthMethod.choices,
+        help_text="none = public client (PKCE); public and confidential cannot be swapped",
+    )
+    grant_types = forms.MultipleChoiceField(
+        label="Grant types",
+        required=False,
+        choices=[(g, g) for g in GRANT_TYPES],
+        widget=forms.CheckboxSelectMultiple,
+    )
+    redirect_uris = _lines_field("Redirect URIs", "exact match; one per line")
+    post_logout_redirect_uris = _lines_field(
+        "Post-logout redirect URIs", "where sign-out may return to; one per line"
+    )
+    scopes = forms.CharField(
+        label="Allowed scopes",
+        required=False,
+        max_length=MAX_LIST_TEXT,
+        help_text="space-separated",
+    )
+    default_scopes = forms.CharField(
+        label="Default scopes",
+        required=False,
+        max_length=MAX_LIST_TEXT,
+        help_text="granted when a request names none; empty = all allowed scopes",
+    )
+    resources = _lines_field("Resource indicators (RFC 8707)", "absolute URIs, one per line")
+    cors_origins = _lines_field(
+        "CORS origins", "browser origins allowed to call the token endpoints, one per line"
+    )
+    access_token_format = forms.ChoiceField(
+        label="Access token format", choices=Client.AccessTokenFormat.choices
+    )
+    access_token_lifetime = forms.IntegerField(
+        label="Access token lifetime (seconds)",
+        required=False,
+        min_value=1,
+        max_value=MAX_LIFETIME,
+        help_text="empty = the tenant's default",
+    )
+    refresh_token_lifetime = forms.IntegerField(
+        label="Refresh token lifetime (seconds)",
+        required=False,
+        min_value=1,
+        max_value=MAX_LIFETIME,
+        help_text="empty = the tenant's default",
+    )
+    id_token_signed_response_alg = forms.ChoiceField(
+        label="ID token signing algorithm", choices=SigningKey.Alg.choices
+    )
+    can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
+
+    @classmethod
+    def for_client(cls, client: Client, data=None) -> "ClientEditForm":
+        initial = {
+            "name": client.name,
+            "auth_method": client.token_endpoint_auth_method,
+            "grant_types": list(client.grant_types),
+            "redirect_uris": "\n".join(client.redirect_uris),
+            "post_logout_redirect_uris": "\n".join(client.post_logout_redirect_uris),
+            "scopes": " ".join(client.scopes),
+            "default_scopes": " ".join(client.default_scopes),
+            "resources": "\n".join(client.resources),
+            "cors_origins": "\n".join(client.cors_origins),
+            "access_token_format": client.access_token_format,
+            "access_token_lifetime": client.access_token_lifetime,
+            "refresh_token_lifetime": client.refresh_token_lifetime,
+            "id_token_signed_response_alg": client.id_token_signed_response_alg,
+            "can_introspect": client.can_introspect,
+        }
+        return cls(data, initial=initial)
+
+    def metadata_arguments(self) -> dict:
+        data = self.cleaned_data
+        return {
+            "name": data["name"],
+            "auth_method": data["auth_method"],
+            "grant_types": list(data["grant_types"]),
+            "redirect_uris": _lines(data["redirect_uris"]),
+            "post_logout_redirect_uris": _lines(data["post_logout_redirect_uris"]),
+            "scopes": data["scopes"].split(),
+            "default_scopes": data["default_scopes"].split(),
+            "resources": _lines(data["resources"]),
+            "cors_origins": _lines(data["cors_origins"]),
+            "access_token_format": data["access_token_format"],
+            "access_token_lifetime": data["access_token_lifetime"],
+            "refresh_token_lifetime": data["refresh_token_lifetime"],
+            "id_token_signed_response_alg": data["id_token_signed_response_alg"],
+            "can_introspect": data["can_introspect"],
+        }
+
+
+class RotateSecretForm(forms.Form):
+    grace_seconds = forms.TypedChoiceField(
+        label="The current secret keeps working for",
+        coerce=int,
+        initial=86400,
+        choices=[
+            (0, "no time: it stops at once"),
+            (300, "5 minutes"),
+            (3600, "1 hour"),
+            (86400, "24 hours"),
+            (7 * 86400, "7 days"),
+            (MAX_GRACE_SECONDS, "30 days"),
+            (-1, "a custom time (below)"),
+        ],
+    )
+    custom_seconds = forms.IntegerField(
+        label="Custom overlap (seconds)", required=False, min_value=0, max_value=MAX_GRACE_SECONDS
+    )
+
+    def grace(self) -> int:
+        data = self.cleaned_data
+        if data["grace_seconds"] >= 0:
+            return data["grace_seconds"]
+        return data["custom_seconds"] or 0
+
+    def clean(self):
+        data = super().clean()
+        if data.get("grace_seconds") == -1 and data.get("custom_seconds") is None:
+            self.add_error("custom_seconds", "Enter the overlap in seconds.")
+        return data

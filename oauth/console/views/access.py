@@ -6,6 +6,7 @@ handoff is exempt, because its single-use token is itself the proof (it is poste
 public host, a different origin).
 """
 
+import secrets
 import time
 
 from django.http import HttpResponseForbidden
@@ -21,6 +22,33 @@ from oauth.views.authorize import AUTH_TIME_SESSION_KEY
 
 #: Rows per page in every console list.
 PAGE_SIZE = 50
+#: How many submitted one-time form tokens a session remembers.
+_ONCE_REMEMBERED = 50
+_ONCE_SESSION_KEY = "console_once"
+
+
+def once_token() -> str:
+    """A one-time token for a form whose answer cannot be a redirect (it shows a secret once):
+    the form carries it as ``once``, and ``once_claim`` refuses it the second time, so a
+    reload that re-posts the form writes nothing."""
+    return secrets.token_urlsafe(16)
+
+
+def once_claim(request) -> bool:
+    """False if this session already submitted the form's ``once`` token."""
+    value = request.POST.get("once", "")[:64]
+    if not value:
+        return True
+    used = list(request.session.get(_ONCE_SESSION_KEY, []))
+    if value in used:
+        return False
+    request.session[_ONCE_SESSION_KEY] = [*used, value][-_ONCE_REMEMBERED:]
+    return True
+
+
+def clean_query(request, name: str = "q", limit: int = 100) -> str:
+    """A search box's value, safe for any query: no NUL bytes, at most ``limit`` characters."""
+    return (request.GET.get(name) or "").replace("\x00", "").strip()[:limit]
 
 
 def staff_required(view):

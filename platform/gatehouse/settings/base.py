@@ -137,6 +137,22 @@ CACHES = {
     }
 }
 
+# --- Email (password-reset links): one SMTP mailer, configured from the environment --------
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": env.string("EMAIL_HOST", "localhost"),
+            "port": env.integer("EMAIL_PORT", 25, minimum=1),
+            "username": env.string("EMAIL_HOST_USER", ""),
+            "password": env.string("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": env.boolean("EMAIL_USE_TLS", False),
+            "timeout": 10,
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", f"no-reply@{GATEHOUSE_BASE_DOMAIN}")
+
 # --- Sessions and cookies: host-only, per tenant schema ------------------------------------
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_DOMAIN = None

@@ -39,3 +39,34 @@ class LoginHandoff(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class UserSession(models.Model):
+    """One signed-in session of a user: the index that lets an admin see a user's sessions
+    and end one, or all of them when the user is disabled (the session store itself cannot
+    be searched by user). Kept by the ``user_logged_in`` / ``user_logged_out`` signals.
+
+    ``session_key`` is a bearer credential: it is never shown or audited; pages name a
+    session by ``pk``.
+    """
+
+    session_key = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    created_at = models.DateTimeField()
+    ip = models.CharField(max_length=64, blank=True, default="")
+    user_agent = models.CharField(max_length=300, blank=True, default="")
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_session_user")]
+
+
+class PasswordReset(models.Model):
+    """A single-use, short-lived password-reset link sent by email (an admin's "send reset"
+    or the user's own "forgot password"). Only the SHA-256 digest of its token is stored;
+    it is spent by ``used_at`` and dies at ``expires_at``."""
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="password_resets")
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

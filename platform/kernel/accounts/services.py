@@ -3,20 +3,67 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from importlib import import_module
 
-from django.contrib.auth.password_validation import validate_password
+from django.conf import settings
+from django.contrib.auth.password_validation import (
+    password_validators_help_texts,
+    validate_password,
+)
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from kernel import credentials
-from kernel.accounts.models import LoginHandoff, User
+from kernel.accounts.models import LoginHandoff, PasswordReset, User, UserSession
+from kernel.accounts.signals import password_replaced
+from kernel.audit.services import audit_record, diff
 from kernel.errors import DomainError
+from kernel.http import client_ip
 
 
 class UserError(DomainError):
-    """A one-line, user-facing reason the user could not be created."""
+    """A one-line, user-facing reason a change to a user was refused. ``field`` names the
+    form field at fault, for pages that show it there."""
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def user_snapshot(user: User) -> dict:
+    """What an audit diff shows of a user (never the password or its hash)."""
+    return {
+        "username": user.username,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "email_verified": user.email_verified,
+        "is_staff": user.is_staff,
+        "is_active": user.is_active,
+    }
+
+
+def _audit(action: str, user: User, changes: dict | None = None) -> None:
+    audit_record(
+        action=action,
+        object_type="user",
+        object_id=str(user.pk),
+        object_label=user.username,
+        changes=changes,
+    )
+
+
+def _clean_email(email: str) -> str:
+    email = (email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise UserError(f"email {email!r} is not a valid address", field="email") from None
+    return email
 
 
 def _first_message(exc: ValidationError) -> str:
@@ -34,15 +81,11 @@ def user_create(
     is_superuser: bool = False,
 ) -> User:
     username = username.strip()
-    if not username or len(username) > 150:
-        raise UserError("username must be 1-150 characters")
-    if email:
-        try:
-            validate_email(email)
-        except ValidationError:
-            raise UserError(f"email {email!r} is not a valid address") from None
+    if not username or len(username) > 150 or "\x00" in username:
+        raise UserError("username must be 1-150 characters", field="username")
+    email = _clean_email(email)
     if User.objects.filter(username=username).exists():
-        raise UserError(f"user {username!r} already exists")
+        raise UserError(f"user {username!r} already exists", field="username")
     user = User(
         username=username,
         email=email,
@@ -53,14 +96,254 @@ def user_create(
     try:
         validate_password(password, user=user)
     except ValidationError as exc:
-        raise UserError(f"password rejected: {_first_message(exc)}") from None
+        raise UserError(f"password rejected: {_first_message(exc)}", field="password") from None
     user.set_password(password)
     try:
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise UserError(f"user {username!r} already exists") from None
+        raise UserError(f"user {username!r} already exists", field="username") from None
+    _audit("user.created", user, diff({}, user_snapshot(user)))
     return user
+
+
+@transaction.atomic
+def user_update(
+    *,
+    user: User,
+    first_name: str,
+    last_name: str,
+    email: str,
+    email_verified: bool,
+    is_staff: bool,
+) -> User:
+    """Change a user's name, email, verified flag and admin flag (one audited diff).
+    Changing the email address does not keep it verified unless ``email_verified`` says so."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    for name, value in (("first_name", first_name), ("last_name", last_name)):
+        if len(value) > 150 or "\x00" in value:
+            raise UserError("a name must be at most 150 characters", field=name)
+    before = user_snapshot(user)
+    user.first_name, user.last_name = first_name.strip(), last_name.strip()
+    user.email = _clean_email(email)
+    user.email_verified, user.is_staff = email_verified, is_staff
+    changes = diff(before, user_snapshot(user))
+    if changes:
+        user.save(update_fields=["first_name", "last_name", "email", "email_verified", "is_staff"])
+        _audit("user.updated", user, changes)
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, user: User, active: bool) -> User:
+    """Disable or re-enable a user. A disabled user cannot sign in, every session of theirs
+    ends at once, and their tokens introspect as inactive (the token endpoints check
+    ``is_active``). Setting the state the user already has writes nothing."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.is_active == active:
+        return user
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    ended = 0 if active else _end_sessions(UserSession.objects.filter(user=user))
+    changes = diff({"is_active": not active}, {"is_active": active})
+    if not active:
+        changes["sessions_ended"] = ended
+    _audit("user.enabled" if active else "user.disabled", user, changes)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, user: User) -> None:
+    """Delete a user with their sessions; their tokens, codes, grants and consents go with
+    them (the oauth tables cascade on the user)."""
+    _end_sessions(UserSession.objects.filter(user=user))
+    _audit("user.deleted", user, diff(user_snapshot(user), {}))
+    User.objects.filter(pk=user.pk).delete()
+
+
+def password_rules() -> list[str]:
+    """The password rules (``AUTH_PASSWORD_VALIDATORS``) in words, to show before they fail."""
+    return list(password_validators_help_texts())
+
+
+@transaction.atomic
+def user_set_password(*, user: User, password: str) -> User:
+    """Set ``user``'s password through the password validators. Every session of theirs ends
+    and ``password_replaced`` is sent, so the layers above end what the old one granted."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    ended = _replace_password(user, password)
+    _audit("user.password_set", user, {"sessions_ended": ended})
+    return user
+
+
+def _replace_password(user: User, password: str) -> int:
+    """Validate and set ``password``, end every session of ``user`` and every reset link
+    still out, and send ``password_replaced``; how many sessions ended."""
+    if len(password) > 1024 or "\x00" in password:
+        raise UserError("a password must be at most 1024 characters", field="password")
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        raise UserError(" ".join(exc.messages), field="password") from None
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    PasswordReset.objects.filter(user=user, used_at__isnull=True).update(used_at=timezone.now())
+    ended = _end_sessions(UserSession.objects.filter(user=user))
+    password_replaced.send(sender=User, user=user)
+    return ended
+
+
+# --- Password reset by email ------------------------------------------------------------------
+
+#: How long a reset link works (seconds), and how soon another may be sent to the same user.
+PASSWORD_RESET_SECONDS = 3600
+PASSWORD_RESET_RESEND_SECONDS = 60
+#: The path of the reset page on the tenant's host (``gatehouse.urls_tenant``).
+PASSWORD_RESET_PATH = "/account/reset/"
+
+
+@transaction.atomic
+def password_reset_send(*, user: User, site: str, site_name: str = "") -> bool:
+    """Email ``user`` a single-use link to choose a new password, on ``site`` (the tenant's
+    origin, e.g. ``https://acme.auth.example.com``). False when none was sent: the user has
+    no email address, is disabled, or was sent one less than a minute ago (a repeated click
+    or a reload sends nothing more). The token is only in the email; its digest is stored.
+    """
+    user = User.objects.select_for_update().get(pk=user.pk)
+    now = timezone.now()
+    recent = PasswordReset.objects.filter(
+        user=user,
+        used_at__isnull=True,
+        created_at__gt=now - timedelta(seconds=PASSWORD_RESET_RESEND_SECONDS),
+    )
+    if not user.email or not user.is_active or recent.exists():
+        return False
+    token = credentials.new_secret()
+    PasswordReset.objects.create(
+        token_digest=credentials.digest(token),
+        user=user,
+        created_at=now,
+        expires_at=now + timedelta(seconds=PASSWORD_RESET_SECONDS),
+    )
+    _audit("user.password_reset_sent", user, {"email": user.email})
+    link = f"{site}{PASSWORD_RESET_PATH}{token}/"
+    name = site_name or site
+    message = (
+        f"Someone asked to reset the password of {user.username} at {name}.\n\n"
+        f"To choose a new password, open this link within {PASSWORD_RESET_SECONDS // 60} "
+        f"minutes (it works once):\n\n{link}\n\n"
+        "If you did not ask for this, ignore this email: your password stays as it is.\n"
+    )
+    recipient = user.email
+    transaction.on_commit(
+        lambda: send_mail(f"Reset your password at {name}", message, None, [recipient])
+    )
+    return True
+
+
+@transaction.atomic
+def password_reset_send_for_email(*, email: str, site: str, site_name: str = "") -> None:
+    """The end user's "forgot password": the same outcome whether or not ``email`` belongs
+    to an account, so the answer reveals nothing about who has one."""
+    email = (email or "").strip()
+    if not email or len(email) > 254 or "\x00" in email:
+        return
+    for user in User.objects.filter(email__iexact=email, is_active=True):
+        password_reset_send(user=user, site=site, site_name=site_name)
+
+
+def password_reset_user(*, token: str) -> User | None:
+    """The active user a live (unused, unexpired) reset token is for, else None."""
+    if not token or len(token) > 128 or "\x00" in token:
+        return None
+    reset = (
+        PasswordReset.objects.select_related("user")
+        .filter(
+            token_digest=credentials.digest(token),
+            used_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .first()
+    )
+    return reset.user if reset and reset.user.is_active else None
+
+
+@transaction.atomic
+def password_reset_complete(*, token: str, password: str) -> User:
+    """Spend a reset token on a new password (validated). Every session of the user ends,
+    every other reset link of theirs dies, and ``password_replaced`` lets oauth revoke
+    their refresh tokens. Single use: the row is locked, so two submissions cannot both
+    succeed."""
+    if not token or len(token) > 128 or "\x00" in token:
+        raise UserError("this reset link is not valid")
+    reset = (
+        PasswordReset.objects.select_for_update()
+        .filter(token_digest=credentials.digest(token))
+        .first()
+    )
+    now = timezone.now()
+    if reset is None or reset.used_at is not None or reset.expires_at <= now:
+        raise UserError("this reset link was already used or has expired: ask for a new one")
+    user = User.objects.select_for_update().get(pk=reset.user_id)
+    if not user.is_active:
+        raise UserError("this reset link was already used or has expired: ask for a new one")
+    ended = _replace_password(user, password)
+    reset.used_at = now
+    reset.save(update_fields=["used_at"])
+    _audit("user.password_reset", user, {"sessions_ended": ended})
+    return user
+
+
+# --- Sessions ---------------------------------------------------------------------------------
+
+
+def _session_store():
+    return import_module(settings.SESSION_ENGINE).SessionStore
+
+
+def _end_sessions(sessions) -> int:
+    """Delete these sessions from the session store and from the index; how many."""
+    store = _session_store()
+    keys = list(sessions.values_list("session_key", flat=True))
+    for key in keys:
+        store(session_key=key).delete(key)
+    UserSession.objects.filter(session_key__in=keys).delete()
+    return len(keys)
+
+
+@transaction.atomic
+def user_session_end(*, session: UserSession) -> None:
+    """End one session of a user (they are signed out on their next request)."""
+    _end_sessions(UserSession.objects.filter(pk=session.pk))
+    _audit(
+        "user.session_ended",
+        session.user,
+        {"session_id": session.pk, "ip": session.ip, "started": session.created_at.isoformat()},
+    )
+
+
+def user_session_started(sender, request, user, **kwargs) -> None:
+    """``user_logged_in`` receiver: index the new session under its user."""
+    session = getattr(request, "session", None)
+    key = getattr(session, "session_key", None)
+    if not key or user is None:
+        return
+    UserSession.objects.update_or_create(
+        session_key=key,
+        defaults={
+            "user": user,
+            "created_at": timezone.now(),
+            "ip": client_ip(request)[:64],
+            "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
+        },
+    )
+
+
+def user_session_closed(sender, request, user, **kwargs) -> None:
+    """``user_logged_out`` receiver: the session is no longer the user's."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    if key:
+        UserSession.objects.filter(session_key=key).delete()
 
 
 HANDOFF_SECONDS = 60

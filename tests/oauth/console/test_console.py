@@ -44,7 +44,7 @@ def test_console_registers_a_client_that_works_only_in_its_tenant(tenant_a, tena
     page = client.post(
         "/console/clients/", {"name": "Billing API", "kind": "service", "scopes": "api"}
     )
-    assert page.status_code == 200
+    assert page.status_code == 200, page.content
     client_id = re.search(rb'id="new-client-id">([^<]+)<', page.content).group(1).decode()
     secret = remember_secret(
         re.search(rb'id="new-client-secret">([^<]+)<', page.content).group(1).decode()
@@ -69,7 +69,7 @@ def test_console_client_secret_rotation_and_disable(tenant_a):
     old = remember_secret(
         re.search(rb'id="new-client-secret">([^<]+)<', page.content).group(1).decode()
     )
-    rotated = client.post(f"/console/clients/{client_id}/rotate-secret/")
+    rotated = client.post(f"/console/clients/{client_id}/rotate-secret/", {"grace_seconds": "0"})
     new = remember_secret(
         re.search(rb'id="new-client-secret">([^<]+)<', rotated.content).group(1).decode()
     )
@@ -79,7 +79,7 @@ def test_console_client_secret_rotation_and_disable(tenant_a):
     assert fresh.status_code == 200
     remember_secret(fresh.json()["access_token"])
 
-    client.post(f"/console/clients/{client_id}/toggle/")
+    client.post(f"/console/clients/{client_id}/toggle/", {"disabled": "1"})
     with tenant_a.context():
         assert Client.objects.get(client_id=client_id).disabled
     assert _token(tenant_a, client_id, new).status_code == 401
