@@ -127,7 +127,12 @@ class RotationResult:
     @property
     def description(self) -> str:
         return {
-            Rotation.RACE_LOST: "The refresh token was just rotated by a concurrent request.",
+            # True whether the other use was concurrent or a moment earlier: the server cannot
+            # tell which, only that the token was rotated within the reuse window.
+            Rotation.RACE_LOST: (
+                "The refresh token was already used moments ago; use the refresh token "
+                "issued then. The grant was not revoked."
+            ),
             Rotation.REUSED: "The refresh token was already used; the grant has been revoked.",
         }.get(self.outcome, "The refresh token is invalid, expired or revoked.")
 
