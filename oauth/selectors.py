@@ -38,6 +38,7 @@ class IssuerPolicy:
     authorization_code_lifetime: int
     refresh_reuse_window: int
     default_resource: str
+    scopes_supported: tuple[str, ...]
 
 
 _policy_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CACHE_SECONDS"))
@@ -51,6 +52,7 @@ def _load_issuer_policy() -> IssuerPolicy:
         authorization_code_lifetime=row.authorization_code_lifetime,
         refresh_reuse_window=row.refresh_reuse_window,
         default_resource=row.default_resource,
+        scopes_supported=tuple(row.scopes_supported),
     )
 
 
@@ -196,3 +198,17 @@ def authorization_server_metadata(request) -> dict:
         }
     )
     return metadata
+
+
+def clients_using_scopes(*, exclude: list[str]) -> dict[str, list[str]]:
+    """Scopes outside ``exclude`` that clients are registered for: scope -> client names.
+
+    Allowed scopes may not shrink under a registered client (``check_scopes_allowed``).
+    """
+    allowed = set(exclude)
+    used: dict[str, list[str]] = {}
+    for name, scopes in Client.objects.order_by("name", "pk").values_list("name", "scopes"):
+        for scope in scopes:
+            if scope not in allowed:
+                used.setdefault(scope, []).append(name)
+    return used

@@ -1,6 +1,6 @@
 """The console's routes: each area's module declares its own."""
 
-from oauth.console.views import access, clients, home, keys, users
+from oauth.console.views import access, clients, home, keys, settings, users
 
 urlpatterns = [
     *home.urlpatterns,
@@ -8,4 +8,5 @@ urlpatterns = [
     *clients.urlpatterns,
     *users.urlpatterns,
     *keys.urlpatterns,
+    *settings.urlpatterns,
 ]

@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kernel import credentials
-from oauth.client_metadata import ClientError, ClientMetadata
+from oauth.client_metadata import ClientError, ClientMetadata, check_scopes_allowed
 from oauth.models import Client
 
 
@@ -18,6 +18,7 @@ def client_create(*, metadata: ClientMetadata) -> tuple[Client, str | None]:
 
     The secret (None for a public client) is returned once and only its digest is stored.
     """
+    check_scopes_allowed(metadata.scopes)
     secret = None if metadata.is_public else credentials.new_secret()
     client = Client.objects.create(
         client_id=credentials.new_client_id(),

@@ -75,4 +75,16 @@ def provision(slug: str, name: str) -> TenantInfo:
     else:  # --reuse-db
         host = f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}"
         schema, issuer = existing.schema_name, f"https://{host}"
+    with schema_context(schema):
+        _allow_any_scope()
     return TenantInfo(slug, schema, host, issuer, username, password)
+
+
+def _allow_any_scope() -> None:
+    """The shared tenants register clients with free-form scopes ("api read"): they restrict
+    none, so tests of the allowed-scopes rule set their own list (rolled back after them)."""
+    from oauth.models import IssuerSettings
+
+    row = IssuerSettings.load()
+    row.scopes_supported = []
+    row.save(update_fields=["scopes_supported"])
