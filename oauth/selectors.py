@@ -14,7 +14,8 @@ from kernel import credentials
 from kernel.conf import setting
 from kernel.http import origin
 from kernel.ttlcache import TTLCache
-from oauth.models import Client, Consent, IssuerSettings, Token
+from oauth.models import Branding, Client, Consent, IssuerSettings, Token
+from oauth.models.branding import HEX_COLOUR
 
 # --- Issuer -----------------------------------------------------------------------------------
 
@@ -79,6 +80,65 @@ def clear_issuer_policy_cache() -> None:
 @receiver([post_save, post_delete], sender=IssuerSettings)
 def _issuer_settings_changed(**kwargs) -> None:
     clear_issuer_policy_cache()
+
+
+# --- Branding, cached per schema like the issuer policy -----------------------------------------
+
+
+@dataclass(frozen=True)
+class BrandingSnapshot:
+    """What the tenant's pages show; ``logo_version`` (a digest prefix) is "" without a logo."""
+
+    display_name: str
+    primary_colour: str
+    logo_version: str
+
+    @property
+    def primary_inverse(self) -> str:
+        """Text on the primary colour: black or white, whichever contrasts more (WCAG 2.x
+        relative luminance, with 0.179 as the point where both contrast equally)."""
+        if not self.primary_colour:
+            return ""
+        channels = [int(self.primary_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return "#000" if luminance > 0.179 else "#fff"
+
+
+_branding_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CACHE_SECONDS"))
+
+
+def _load_branding() -> BrandingSnapshot:
+    row = (
+        Branding.objects.order_by("pk")
+        .only("display_name", "primary_colour", "logo_sha256")
+        .first()
+    )
+    if row is None:
+        return BrandingSnapshot("", "", "")
+    # Written into CSS by templates/base.html: re-checked here, whatever wrote the row.
+    colour = row.primary_colour if HEX_COLOUR.regex.match(row.primary_colour) else ""
+    return BrandingSnapshot(row.display_name, colour, row.logo_sha256[:16])
+
+
+def branding() -> BrandingSnapshot:
+    """This tenant's branding, read on every page: cached per schema for
+    ``GATEHOUSE["ISSUER_SETTINGS_CACHE_SECONDS"]``, dropped in this process on save."""
+    return _branding_cache.get_or_set(connection.schema_name, _load_branding)
+
+
+def branding_logo() -> Branding | None:
+    """The row with the logo's bytes, or None when the tenant has no logo."""
+    return Branding.objects.exclude(logo_sha256="").order_by("pk").first()
+
+
+def clear_branding_cache() -> None:
+    _branding_cache.clear()
+
+
+@receiver([post_save, post_delete], sender=Branding)
+def _branding_changed(**kwargs) -> None:
+    clear_branding_cache()
 
 
 def token_retention_seconds() -> int:

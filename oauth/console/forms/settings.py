@@ -2,8 +2,10 @@
 
 from django import forms
 
+from oauth.branding import LOGO_MAX_BYTES, logo_content_type
 from oauth.client_metadata import scope_token_valid
 from oauth.models import Client
+from oauth.models.branding import HEX_COLOUR
 from oauth.selectors import clients_using_scopes
 
 _DAY = 86400
@@ -90,3 +92,49 @@ class IssuerSettingsForm(forms.Form):
                     "first, or keep it allowed."
                 )
         return scopes
+
+
+class BrandingForm(forms.Form):
+    """How the sign-in, consent, sign-out and error pages look."""
+
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=100,
+        required=False,
+        help_text="Shown above the sign-in form; empty shows none.",
+    )
+    primary_colour = forms.CharField(
+        label="Primary colour",
+        max_length=7,
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": "#1e66f5", "pattern": "#[0-9a-fA-F]{6}"}),
+        help_text="# and six hex digits, e.g. #1e66f5; empty uses the standard colour.",
+    )
+    logo = forms.FileField(
+        label="Logo",
+        required=False,
+        help_text=f"PNG, JPEG or WebP, at most {LOGO_MAX_BYTES // 1024} KB.",
+    )
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+
+    def clean_primary_colour(self) -> str:
+        colour = self.cleaned_data["primary_colour"].strip().lower()
+        if colour and not HEX_COLOUR.regex.match(colour):
+            raise forms.ValidationError("Enter a colour as # and six hex digits, e.g. #1e66f5.")
+        return colour
+
+    def clean_logo(self) -> bytes | None:
+        upload = self.cleaned_data.get("logo")
+        if not upload:
+            return None
+        if upload.size > LOGO_MAX_BYTES:
+            raise forms.ValidationError(
+                f"This file is {upload.size // 1024} KB; the logo may be at most "
+                f"{LOGO_MAX_BYTES // 1024} KB."
+            )
+        data = upload.read(LOGO_MAX_BYTES + 1)
+        if len(data) > LOGO_MAX_BYTES or logo_content_type(data) is None:
+            raise forms.ValidationError(
+                "This file is not a PNG, JPEG or WebP image. SVG is not accepted."
+            )
+        return data

@@ -167,10 +167,10 @@ def test_settings_need_an_admin_and_a_csrf_token(tenant_a):
     from kernel.accounts.services import user_create
 
     assert tenant_a.client().get("/console/settings/").status_code == 302
+    client = tenant_a.client()
     with tenant_a.context():
         plain = user_create(username="plain-s", password=remember_secret("plain-user-pw-123"))
-    client = tenant_a.client()
-    client.force_login(plain)
+        client.force_login(plain)
     assert client.get("/console/settings/").status_code == 403
     assert client.post("/console/settings/", VALID).status_code == 403
 
