@@ -9,7 +9,7 @@ made with the tenant is then safe to promote, a later one waits jwks_max_age).
 """
 
 from django.db import migrations, models
-from django.db.models import Min
+from django.db.models import Max, Min
 from django.utils import timezone
 
 import oauth.models.settings
@@ -25,10 +25,17 @@ def existing_tenants_forward(apps, schema_editor):
     scopes = dict.fromkeys(oauth.models.settings.DEFAULT_SCOPES_SUPPORTED)
     for client_scopes in Client.objects.order_by("pk").values_list("scopes", flat=True):
         scopes.update(dict.fromkeys(client_scopes or []))
-    first_key = SigningKey.objects.aggregate(first=Min("created_at"))["first"]
+    first_batch = SigningKey.objects.aggregate(first=Min("published_at"))["first"]
+    first_served = (
+        SigningKey.objects.filter(published_at=first_batch).aggregate(last=Max("created_at"))[
+            "last"
+        ]
+        if first_batch
+        else None
+    )
     for row in rows:
         row.scopes_supported = list(scopes)
-        row.jwks_first_served_at = first_key or timezone.now()
+        row.jwks_first_served_at = first_served or timezone.now()
         row.save(update_fields=["scopes_supported", "jwks_first_served_at"])
 
 
