@@ -127,9 +127,11 @@ def branding() -> BrandingSnapshot:
     return _branding_cache.get_or_set(connection.schema_name, _load_branding)
 
 
-def branding_logo() -> Branding | None:
-    """The row with the logo's bytes, or None when the tenant has no logo."""
-    return Branding.objects.exclude(logo_sha256="").order_by("pk").first()
+def branding_logo(*, with_bytes: bool = True) -> Branding | None:
+    """The branding row when the tenant has a logo (else None); without ``with_bytes`` only
+    its digest and date, for conditional requests."""
+    rows = Branding.objects.exclude(logo_sha256="").order_by("pk")
+    return (rows if with_bytes else rows.only("logo_sha256", "updated_at")).first()
 
 
 def clear_branding_cache() -> None:

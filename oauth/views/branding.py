@@ -13,12 +13,12 @@ from oauth import selectors
 
 
 def _etag(request) -> str | None:
-    row = selectors.branding_logo()
+    row = selectors.branding_logo(with_bytes=False)
     return row.logo_sha256 if row else None
 
 
 def _last_modified(request):
-    row = selectors.branding_logo()
+    row = selectors.branding_logo(with_bytes=False)
     return row.updated_at if row else None
 
 
