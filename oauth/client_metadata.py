@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from kernel.errors import DomainError
 from oauth.grant_types import GRANT_TYPES
-from oauth.models import Client, SigningKey
+from oauth.models import Client, IssuerSettings, SigningKey
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -32,6 +32,27 @@ class ClientError(DomainError):
         super().__init__(message)
         self.field = field
         self.web = web or message
+
+
+def scope_token_valid(scope: str) -> bool:
+    """RFC 6749 §3.3 scope-token syntax, at most 200 characters."""
+    return bool(_SCOPE_TOKEN.match(scope)) and len(scope) <= 200
+
+
+def check_scopes_allowed(scopes: list[str]) -> None:
+    """Refuse ``scopes`` outside this tenant's allowed scopes (RFC 7591 §2 ``scope``: the
+    server may reject what it does not support), instead of registering them silently.
+
+    ``IssuerSettings.scopes_supported`` empty means not restricted.
+    """
+    allowed = IssuerSettings.load().scopes_supported
+    unknown = [scope for scope in scopes if allowed and scope not in allowed]
+    if unknown:
+        raise ClientError(
+            f"{'scope' if len(unknown) == 1 else 'scopes'} {', '.join(unknown)} "
+            f"{'is' if len(unknown) == 1 else 'are'} not among this organisation's allowed scopes "
+            f"({' '.join(allowed)}); an admin can add it under Settings"
+        )
 
 
 def _validate_redirect_uri(uri: str, field: str) -> str:
@@ -124,7 +145,8 @@ class ClientMetadata:
     cors_origins: list[str] = field(default_factory=list)
     access_token_lifetime: int | None = None
     refresh_token_lifetime: int | None = None
-    access_token_format: str = Client.AccessTokenFormat.OPAQUE
+    #: "" = the tenant's ``IssuerSettings.default_access_token_format``.
+    access_token_format: str = ""
     post_logout_redirect_uris: list[str] = field(default_factory=list)
     id_token_signed_response_alg: str = SigningKey.Alg.RS256
 
@@ -138,6 +160,8 @@ class ClientMetadata:
         normalise("name", name)
         if self.auth_method not in Client.AuthMethod.values:
             raise ClientError(f"unknown auth method {self.auth_method!r}", field="auth_method")
+        if not self.access_token_format:
+            normalise("access_token_format", IssuerSettings.load().default_access_token_format)
         if self.access_token_format not in Client.AccessTokenFormat.values:
             raise ClientError(
                 f"unknown access token format {self.access_token_format!r}",
@@ -201,7 +225,7 @@ class ClientMetadata:
             )
         scopes = _unique(self.scopes)
         for scope in scopes:
-            if not _SCOPE_TOKEN.match(scope) or len(scope) > 200:
+            if not scope_token_valid(scope):
                 raise ClientError(f"invalid scope {scope!r} (RFC 6749 3.3)", field="scopes")
         normalise("scopes", scopes)
         default_scopes = _unique(self.default_scopes)

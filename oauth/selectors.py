@@ -16,7 +16,8 @@ from kernel.conf import setting
 from kernel.http import origin
 from kernel.ttlcache import TTLCache
 from oauth.grant_types import GRANT_TYPES
-from oauth.models import Client, Consent, GrantFamily, IssuerSettings, Token
+from oauth.models import Branding, Client, Consent, GrantFamily, IssuerSettings, Token
+from oauth.models.branding import HEX_COLOUR
 
 # --- Issuer -----------------------------------------------------------------------------------
 
@@ -40,6 +41,7 @@ class IssuerPolicy:
     authorization_code_lifetime: int
     refresh_reuse_window: int
     default_resource: str
+    scopes_supported: tuple[str, ...]
 
 
 _policy_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CACHE_SECONDS"))
@@ -53,6 +55,7 @@ def _load_issuer_policy() -> IssuerPolicy:
         authorization_code_lifetime=row.authorization_code_lifetime,
         refresh_reuse_window=row.refresh_reuse_window,
         default_resource=row.default_resource,
+        scopes_supported=tuple(row.scopes_supported),
     )
 
 
@@ -79,6 +82,67 @@ def clear_issuer_policy_cache() -> None:
 @receiver([post_save, post_delete], sender=IssuerSettings)
 def _issuer_settings_changed(**kwargs) -> None:
     clear_issuer_policy_cache()
+
+
+# --- Branding, cached per schema like the issuer policy -----------------------------------------
+
+
+@dataclass(frozen=True)
+class BrandingSnapshot:
+    """What the tenant's pages show; ``logo_version`` (a digest prefix) is "" without a logo."""
+
+    display_name: str
+    primary_colour: str
+    logo_version: str
+
+    @property
+    def primary_inverse(self) -> str:
+        """Text on the primary colour: black or white, whichever contrasts more (WCAG 2.x
+        relative luminance, with 0.179 as the point where both contrast equally)."""
+        if not self.primary_colour:
+            return ""
+        channels = [int(self.primary_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return "#000" if luminance > 0.179 else "#fff"
+
+
+_branding_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CACHE_SECONDS"))
+
+
+def _load_branding() -> BrandingSnapshot:
+    row = (
+        Branding.objects.order_by("pk")
+        .only("display_name", "primary_colour", "logo_sha256")
+        .first()
+    )
+    if row is None:
+        return BrandingSnapshot("", "", "")
+    # Written into CSS by templates/base.html: re-checked here, whatever wrote the row.
+    colour = row.primary_colour if HEX_COLOUR.regex.match(row.primary_colour) else ""
+    return BrandingSnapshot(row.display_name, colour, row.logo_sha256[:16])
+
+
+def branding() -> BrandingSnapshot:
+    """This tenant's branding, read on every page: cached per schema for
+    ``GATEHOUSE["ISSUER_SETTINGS_CACHE_SECONDS"]``, dropped in this process on save."""
+    return _branding_cache.get_or_set(connection.schema_name, _load_branding)
+
+
+def branding_logo(*, with_bytes: bool = True) -> Branding | None:
+    """The branding row when the tenant has a logo (else None); without ``with_bytes`` only
+    its digest and date, for conditional requests."""
+    rows = Branding.objects.exclude(logo_sha256="").order_by("pk")
+    return (rows if with_bytes else rows.only("logo_sha256", "updated_at")).first()
+
+
+def clear_branding_cache() -> None:
+    _branding_cache.clear()
+
+
+@receiver([post_save, post_delete], sender=Branding)
+def _branding_changed(**kwargs) -> None:
+    clear_branding_cache()
 
 
 def token_retention_seconds() -> int:
@@ -260,3 +324,17 @@ def authorization_server_metadata(request) -> dict:
         }
     )
     return metadata
+
+
+def clients_using_scopes(*, exclude: list[str]) -> dict[str, list[str]]:
+    """Scopes outside ``exclude`` that clients are registered for: scope -> client names.
+
+    Allowed scopes may not shrink under a registered client (``check_scopes_allowed``).
+    """
+    allowed = set(exclude)
+    used: dict[str, list[str]] = {}
+    for name, scopes in Client.objects.order_by("name", "pk").values_list("name", "scopes"):
+        for scope in scopes:
+            if scope not in allowed:
+                used.setdefault(scope, []).append(name)
+    return used

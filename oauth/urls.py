@@ -2,7 +2,10 @@
 
 from django.urls import include, path
 
+from oauth.views import branding
+
 urlpatterns = [
+    path("branding/logo", branding.logo, name="branding-logo"),
     path("", include("oauth.urls_core")),
     path("", include("oauth.urls_oidc")),
 ]

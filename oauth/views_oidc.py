@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from oauth import cors, selectors
+from oauth.models import IssuerSettings
 from oauth.oidc.discovery import provider_metadata
 from oauth.oidc.logout import LOGOUT_PARAMETERS, LogoutRequest, logout_request
 from oauth.oidc.userinfo import BearerError, bearer_token, userinfo_response
@@ -28,6 +29,7 @@ from oauth.responses import json_response, public_document
 from oauth.responses import page as _page
 from oauth.responses import redirect as _redirect
 from oauth.signing import selectors as key_selectors
+from oauth.signing import services as key_services
 
 
 # Exempt so that any other method gets its 405 rather than a CSRF 403; GET changes nothing.
@@ -38,10 +40,16 @@ def jwks(request):
 
     Publishes next, current and retiring public keys. ``max-age`` is the same
     ``jwks_max_age`` that rotation waits out before signing with a newly published key
-    (OIDC Core §10.1.1). Public keys are meant for anyone, so any origin may read them.
+    (OIDC Core §10.1.1). The first time it is served is recorded, before the keys are
+    read: a next key made before then is in every JWKS a relying party may hold, so
+    rotation may promote it at once. Public keys are meant for anyone, so any origin may
+    read them.
     """
+    issuer = IssuerSettings.load()
+    if issuer.jwks_first_served_at is None:  # once per tenant; then never written again
+        key_services.jwks_first_served()
     response = JsonResponse(key_selectors.jwks_document())
-    response["Cache-Control"] = f"public, max-age={key_selectors.jwks_max_age()}"
+    response["Cache-Control"] = f"public, max-age={issuer.jwks_max_age}"
     response["Access-Control-Allow-Origin"] = "*"
     return response
 

@@ -1,6 +1,6 @@
 """The console's routes: each area's module declares its own."""
 
-from oauth.console.views import access, audit, clients, home, keys, users
+from oauth.console.views import access, audit, clients, home, keys, settings, users
 
 urlpatterns = [
     *home.urlpatterns,
@@ -9,4 +9,5 @@ urlpatterns = [
     *users.urlpatterns,
     *keys.urlpatterns,
     *audit.urlpatterns,
+    *settings.urlpatterns,
 ]

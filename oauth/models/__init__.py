@@ -1,5 +1,6 @@
 """OAuth storage, one module per concern. Tenant app: every table lives in each tenant schema."""
 
+from oauth.models.branding import Branding
 from oauth.models.clients import Client
 from oauth.models.codes import AuthorizationCode, Consent
 from oauth.models.keys import SigningKey
@@ -8,6 +9,7 @@ from oauth.models.tokens import GrantFamily, Token
 
 __all__ = [
     "AuthorizationCode",
+    "Branding",
     "Client",
     "Consent",
     "GrantFamily",

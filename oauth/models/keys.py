@@ -41,6 +41,9 @@ class SigningKey(models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)
     # A retiring key stays published until every token it signed has expired.
     retire_after = models.DateTimeField(null=True, blank=True)
+    # When it last signed a JWT, to the minute: each process writes it at most once a
+    # minute per key (``signing.services.signing_key_used``), never once per token.
+    last_signed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

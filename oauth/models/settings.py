@@ -1,5 +1,15 @@
 from django.db import models
 
+from oauth.models.clients import Client
+
+#: The allowed scopes of a new tenant: the OpenID Connect ones and refresh (OIDC Core §5.4,
+#: §11). Existing tenants got these plus every scope their clients already had (0005).
+DEFAULT_SCOPES_SUPPORTED = ("openid", "profile", "email", "offline_access")
+
+
+def default_scopes_supported() -> list[str]:
+    return list(DEFAULT_SCOPES_SUPPORTED)
+
 
 class IssuerSettings(models.Model):
     """Per-tenant issuer policy: one row in each tenant schema (``IssuerSettings.load()``)."""
@@ -17,6 +27,18 @@ class IssuerSettings(models.Model):
     default_resource = models.CharField(max_length=500, blank=True, default="")
     signing_key_rotation_days = models.PositiveIntegerField(default=90)
     jwks_max_age = models.PositiveIntegerField(default=3600, help_text="seconds")
+    # What a client registered without choosing a format gets (RFC 9068 for "jwt").
+    default_access_token_format = models.CharField(
+        max_length=8,
+        choices=Client.AccessTokenFormat.choices,
+        default=Client.AccessTokenFormat.OPAQUE,
+    )
+    # RFC 8414 §2 / OIDC Discovery §3 ``scopes_supported``: the scopes a client may be
+    # registered for. Empty = not restricted (any RFC 6749 §3.3 scope token).
+    scopes_supported = models.JSONField(default=default_scopes_supported, blank=True)
+    # When this tenant's JWKS was first served (set once by the JWKS view): a next key
+    # published before then has been in every JWKS any relying party holds.
+    jwks_first_served_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "issuer settings"

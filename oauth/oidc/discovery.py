@@ -25,7 +25,9 @@ def provider_metadata(request) -> dict:
     metadata.update(
         {
             "end_session_endpoint": issuer + reverse("oauth-end-session"),
-            "scopes_supported": list(SCOPE_CLAIMS),
+            # The tenant's allowed scopes; when it restricts none, the ones with OIDC meaning.
+            "scopes_supported": list(selectors.issuer_policy().scopes_supported)
+            or list(SCOPE_CLAIMS),
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
             "claims_supported": claims_supported(),

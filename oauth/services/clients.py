@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from kernel import credentials
 from kernel.audit.services import audit_record, diff
-from oauth.client_metadata import ClientError, ClientMetadata
+from oauth.client_metadata import ClientError, ClientMetadata, check_scopes_allowed
 from oauth.models import Client
 
 #: Longest overlap a rotated secret may keep working (30 days).
@@ -75,6 +75,7 @@ def client_create(*, metadata: ClientMetadata) -> tuple[Client, str | None]:
 
     The secret (None for a public client) is returned once and only its digest is stored.
     """
+    check_scopes_allowed(metadata.scopes)
     secret = None if metadata.is_public else credentials.new_secret()
     client = Client(
         client_id=credentials.new_client_id(),
@@ -103,6 +104,8 @@ def client_update(*, client: Client, metadata: ClientMetadata) -> Client:
             "a public client (no secret) and a confidential one",
             field="auth_method",
         )
+    # Scopes it already had stay editable even if the tenant's allowed list changed since.
+    check_scopes_allowed([scope for scope in metadata.scopes if scope not in client.scopes])
     before = client_snapshot(client)
     _apply(client, metadata)
     changes = diff(before, client_snapshot(client))

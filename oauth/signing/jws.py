@@ -30,7 +30,7 @@ from joserfc.jwk import KeySet
 from joserfc.jwt import JWTClaimsRegistry
 from joserfc.registry import JWS_HEADER_REGISTRY, HeaderParameter
 
-from oauth.signing import selectors
+from oauth.signing import selectors, services
 from oauth.signing.constants import DEFAULT_ALG, SUPPORTED_ALGS
 from oauth.signing.keys import load_private_key, public_key
 
@@ -88,7 +88,7 @@ def sign_jwt(claims: dict, *, alg: str = DEFAULT_ALG, typ: str | None = None) ->
     header = {"alg": alg, "kid": key.kid}
     if typ:
         header["typ"] = typ
-    return jwt.encode(
+    token = jwt.encode(
         header,
         dict(claims),  # joserfc converts datetime exp/iat/nbf in place: not the caller's dict
         load_private_key(key.private_key, alg),
@@ -96,6 +96,8 @@ def sign_jwt(claims: dict, *, alg: str = DEFAULT_ALG, typ: str | None = None) ->
         encoder_cls=_NumericDateEncoder,
         default_type=None,
     )
+    services.signing_key_used(key)
+    return token
 
 
 def _parse(token: str) -> tuple[jws.CompactSignature, dict, dict]:

@@ -14,7 +14,7 @@ What is published (RFC 7517 §5, OIDC Core §10.1.1)
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
 from django.db.models import Max, Q, QuerySet
@@ -95,3 +95,36 @@ def max_signed_token_lifetime(issuer: IssuerSettings | None = None) -> int:
     issuer = issuer or IssuerSettings.load()
     client_max = Client.objects.aggregate(longest=Max("access_token_lifetime"))["longest"]
     return max(issuer.access_token_lifetime, client_max or 0, ID_TOKEN_LIFETIME)
+
+
+def rotation_safe_at(
+    issuer: IssuerSettings, next_key: SigningKey, now: datetime
+) -> datetime | None:
+    """When promoting ``next_key`` to current becomes safe; None when it is at ``now``.
+
+    OIDC Core §10.1.1: safe once every JWKS a relying party may hold lists the key. That is
+    at once when the key was made before this tenant's JWKS was first served
+    (``jwks_first_served_at``; never served counts too), since every JWKS ever served then
+    held it; otherwise once it has been published for ``jwks_max_age`` seconds, when every
+    copy cached before it was published has expired. ``created_at`` is stamped while the
+    key's writer holds the tenant's key lock, which the first JWKS request takes too.
+    """
+    first_served = issuer.jwks_first_served_at
+    if first_served is None or next_key.created_at <= first_served:
+        return None
+    safe_at = (next_key.published_at or next_key.created_at) + timedelta(
+        seconds=issuer.jwks_max_age
+    )
+    return safe_at if safe_at > now else None
+
+
+def rotation_readiness(now: datetime | None = None) -> datetime | None:
+    """When rotating this tenant's keys is safe for every alg; None when it is now."""
+    now = now or timezone.now()
+    issuer = IssuerSettings.load()
+    waits = [
+        safe_at
+        for key in SigningKey.objects.filter(state=SigningKey.State.NEXT)
+        if (safe_at := rotation_safe_at(issuer, key, now)) is not None
+    ]
+    return max(waits, default=None)

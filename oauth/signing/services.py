@@ -7,8 +7,9 @@ lock on its IssuerSettings row, so concurrent callers never leave two current ke
 Rotation without a gap (OIDC Core §10.1.1)
     States move next -> current -> retiring -> retired. JWKS publishes next, current and
     retiring keys with ``Cache-Control: max-age=M`` (``IssuerSettings.jwks_max_age``).
-    ``rotate`` promotes the next key only once it has been published for M seconds, so
-    every relying party's cached JWKS already holds it; the old current key keeps being
+    ``rotate`` promotes the next key only once every relying party's cached JWKS holds it:
+    at once if it was made before the tenant's JWKS was first served, else once it has
+    been published for M seconds (``selectors.rotation_safe_at``); the old current key keeps being
     published (retiring) until ``retire_after`` = rotation time + ``max_signed_token_lifetime``
     + ``CLOCK_SKEW_LEEWAY``, when every token it signed has expired even for a verifier
     with a lenient clock. ``jws.sign_jwt`` refuses an ``exp`` beyond that lifetime, so the
@@ -23,10 +24,12 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
-from django.db.models import Max
+from django.db import connection, transaction
+from django.db.models import Max, Q
 from django.utils import timezone
 
+from kernel.audit.services import audit_record
+from kernel.ttlcache import TTLCache
 from oauth.models import IssuerSettings, SigningKey, Token
 from oauth.signing.constants import CLOCK_SKEW_LEEWAY, SUPPORTED_ALGS
 from oauth.signing.encryption import (
@@ -36,7 +39,11 @@ from oauth.signing.encryption import (
     reencrypt_private_key,
 )
 from oauth.signing.keys import generate_key, private_key_pem, public_jwk
-from oauth.signing.selectors import PUBLISHED_STATES, max_signed_token_lifetime
+from oauth.signing.selectors import (
+    PUBLISHED_STATES,
+    max_signed_token_lifetime,
+    rotation_safe_at,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +58,7 @@ class RotationOutcome:
     next: dict[str, str] = field(default_factory=dict)  # alg -> kid, after the call
     retiring: dict[str, str] = field(default_factory=dict)  # alg -> kid demoted by this call
     retire_after: datetime | None = None
+    safe_at: datetime | None = None  # not rotated: when rotating becomes safe
     retired: list[str] = field(default_factory=list)  # kids that left JWKS in this call
     created: list[str] = field(default_factory=list)  # kids made in this call
 
@@ -153,31 +161,47 @@ def rotate(now: datetime | None = None, *, force: bool = False) -> RotationOutco
     """Promote each alg's next key to current, demote current to retiring, make a new next.
 
     OIDC Core §10.1.1: a relying party fetches JWKS again only when its cache (max-age M)
-    expires or it meets an unknown ``kid``. The next key is therefore promoted only once it
-    has been published for at least M seconds (``IssuerSettings.jwks_max_age``); before
-    that nothing changes and ``reason`` says why, unless ``force`` (an operator's
-    override, e.g. after a key compromise). The old current key stays in JWKS (retiring)
+    expires or it meets an unknown ``kid``. The next key is therefore promoted only once
+    every JWKS a relying party may hold lists it: at once when it was made before the
+    tenant's JWKS was first served, else after it has been published for M seconds
+    (``IssuerSettings.jwks_max_age``; ``selectors.rotation_safe_at``). Before that nothing
+    changes, ``reason`` says why and ``safe_at`` from when, unless ``force`` (an
+    operator's override, e.g. after a key compromise). A rotation is audited
+    (``keys.rotated``, saying whether it was forced). The old current key stays in JWKS (retiring)
     until ``retire_after`` = now + ``max_signed_token_lifetime`` + ``CLOCK_SKEW_LEEWAY``.
     Expired retiring keys are retired on the way. Safe to call concurrently: the second
-    caller waits for the first, then finds a next key published just now and skips.
+    caller waits for the first, then finds a next key published just now and skips (once
+    the tenant's JWKS has been served).
     """
     now = now or timezone.now()
     issuer, live = _lock_tenant_keys()
     retired = _retire_expired(now)
     created = _fill_missing(live, now)
-    max_age = timedelta(seconds=issuer.jwks_max_age)
-    not_ready = [
-        (alg, _seconds(now - (keys[SigningKey.State.NEXT].published_at or now)))
+    not_ready = {
+        alg: safe_at
         for alg, keys in live.items()
-        if now - (keys[SigningKey.State.NEXT].published_at or now) < max_age
-    ]
+        if (safe_at := rotation_safe_at(issuer, keys[SigningKey.State.NEXT], now))
+    }
     if not_ready and not force:
-        waits = ", ".join(f"{alg} next key published {age} s ago" for alg, age in not_ready)
-        reason = (
-            f"{waits}; relying parties may cache JWKS for {issuer.jwks_max_age} s "
-            "(jwks_max_age), so it is not yet safe to sign with it; retry later or use --force"
+        safe_at = max(not_ready.values())
+        waits = ", ".join(
+            f"{alg} next key published "
+            f"{_seconds(now - (live[alg][SigningKey.State.NEXT].published_at or now))} s ago"
+            for alg in not_ready
         )
-        return _outcome(live, rotated=False, reason=reason, retired=retired, created=created)
+        reason = (
+            f"{waits}, after this tenant's JWKS was first served; relying parties may cache "
+            f"JWKS for {issuer.jwks_max_age} s (jwks_max_age), so it is not safe to sign with "
+            f"it before {safe_at.isoformat()}; retry then or use --force"
+        )
+        return _outcome(
+            live,
+            rotated=False,
+            reason=reason,
+            safe_at=safe_at,
+            retired=retired,
+            created=created,
+        )
 
     retire_after = now + timedelta(seconds=max_signed_token_lifetime(issuer) + CLOCK_SKEW_LEEWAY)
     # Tokens already signed may outlive today's lifetimes (a lifetime was lowered since).
@@ -207,6 +231,17 @@ def rotate(now: datetime | None = None, *, force: bool = False) -> RotationOutco
         retired=retired,
         created=created,
     )
+    audit_record(
+        action="keys.rotated",
+        object_type="signing_keys",
+        object_id=" ".join(outcome.current.values()),
+        object_label="Signing keys",
+        changes={
+            "current": {"old": retiring, "new": dict(outcome.current)},
+            "forced": {"old": None, "new": bool(not_ready)},
+            "retire_after": {"old": None, "new": retire_after.isoformat()},
+        },
+    )
     logger.info(
         "signing keys rotated%s: current %s; retiring until %s",
         " (forced)" if not_ready else "",
@@ -214,6 +249,45 @@ def rotate(now: datetime | None = None, *, force: bool = False) -> RotationOutco
         retire_after.isoformat(),
     )
     return outcome
+
+
+def jwks_first_served() -> None:
+    """Record that this tenant's JWKS is being served for the first time (one conditional
+    UPDATE; the JWKS view calls it only while ``jwks_first_served_at`` is unset).
+
+    Run before the document is read, outside a transaction: the UPDATE waits for a key
+    change holding the tenant's key lock, so every key stamped before this moment is in the
+    document served, and every key made later is stamped later.
+    """
+    IssuerSettings.objects.filter(jwks_first_served_at__isnull=True).update(
+        jwks_first_served_at=timezone.now()
+    )
+
+
+#: How often one process records that a key signed (``SigningKey.last_signed_at``).
+LAST_SIGNED_RESOLUTION = 60
+_recently_recorded = TTLCache(ttl=lambda: LAST_SIGNED_RESOLUTION)
+
+
+def signing_key_used(key: SigningKey) -> None:
+    """Note that ``key`` just signed a JWT: one UPDATE per key per process per minute.
+
+    Signing is on the token hot path, so no write per token; the write runs after the
+    caller's transaction commits, so it never holds the key's row lock while tokens are
+    issued.
+    """
+    marker = (connection.schema_name, key.kid)
+    if _recently_recorded.get(marker):
+        return
+    _recently_recorded.set(marker, True)
+    now = timezone.now()
+    transaction.on_commit(
+        lambda: (
+            SigningKey.objects.filter(pk=key.pk)
+            .filter(Q(last_signed_at__isnull=True) | Q(last_signed_at__lt=now))
+            .update(last_signed_at=now)
+        )
+    )
 
 
 @transaction.atomic

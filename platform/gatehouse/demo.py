@@ -11,8 +11,9 @@ from kernel.accounts.models import User
 from kernel.accounts.services import user_create
 from kernel.http import public_url
 from oauth.client_metadata import ClientMetadata
-from oauth.models import Client
+from oauth.models import Client, IssuerSettings
 from oauth.services.clients import client_create, client_rotate_secret
+from oauth.services.issuer import issuer_settings_update
 from tenants.selectors import primary_domain, tenant_by_slug
 from tenants.services import tenant_provision
 
@@ -31,6 +32,9 @@ DEMO_REDIRECT_URI = "http://127.0.0.1/callback"  # any port (RFC 8252 §7.3)
 
 def _ensure_demo_clients() -> dict:
     """A client-credentials client and a public PKCE web app, in the current tenant schema."""
+    allowed = IssuerSettings.load().scopes_supported
+    if allowed and not {"api", "read"} <= set(allowed):
+        issuer_settings_update(scopes_supported=[*allowed, *sorted({"api", "read"} - set(allowed))])
     service = Client.objects.filter(name=DEMO_SERVICE).first()
     if service is None:
         service, secret = client_create(

@@ -56,15 +56,17 @@ def rotation_tenant(rotation_tenant_session, commit) -> TenantInfo:
 
 @pytest.fixture
 def publish_next_keys_earlier(commit):
-    """Pretend the tenant's next keys were published ``seconds`` ago (time has passed)."""
+    """Pretend the tenant's next keys were published ``seconds`` ago (time has passed), after
+    its JWKS was first served (so the jwks_max_age rule applies to them)."""
     from django.utils import timezone
 
-    from oauth.models import SigningKey
+    from oauth.models import IssuerSettings, SigningKey
 
     def _backdate(tenant: TenantInfo, seconds: int) -> None:
+        earlier = timezone.now() - timedelta(seconds=seconds)
         with commit(tenant):
-            SigningKey.objects.filter(state=SigningKey.State.NEXT).update(
-                published_at=timezone.now() - timedelta(seconds=seconds)
-            )
+            IssuerSettings.load()
+            IssuerSettings.objects.update(jwks_first_served_at=earlier - timedelta(seconds=1))
+            SigningKey.objects.filter(state=SigningKey.State.NEXT).update(published_at=earlier)
 
     return _backdate

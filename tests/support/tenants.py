@@ -75,4 +75,24 @@ def provision(slug: str, name: str) -> TenantInfo:
     else:  # --reuse-db
         host = f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}"
         schema, issuer = existing.schema_name, f"https://{host}"
+    with schema_context(schema):
+        _shared_tenant_settings()
     return TenantInfo(slug, schema, host, issuer, username, password)
+
+
+def _shared_tenant_settings() -> None:
+    """The shared tenants register clients with free-form scopes ("api read"): they restrict
+    none. Their JWKS counts as served before their keys were made, so a next key waits
+    jwks_max_age, as after any tenant's first rotation. Tests of the allowed scopes and of
+    immediate rotation set their own values (rolled back after them)."""
+    from datetime import timedelta
+
+    from django.db.models import Min
+
+    from oauth.models import IssuerSettings, SigningKey
+
+    row = IssuerSettings.load()
+    first_key = SigningKey.objects.aggregate(first=Min("created_at"))["first"]
+    row.scopes_supported = []
+    row.jwks_first_served_at = first_key - timedelta(seconds=1)
+    row.save(update_fields=["scopes_supported", "jwks_first_served_at"])

@@ -56,7 +56,8 @@ class Command(OperatorCommand):
         parser.add_argument(
             "--access-token-format",
             choices=Client.AccessTokenFormat.values,
-            default=Client.AccessTokenFormat.OPAQUE,
+            default="",
+            help="default: the tenant's default access token format",
         )
         parser.add_argument(
             "--post-logout-redirect-uri",

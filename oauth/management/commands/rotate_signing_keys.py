@@ -1,4 +1,5 @@
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import CommandError
 from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
@@ -9,8 +10,9 @@ from oauth.signing import services as key_services
 class Command(OperatorCommand):
     help = (
         "Promote each tenant's published next signing key to current and publish a new next "
-        "key (OIDC Core §10.1.1). A next key published less than jwks_max_age seconds ago is "
-        "not promoted unless --force."
+        "key (OIDC Core §10.1.1). A next key that some relying party may not have seen yet "
+        "(published after the tenant's JWKS was first served, less than jwks_max_age seconds "
+        "ago) is not promoted unless --force; with --tenant, such a skip exits non-zero."
     )
     user_errors = (ValueError, ImproperlyConfigured)
 
@@ -29,6 +31,14 @@ class Command(OperatorCommand):
                 "GATEHOUSE_KEY_ENCRYPTION_KEY entry (after adding a new one)"
             ),
         )
+
+    def handle(self, *args, **options):
+        """As every operator command; then, for ``--tenant``, a skip is a failure: the
+        result is printed (same shape) and the reason is the one-line error."""
+        self._skipped_reason = ""
+        super().handle(*args, **options)
+        if options["tenant"] and self._skipped_reason:
+            raise CommandError(f"not rotated: {self._skipped_reason}")
 
     def run(self, **options) -> dict:
         tenants = get_tenant_model().objects.exclude(schema_name=get_public_schema_name())
@@ -50,6 +60,7 @@ class Command(OperatorCommand):
                     result["rotated"].append(entry)
                 else:
                     result["skipped"].append({**entry, "reason": outcome.reason})
+                    self._skipped_reason = outcome.reason
             return result
         finally:
             connection.set_schema_to_public()

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.utils import timezone
 
 from tests.support.live import REPO, service_env
@@ -80,7 +81,8 @@ def test_unknown_tenant_exits_non_zero_with_one_line(live_server_db_name):
 
 def test_without_json_each_tenant_gets_one_readable_line(tenant_a):
     out = io.StringIO()
-    call_command("rotate_signing_keys", "--tenant", "alpha", stdout=out)
+    with pytest.raises(CommandError, match="^not rotated: RS256 next key published "):
+        call_command("rotate_signing_keys", "--tenant", "alpha", stdout=out)
     assert out.getvalue().startswith("skipped alpha: RS256 next key published ")
     out = io.StringIO()
     call_command("rotate_signing_keys", "--tenant", "alpha", "--force", stdout=out)
