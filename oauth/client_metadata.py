@@ -51,7 +51,8 @@ def check_scopes_allowed(scopes: list[str]) -> None:
         raise ClientError(
             f"{'scope' if len(unknown) == 1 else 'scopes'} {', '.join(unknown)} "
             f"{'is' if len(unknown) == 1 else 'are'} not among this organisation's allowed scopes "
-            f"({' '.join(allowed)}); an admin can add it under Settings"
+            f"({' '.join(allowed)}); an admin can add it under Settings",
+            field="scopes",
         )
 
 

@@ -9,8 +9,7 @@ public host, a different origin).
 import secrets
 import time
 
-from django.http import HttpResponseForbidden
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -52,15 +51,19 @@ def clean_query(request, name: str = "q", limit: int = 100) -> str:
 
 
 def staff_required(view):
-    """Signed-in staff of this tenant; others go to the tenant's sign-in page."""
+    """Signed-in staff of this tenant. Anonymous visitors go to the tenant's sign-in page; a
+    signed-in user who is not an admin gets a 403 page naming them, with a way to sign out
+    and sign in as someone else."""
 
     def wrapped(request, *args, **kwargs):
         user = request.user
         if not user.is_authenticated:
             return redirect(f"{reverse('oauth-login')}?next={request.path}")
         if not user.is_staff:
-            return HttpResponseForbidden("The console is for this organisation's admins.")
-        response = view(request, *args, **kwargs)
+            # A styled page that says who is signed in and offers to switch account.
+            response = render(request, "console/forbidden.html", status=403)
+        else:
+            response = view(request, *args, **kwargs)
         response["Content-Security-Policy"] = "frame-ancestors 'none'"
         return response
 

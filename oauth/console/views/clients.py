@@ -52,8 +52,13 @@ def clients(request):
             messages.info(request, _ALREADY_DONE)
             return redirect("console-clients")
         metadata = form.metadata()
+        created = None
         if metadata is not None:
-            created, secret = client_create(metadata=metadata)
+            try:
+                created, secret = client_create(metadata=metadata)
+            except ClientError as exc:  # rules that need the tenant's settings (scopes)
+                form.add_client_error(exc)
+        if created is not None:
             messages.success(request, f"Client {created.name} registered.")
             if secret is None:
                 return redirect("console-client", client_id=created.client_id)

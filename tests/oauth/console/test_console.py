@@ -147,3 +147,19 @@ def test_console_answers_nul_bytes_without_a_500(tenant_a):
     assert client.get("/console/users/", {"q": "\x00"}).status_code == 200
     assert client.post("/console/clients/%00/toggle/").status_code == 404
     assert client.post("/console/clients/%00/rotate-secret/").status_code == 404
+
+
+def test_a_signed_in_non_admin_gets_a_styled_403_with_a_way_to_switch_account(tenant_a):
+    from kernel.accounts.services import user_create
+
+    client = tenant_a.client()
+    with tenant_a.context():
+        plain = user_create(username="not-an-admin", password=remember_secret("plain-user-pw-456"))
+        client.force_login(plain)
+    page = client.get("/console/clients/")
+    assert page.status_code == 403
+    html = page.content.decode()
+    assert "not-an-admin" in html and "not an admin of this organisation" in html
+    assert 'href="/oauth/login?next=/console/clients/"' in html
+    assert 'action="/oauth/logout/confirm"' in html and "csrfmiddlewaretoken" in html
+    assert page["Content-Security-Policy"] == "frame-ancestors 'none'"

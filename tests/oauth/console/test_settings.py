@@ -117,7 +117,7 @@ def test_a_scope_outside_the_allowed_ones_is_refused_at_registration(tenant_a, t
         "/console/clients/", {"name": "Payroll", "kind": "service", "scopes": "api payroll"}
     )
     assert page.status_code == 400
-    assert b"scope payroll is not among this organisation&#x27;s allowed scopes" in page.content
+    assert b"Scope payroll is not among this organisation&#x27;s allowed scopes" in page.content
     with pytest.raises(CommandError, match="scope payroll is not among"):
         call_command(
             "register_client", "--tenant", tenant_a.slug, "--name", "Payroll", "--scope", "payroll"
@@ -188,3 +188,27 @@ def test_lowering_jwks_max_age_keeps_next_keys_waiting(tenant_a):
     with tenant_a.context():
         for key in SigningKey.objects.filter(state="next"):
             assert (key.published_at - before[key.kid]).total_seconds() >= 3000
+
+
+def test_an_edited_client_may_not_gain_a_scope_outside_the_allowed_ones(tenant_a):
+    """client_update refuses a new scope the tenant does not allow, and keeps a scope the
+    client had before the tenant restricted its list."""
+    from oauth.client_metadata import ClientError, ClientMetadata
+    from oauth.models import Client, IssuerSettings
+    from oauth.services.clients import client_update
+
+    registered = make_client(tenant_a, name="Legacy", scopes=["legacy"])
+    with tenant_a.context():
+        IssuerSettings.load()
+        IssuerSettings.objects.update(scopes_supported=["openid", "api"])
+        client = Client.objects.get(client_id=registered.client_id)
+        kept = client_update(
+            client=client, metadata=ClientMetadata(name="Legacy", scopes=["legacy", "api"])
+        )
+        assert kept.scopes == ["legacy", "api"]
+        with pytest.raises(ClientError, match="payroll is not among"):
+            client_update(
+                client=kept,
+                metadata=ClientMetadata(name="Legacy", scopes=["legacy", "payroll"]),
+            )
+        assert Client.objects.get(pk=client.pk).scopes == ["legacy", "api"]
