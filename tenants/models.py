@@ -14,7 +14,7 @@ class Tenant(TenantMixin):
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     # The schema is created and migrated on first save; on failure the provisioning
     # transaction rolls back the schema along with the rows (PostgreSQL DDL is transactional).

@@ -1,4 +1,5 @@
-"""Writes to the tenant registry: provisioning, suspension.
+"""Writes to the tenant registry: provisioning, suspension, deletion, each audited in the
+public schema's log (the operators' own).
 
 Provisioning is one transaction: the tenant row, its schema (created and migrated by
 django-tenants inside the same transaction, since PostgreSQL DDL is transactional), its
@@ -16,6 +17,8 @@ from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import schema_context, schema_exists
 
 from kernel.accounts.services import UserError, user_create
+from kernel.audit.context import Actor
+from kernel.audit.services import audit_record, diff
 from kernel.conf import setting
 from kernel.errors import DomainError
 from kernel.http import public_url
@@ -64,7 +67,7 @@ def schema_name_for(slug: str) -> str:
     return slug.replace("-", "_")
 
 
-def _validate_domain(domain: str) -> str:
+def validate_domain(domain: str) -> str:
     domain = domain.strip().lower().rstrip(".")
     if not HOST_RE.match(domain):
         raise ProvisioningError(f"invalid domain {domain!r}")
@@ -87,13 +90,13 @@ def tenant_provision(
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ProvisioningError("name must be 1-200 characters")
-    domain = _validate_domain(domain or f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}")
+    domain = validate_domain(domain or f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}")
     schema = schema_name_for(slug)
 
     if Tenant.objects.filter(slug=slug).exists() or schema_exists(schema):
-        raise ProvisioningError(f"tenant {slug!r} already exists; nothing was changed")
+        raise ProvisioningError(f"tenant {slug!r} already exists")
     if Domain.objects.filter(domain=domain).exists():
-        raise ProvisioningError(f"domain {domain!r} is already in use; nothing was changed")
+        raise ProvisioningError(f"domain {domain!r} is already in use")
 
     connection.set_schema_to_public()
     try:
@@ -107,10 +110,17 @@ def tenant_provision(
                     admin_email=admin_email,
                     admin_password=admin_password,
                 )
+            audit_record(
+                action="tenant.provisioned",
+                object_type="tenant",
+                object_id=str(tenant.pk),
+                object_label=slug,
+                changes={"name": name, "domain": domain, "admin email": admin_email},
+            )
     except UserError as exc:
         raise ProvisioningError(f"admin user: {exc}") from None
     except IntegrityError:
-        raise ProvisioningError(f"tenant {slug!r} already exists; nothing was changed") from None
+        raise ProvisioningError(f"tenant {slug!r} already exists") from None
     finally:
         connection.set_schema_to_public()
         clear_tenant_host_cache()
@@ -133,11 +143,71 @@ def _provision_tenant_contents(
     key_services.provision_signing_keys()
 
 
+_STATUS_ACTIONS = {
+    Tenant.Status.ACTIVE: "tenant.reactivated",
+    Tenant.Status.SUSPENDED: "tenant.suspended",
+}
+
+
 @transaction.atomic
 def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
+    """Suspend or reactivate ``tenant`` (a no-op, unaudited, when it already has ``status``)."""
     if status not in Tenant.Status.values:
         raise ProvisioningError(f"unknown status {status!r}")
     connection.set_schema_to_public()
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if tenant.status == status:
+        return tenant
+    before = tenant.status
     tenant.status = status
     tenant.save(update_fields=["status"])
+    audit_record(
+        action=_STATUS_ACTIONS[status],
+        object_type="tenant",
+        object_id=str(tenant.pk),
+        object_label=tenant.slug,
+        changes=diff({"status": before}, {"status": status}),
+    )
     return tenant
+
+
+def tenant_delete(*, tenant: Tenant) -> None:
+    """Delete a suspended tenant: its schema (``DROP SCHEMA ... CASCADE``: every client, user,
+    token and key in it), its domains and its row, in one transaction with its audit row.
+
+    Only a suspended tenant can go: suspending first stops its traffic and makes deletion a
+    second, deliberate step. The drop is one DDL statement, quick even for a large schema
+    (PostgreSQL unlinks the tables' files), so it runs in the request.
+    """
+    connection.set_schema_to_public()
+    try:
+        with transaction.atomic():
+            tenant = Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            if tenant is None:
+                raise ProvisioningError("this tenant no longer exists")
+            if tenant.status != Tenant.Status.SUSPENDED:
+                raise ProvisioningError(f"suspend tenant {tenant.slug!r} before deleting it")
+            label, pk = tenant.slug, tenant.pk
+            domains = sorted(tenant.domains.values_list("domain", flat=True))
+            # TenantMixin.delete drops the schema first, then the row; domains cascade.
+            tenant.delete(force_drop=True)
+            audit_record(
+                action="tenant.deleted",
+                object_type="tenant",
+                object_id=str(pk),
+                object_label=label,
+                changes={"domains": domains},
+            )
+    finally:
+        connection.set_schema_to_public()
+        clear_tenant_host_cache()
+
+
+def operator_sign_in_record(*, username: str, actor: Actor, succeeded: bool) -> None:
+    """An operator's sign-in to the operators' console, or a failed attempt, in the log."""
+    audit_record(
+        action="operator.signed_in" if succeeded else "operator.sign_in_failed",
+        object_type="operator",
+        object_label=username[:200],
+        actor=actor,
+    )

@@ -1,7 +1,8 @@
-"""The public host (the base domain): landing page and the operators' Django admin."""
+"""The public host (the base domain): landing page, signup, the operators' console and
+Django admin (which can no longer create or delete tenants)."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from gatehouse import views
 from tenants import views as tenant_views
@@ -9,6 +10,7 @@ from tenants import views as tenant_views
 urlpatterns = [
     path("", views.public_home, name="public-home"),
     path("signup/", tenant_views.signup, name="signup"),
+    path("operators/", include("tenants.console.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -37,6 +37,9 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXY_COUNT": 0,
     # Failed sign-ins per user name and per client IP in each window (oauth.throttle).
     "LOGIN_THROTTLE": {"USER_ATTEMPTS": 5, "IP_ATTEMPTS": 20, "WINDOW_SECONDS": 300},
+    # Failed operators' sign-ins per client IP and per user name in each window
+    # (tenants.console).
+    "OPERATOR_SIGN_IN_THROTTLE": {"ATTEMPTS": 10, "WINDOW_SECONDS": 900},
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.

@@ -1,0 +1,120 @@
+"""Who may use the operators' console: staff users of the public schema, signed in here.
+
+The console exists on the public host only (``gatehouse.urls_public``): a tenant host has no
+such URL, so no tenant's admin can reach it. Operators sign in with a password on a page of
+its own; failed attempts are throttled per client IP and per user name
+(``GATEHOUSE["OPERATOR_SIGN_IN_THROTTLE"]``) and audited in the public schema's log. TOTP
+comes with the accounts issue.
+"""
+
+from django.contrib.auth import login, logout
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods, require_POST
+
+from kernel.audit.context import Actor
+from kernel.conf import setting
+from kernel.http import client_ip
+from kernel.ratelimit import FixedWindow
+from tenants.console.forms.access import OperatorSignInForm
+from tenants.services import operator_sign_in_record
+
+#: Rows per page in every operators' list.
+PAGE_SIZE = 50
+#: Longest user name counted by the throttle (longer ones are cut, not refused).
+_USERNAME_KEY_LENGTH = 150
+
+
+def sign_in_limit() -> FixedWindow:
+    limits = setting("OPERATOR_SIGN_IN_THROTTLE")
+    return FixedWindow("operators:sign-in", limits["ATTEMPTS"], limits["WINDOW_SECONDS"])
+
+
+def _throttle_keys(request) -> list[str]:
+    username = request.POST.get("username", "")[:_USERNAME_KEY_LENGTH].strip().lower()
+    return [f"ip:{client_ip(request)}", f"user:{username}"]
+
+
+def _secured(response):
+    response["Content-Security-Policy"] = "frame-ancestors 'none'"
+    return response
+
+
+def operator_required(view):
+    """Signed-in operators (public schema staff); others go to the operators' sign-in, a
+    signed-in non-operator gets a 403 page offering to switch account."""
+
+    def wrapped(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect(f"{reverse('operators-sign-in')}?next={request.path}")
+        if not user.is_staff:
+            return _secured(render(request, "operators/forbidden.html", status=403))
+        return _secured(view(request, *args, **kwargs))
+
+    wrapped.__name__ = view.__name__
+    wrapped.__doc__ = view.__doc__
+    return never_cache(wrapped)
+
+
+def _next_page(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    home = reverse("operators-tenants")
+    if (
+        "\x00" not in target
+        and target.startswith("/operators/")
+        and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()})
+    ):
+        return target
+    return home
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in(request):
+    """The operators' sign-in page (password; TOTP when the accounts issue brings it)."""
+    if request.method == "GET" and request.user.is_authenticated and request.user.is_staff:
+        return redirect(_next_page(request))
+    form = OperatorSignInForm(request, data=request.POST if request.method == "POST" else None)
+    context = {"form": form, "next": _next_page(request)}
+    if request.method == "POST":
+        limit, keys = sign_in_limit(), _throttle_keys(request)
+        if any(limit.exceeded(key) for key in keys):
+            context["error"] = "Too many failed sign-ins. Wait a few minutes and try again."
+            response = render(request, "operators/sign_in.html", context, status=429)
+            response["Retry-After"] = str(limit.retry_after())
+            return _secured(response)
+        if form.is_valid():
+            user = form.get_user()
+            login(request, user)
+            actor = Actor(id=str(user.pk), label=user.get_username(), ip=client_ip(request))
+            operator_sign_in_record(username=user.get_username(), actor=actor, succeeded=True)
+            return redirect(context["next"])
+        for key in keys:
+            limit.hit(key)
+        operator_sign_in_record(
+            username=request.POST.get("username", "").replace("\x00", ""),
+            actor=Actor(label="anonymous", ip=client_ip(request)),
+            succeeded=False,
+        )
+        return _secured(render(request, "operators/sign_in.html", context, status=400))
+    return _secured(render(request, "operators/sign_in.html", context))
+
+
+@csrf_protect
+@require_POST
+def sign_out(request):
+    logout(request)
+    return redirect("operators-sign-in")
+
+
+urlpatterns = [
+    path("sign-in/", sign_in, name="operators-sign-in"),
+    path("sign-out/", sign_out, name="operators-sign-out"),
+]
