@@ -37,3 +37,17 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class TenantUsage(models.Model):
+    """What a tenant holds, as a worker last counted it in its schema
+    (``services.tenant_usage_record``), so the operators' list shows counts without
+    scanning every schema. A tenant not yet measured has no row."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="usage")
+    users = models.PositiveIntegerField(default=0)
+    clients = models.PositiveIntegerField(default=0)
+    measured_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.users} users, {self.clients} clients"

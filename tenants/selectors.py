@@ -41,9 +41,9 @@ TENANT_ORDERS = {
 
 
 def tenants_listed(*, search: str = "", status: str = "", order: str = "newest"):
-    """Tenants for the operators' list, domains prefetched. ``search`` matches part of the
-    slug, the name or any of the tenant's domains (an ``EXISTS``, so no duplicate rows and
-    no ``DISTINCT`` over the whole table)."""
+    """Tenants for the operators' list, their stored usage joined, domains prefetched.
+    ``search`` matches part of the slug, the name or any of the tenant's domains (an
+    ``EXISTS``, so no duplicate rows and no ``DISTINCT`` over the whole table)."""
     tenants = Tenant.objects.all()
     if search:
         on_domain = Domain.objects.filter(tenant=OuterRef("pk"), domain__icontains=search)
@@ -52,6 +52,5 @@ def tenants_listed(*, search: str = "", status: str = "", order: str = "newest")
         )
     if status:
         tenants = tenants.filter(status=status)
-    return tenants.order_by(*TENANT_ORDERS.get(order, TENANT_ORDERS["newest"])).prefetch_related(
-        "domains"
-    )
+    ordered = tenants.order_by(*TENANT_ORDERS.get(order, TENANT_ORDERS["newest"]))
+    return ordered.select_related("usage").prefetch_related("domains")

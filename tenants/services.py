@@ -14,17 +14,20 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django_tenants.utils import schema_context, schema_exists
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
+from kernel.accounts.models import User
 from kernel.accounts.services import UserError, user_create
 from kernel.audit.context import Actor
 from kernel.audit.services import audit_record, diff
 from kernel.conf import setting
 from kernel.errors import DomainError
 from kernel.http import public_url
+from oauth.models import Client
 from oauth.signing import services as key_services
 from tenants.hosts import clear_tenant_host_cache
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Tenant, TenantUsage
 
 # RFC 1123 label, 3-63 characters, lowercase; no leading, trailing or doubled-at-3 hyphens
 # (xn-- is IDNA's prefix).
@@ -211,3 +214,21 @@ def operator_sign_in_record(*, username: str, actor: Actor, succeeded: bool) -> 
         object_label=username[:200],
         actor=actor,
     )
+
+
+def tenant_usage_record(*, schema: str) -> TenantUsage | None:
+    """Count the users and clients in ``schema`` (a tenant's) and store the numbers in its
+    public ``TenantUsage`` row, for the operators' list. None when no tenant has ``schema``
+    (deleted since the fan-out queued this)."""
+    with schema_context(get_public_schema_name()):
+        tenant = Tenant.objects.filter(schema_name=schema).first()
+    if tenant is None or not schema_exists(schema):
+        return None
+    with schema_context(schema):
+        users, clients = User.objects.count(), Client.objects.count()
+    with schema_context(get_public_schema_name()):
+        usage, _ = TenantUsage.objects.update_or_create(
+            tenant=tenant,
+            defaults={"users": users, "clients": clients, "measured_at": timezone.now()},
+        )
+    return usage

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "PURGE_INTERVAL_SECONDS": 300,
     "PURGE_BACKLOG_INTERVAL_SECONDS": 60,
     "KEY_ROTATION_CHECK_SECONDS": 3600,
+    # How often workers count each tenant's users and clients for the operators' list.
+    "TENANT_USAGE_INTERVAL_SECONDS": 900,
     "WORKER_NICENESS": 10,
     "PURGE_BUSY_ROWS_PER_SECOND": 10_000,
     # Per-tenant metric labels: opted-in slugs, and the top N tenants by purge backlog.

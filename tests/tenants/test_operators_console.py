@@ -8,8 +8,10 @@ from django_tenants.utils import schema_exists
 
 from kernel.accounts.models import User
 from kernel.audit.models import AuditEvent
+from oauth.models import Client
 from tenants.console.views.access import sign_in_limit
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Tenant, TenantUsage
+from tenants.services import tenant_usage_record
 from tests.support.secrets import remember_secret
 from tests.support.tenants import https_client
 
@@ -228,6 +230,22 @@ def test_search_finds_by_slug_name_and_domain(console, tenant_a, tenant_b):
     assert b"/operators/tenants/bravo/" in by_name and b"/operators/tenants/alpha/" not in by_name
     by_domain = console.get("/operators/", {"q": tenant_a.host}).content
     assert b"/operators/tenants/alpha/" in by_domain
+
+
+def test_counts_come_from_the_stored_usage_not_from_the_schemas(console, tenant_a, tenant_b):
+    assert "Users" in console.get("/operators/", {"q": "alpha"}).content.decode()
+    with tenant_a.context():
+        users, clients = User.objects.count(), Client.objects.count()
+    usage = tenant_usage_record(schema=tenant_a.schema)
+    assert (usage.users, usage.clients) == (users, clients) and users >= 1
+    assert tenant_usage_record(schema="no_such_schema") is None
+    connection.set_schema_to_public()
+    TenantUsage.objects.filter(tenant__slug="alpha").update(users=4242, clients=77)
+    page = console.get("/operators/", {"q": "alpha"}).content.decode()
+    assert ">4242<" in page and ">77<" in page
+    detail = console.get("/operators/tenants/alpha/").content.decode()
+    assert "4242 users, 77 clients" in detail
+    assert "Not counted yet" in console.get("/operators/tenants/bravo/").content.decode()
 
 
 # --- provisioning ------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """Tenants: the list (search, status, order; no COUNT and no per-schema query, so a page
-costs the same at 10,000 tenants as at 10), a tenant's page, provisioning, suspension and
+costs the same at 10,000 tenants as at 10; users and clients from the workers' stored
+``TenantUsage``), a tenant's page, provisioning, suspension and
 reactivation, and deletion behind typing the slug. Every write is a ``tenants.services``
 call, audited in the public schema; every form posts, then redirects (a reload repeats
 nothing)."""
@@ -17,7 +18,7 @@ from kernel.audit.selectors import audit_events
 from kernel.http import public_url
 from tenants.console.forms.tenants import ConfirmSlugForm, TenantCreateForm, TenantFilterForm
 from tenants.console.views.access import PAGE_SIZE, operator_required
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantUsage
 from tenants.selectors import primary_domain, tenant_by_slug, tenants_listed
 from tenants.services import (
     ProvisioningError,
@@ -93,12 +94,14 @@ def tenant_list(request):
 def tenant_detail(request, slug: str):
     tenant = _tenant_or_404(slug)
     domain = primary_domain(tenant)
+    usage = TenantUsage.objects.filter(tenant=tenant).first()
     events = audit_events(object_type="tenant", object_id=str(tenant.pk))[:RECENT_EVENTS]
     context = {
         "tenant": tenant,
         "domains": list(tenant.domains.order_by("-is_primary", "domain")),
         "issuer": public_url(domain) if domain else None,
         "events": events,
+        "usage": usage,
         "zone": _zone(),
     }
     return render(request, "operators/tenant.html", context)
