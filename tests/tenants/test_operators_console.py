@@ -410,3 +410,19 @@ def test_django_admin_can_neither_add_nor_delete_tenants(tenant_a):
 def test_the_public_home_links_the_console_for_operators_only(console):
     assert b"/operators/" in console.get("/").content
     assert b"/operators/" not in https_client(BASE).get("/").content
+
+
+def test_django_admins_own_sign_in_is_the_operators_throttled_one(operator):
+    web = https_client(BASE)
+    sent = web.get("/admin/login/", {"next": "/admin/tenants/tenant/"})
+    assert sent.status_code == 302
+    assert sent["Location"] == "/operators/sign-in/?next=%2Fadmin%2Ftenants%2Ftenant%2F"
+    posted = web.post("/admin/login/", {"username": "op", "password": OPERATOR_PASSWORD})
+    assert posted.status_code == 302 and posted["Location"].startswith("/operators/sign-in/")
+    assert web.get("/admin/").status_code == 302  # nothing posted there signed anyone in
+    signed = web.post(
+        "/operators/sign-in/",
+        {"username": "op", "password": OPERATOR_PASSWORD, "next": "/admin/tenants/tenant/"},
+    )
+    assert signed["Location"] == "/admin/tenants/tenant/"
+    assert web.get("/admin/").status_code == 200  # signed in (admin's own permissions apply)
