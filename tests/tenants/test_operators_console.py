@@ -9,7 +9,7 @@ from django_tenants.utils import schema_exists
 from kernel.accounts.models import User
 from kernel.audit.models import AuditEvent
 from oauth.models import Client
-from tenants.console.views.access import sign_in_limit
+from tenants.console.views.access import sign_in_limit, throttle_keys
 from tenants.models import Domain, Tenant, TenantUsage
 from tenants.services import tenant_usage_record
 from tests.support.secrets import remember_secret
@@ -22,13 +22,17 @@ OPERATOR_PASSWORD = "operator-password-Kx93"
 ADMIN_PASSWORD = "first-admin-password-Vb27"
 
 
+def _reset_throttle() -> None:
+    for name in ("op", "visitor", "\x00", "x" * 10_000):
+        for key in throttle_keys("127.0.0.1", name):
+            sign_in_limit().reset(key)
+
+
 @pytest.fixture(autouse=True)
 def _no_throttle_carry_over():
-    for key in ("ip:127.0.0.1", "user:op", "user:visitor"):
-        sign_in_limit().reset(key)
+    _reset_throttle()
     yield
-    for key in ("ip:127.0.0.1", "user:op", "user:visitor"):
-        sign_in_limit().reset(key)
+    _reset_throttle()
 
 
 @pytest.fixture
@@ -147,6 +151,22 @@ def test_sign_in_keeps_next_on_the_console():
         page = web.get("/operators/sign-in/", {"next": target})
         assert page.status_code == 200
         assert b'name="next" value="/operators/"' in page.content
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"username": "\x00", "password": "x"},
+        {"username": "x" * 10_000, "password": "y" * 100_000},
+        {"username": "op", "password": "a\x00b"},
+        {},
+    ],
+)
+def test_odd_sign_in_input_is_refused_not_a_500(operator, data):
+    page = https_client(BASE).post("/operators/sign-in/", data)
+    assert page.status_code == 400
+    (event,) = _events("operator.sign_in_failed")
+    assert "\x00" not in event.object_label and len(event.object_label) <= 200
 
 
 def test_failed_sign_ins_are_throttled(operator):

@@ -7,6 +7,8 @@ its own; failed attempts are throttled per client IP and per user name
 comes with the accounts issue.
 """
 
+import hashlib
+
 from django.contrib.auth import login, logout
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
@@ -34,9 +36,11 @@ def sign_in_limit() -> FixedWindow:
     return FixedWindow("operators:sign-in", limits["ATTEMPTS"], limits["WINDOW_SECONDS"])
 
 
-def _throttle_keys(request) -> list[str]:
-    username = request.POST.get("username", "")[:_USERNAME_KEY_LENGTH].strip().lower()
-    return [f"ip:{client_ip(request)}", f"user:{username}"]
+def throttle_keys(ip: str, username: str) -> list[str]:
+    """The throttle's keys for a sign-in from ``ip`` as ``username``; the name is hashed, so
+    whatever was typed (spaces, control characters, any length) makes a valid cache key."""
+    name = username[:_USERNAME_KEY_LENGTH].strip().lower().encode("utf-8", "replace")
+    return [f"ip:{ip}", f"user:{hashlib.sha256(name).hexdigest()}"]
 
 
 def _secured(response):
@@ -88,7 +92,8 @@ def sign_in(request):
     form = OperatorSignInForm(request, data=request.POST if request.method == "POST" else None)
     context = {"form": form, "next": _next_page(request)}
     if request.method == "POST":
-        limit, keys = sign_in_limit(), _throttle_keys(request)
+        limit = sign_in_limit()
+        keys = throttle_keys(client_ip(request), request.POST.get("username", ""))
         if any(limit.exceeded(key) for key in keys):
             context["error"] = "Too many failed sign-ins. Wait a few minutes and try again."
             response = render(request, "operators/sign_in.html", context, status=429)
