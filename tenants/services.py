@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
@@ -35,6 +35,12 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 HOST_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
 )
+
+
+#: How long deleting a tenant waits for its schema's tables to be free.
+DELETE_LOCK_TIMEOUT_MS = 5_000
+#: PostgreSQL's ``lock_not_available`` (a ``lock_timeout`` that ran out).
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class ProvisioningError(DomainError):
@@ -185,6 +191,10 @@ def tenant_delete(*, tenant: Tenant) -> None:
     connection.set_schema_to_public()
     try:
         with transaction.atomic():
+            # The drop waits for every open transaction on the schema's tables; a bounded
+            # wait turns a stuck one into a message instead of a hung request.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = %s", [f"{DELETE_LOCK_TIMEOUT_MS}ms"])
             tenant = Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
             if tenant is None:
                 raise ProvisioningError("this tenant no longer exists")
@@ -201,6 +211,12 @@ def tenant_delete(*, tenant: Tenant) -> None:
                 object_label=label,
                 changes={"domains": domains},
             )
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise ProvisioningError(
+            "its data is still in use by a running request or job; try again in a minute"
+        ) from None
     finally:
         connection.set_schema_to_public()
         clear_tenant_host_cache()

@@ -1,6 +1,7 @@
 """The operators' console on the public host: who may use it, the tenant list at 10,000
 tenants, provisioning, suspension, deletion, and the operators' own audit log."""
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -9,6 +10,7 @@ from django_tenants.utils import schema_exists
 from kernel.accounts.models import User
 from kernel.audit.models import AuditEvent
 from oauth.models import Client
+from tenants import services as tenant_services
 from tenants.console.views.access import sign_in_limit, throttle_keys
 from tenants.models import Domain, Tenant, TenantUsage
 from tenants.services import tenant_usage_record
@@ -392,6 +394,23 @@ def test_delete_wants_a_suspended_tenant_and_its_slug_typed(operator, console):
     (event,) = _events("tenant.deleted")
     assert event.actor_id == str(operator.pk) and event.object_label == "doomed"
     assert event.changes == {"domains": [host]}
+
+
+def test_delete_of_a_schema_still_in_use_says_so_and_keeps_everything(
+    console, tenant_a, monkeypatch
+):
+    monkeypatch.setattr(tenant_services, "DELETE_LOCK_TIMEOUT_MS", 200)
+    console.post("/operators/tenants/alpha/suspend/")
+    params = connection.get_connection_params()
+    params.pop("cursor_factory", None)
+    with psycopg.connect(**params, autocommit=False) as other:  # a request still at work
+        other.execute(f'LOCK TABLE "{tenant_a.schema}"."oauth_client" IN ACCESS SHARE MODE')
+        page = console.post("/operators/tenants/alpha/delete/", {"slug": "alpha"})
+    assert page.status_code == 400
+    assert "still in use by a running request or job" in page.content.decode()
+    connection.set_schema_to_public()
+    assert schema_exists(tenant_a.schema) and Tenant.objects.filter(slug="alpha").exists()
+    assert not _events("tenant.deleted")
 
 
 # --- the operators' audit log ------------------------------------------------------------
