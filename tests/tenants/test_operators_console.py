@@ -1,9 +1,12 @@
 """The operators' console on the public host: who may use it, the tenant list at 10,000
 tenants, provisioning, suspension, deletion, and the operators' own audit log."""
 
+import io
+
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import schema_exists
 
@@ -86,9 +89,12 @@ def _events(action: str, **filters):
 
 
 def test_anonymous_is_sent_to_the_operators_sign_in():
-    page = https_client(BASE).get("/operators/tenants/new/")
+    page = https_client(BASE).get("/operators/", {"q": "a&b", "status": "active"})
     assert page.status_code == 302
-    assert page["Location"] == "/operators/sign-in/?next=/operators/tenants/new/"
+    assert (
+        page["Location"]
+        == "/operators/sign-in/?next=%2Foperators%2F%3Fq%3Da%2526b%26status%3Dactive"
+    )
 
 
 def test_a_non_operator_gets_a_403_page_offering_another_account():
@@ -290,6 +296,21 @@ def test_provisioning_through_the_console_is_audited_and_a_reload_repeats_nothin
     (event,) = _events("tenant.provisioned", object_label="acme-ops")
     assert event.actor_id == str(operator.pk) and event.object_label == "acme-ops"
     assert event.changes["admin email"] == "owner@acme-ops.test"
+    assert ADMIN_PASSWORD not in str(event.changes)
+
+
+def test_provisioning_by_command_and_by_signup_is_in_the_operators_log():
+    remember_secret(ADMIN_PASSWORD)
+    call_command(
+        "provision_tenant",
+        "--slug=cli-ops",
+        "--name=CLI Ops",
+        "--admin-email=owner@cli-ops.test",
+        f"--admin-password={ADMIN_PASSWORD}",
+        stdout=io.StringIO(),
+    )
+    (event,) = _events("tenant.provisioned", object_label="cli-ops")
+    assert event.actor_label == "operator command provision_tenant" and event.actor_id == ""
     assert ADMIN_PASSWORD not in str(event.changes)
 
 

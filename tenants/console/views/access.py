@@ -55,7 +55,8 @@ def operator_required(view):
     def wrapped(request, *args, **kwargs):
         user = request.user
         if not user.is_authenticated:
-            return redirect(f"{reverse('operators-sign-in')}?next={request.path}")
+            sign_in_url = reverse("operators-sign-in")
+            return redirect(f"{sign_in_url}?{urlencode({'next': request.get_full_path()})}")
         if not user.is_staff:
             return _secured(render(request, "operators/forbidden.html", status=403))
         return _secured(view(request, *args, **kwargs))
