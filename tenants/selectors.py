@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.db.models import Exists, OuterRef, Q
 
 from tenants.hosts import host_cache
@@ -40,10 +42,18 @@ TENANT_ORDERS = {
 }
 
 
-def tenants_listed(*, search: str = "", status: str = "", order: str = "newest"):
+def tenants_listed(
+    *,
+    search: str = "",
+    status: str = "",
+    order: str = "newest",
+    created_since: datetime | None = None,
+    created_until: datetime | None = None,
+):
     """Tenants for the operators' list, their stored usage joined, domains prefetched.
     ``search`` matches part of the slug, the name or any of the tenant's domains (an
-    ``EXISTS``, so no duplicate rows and no ``DISTINCT`` over the whole table)."""
+    ``EXISTS``, so no duplicate rows and no ``DISTINCT`` over the whole table); the
+    ``created_*`` bounds are inclusive."""
     tenants = Tenant.objects.all()
     if search:
         on_domain = Domain.objects.filter(tenant=OuterRef("pk"), domain__icontains=search)
@@ -52,5 +62,9 @@ def tenants_listed(*, search: str = "", status: str = "", order: str = "newest")
         )
     if status:
         tenants = tenants.filter(status=status)
+    if created_since is not None:
+        tenants = tenants.filter(created_at__gte=created_since)
+    if created_until is not None:
+        tenants = tenants.filter(created_at__lte=created_until)
     ordered = tenants.order_by(*TENANT_ORDERS.get(order, TENANT_ORDERS["newest"]))
     return ordered.select_related("usage").prefetch_related("domains")

@@ -245,11 +245,29 @@ def test_the_list_costs_a_few_queries_at_10000_tenants(console, django_assert_ma
         {"page": "-1"},
         {"page": "9" * 40},
         {"page": "abc"},
+        {"created_to": "yesterday"},
     ],
 )
 def test_odd_list_input_is_a_form_error_not_a_500(console, query):
     page = console.get("/operators/", query)
     assert page.status_code in (200, 400)
+
+
+def test_the_list_filters_by_creation_date(console, tenant_a, tenant_b):
+    connection.set_schema_to_public()
+    Tenant.objects.filter(slug="alpha").update(created_at="2024-03-05T10:00:00Z")
+    Tenant.objects.filter(slug="bravo").update(created_at="2025-07-01T10:00:00Z")
+    march = console.get("/operators/", {"created_from": "2024-03-05", "created_to": "2024-03-05"})
+    assert b"/operators/tenants/alpha/" in march.content
+    assert b"/operators/tenants/bravo/" not in march.content
+    later = console.get("/operators/", {"created_from": "2025-01-01"}).content
+    assert b"/operators/tenants/bravo/" in later and b"/operators/tenants/alpha/" not in later
+    backwards = console.get(
+        "/operators/", {"created_from": "2025-01-02", "created_to": "2025-01-01"}
+    )
+    assert backwards.status_code == 400 and "on or after" in backwards.content.decode()
+    for odd in ("2025-13-40", "\x00", "9" * 5000):
+        assert console.get("/operators/", {"created_from": odd}).status_code == 400
 
 
 def test_search_finds_by_slug_name_and_domain(console, tenant_a, tenant_b):

@@ -26,7 +26,20 @@ class TenantFilterForm(forms.Form):
         required=False,
         choices=[("newest", "Newest first"), ("oldest", "Oldest first"), ("slug", "By slug")],
     )
+    created_from = forms.DateField(
+        label="Created from", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    created_to = forms.DateField(
+        label="Created to", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("created_from"), data.get("created_to")
+        if start and end and start > end:
+            self.add_error("created_to", "Choose a date on or after “Created from”.")
+        return data
 
     def clean_q(self):
         return self.cleaned_data["q"].strip()

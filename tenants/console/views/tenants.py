@@ -5,6 +5,8 @@ reactivation, and deletion behind typing the slug. Every write is a ``tenants.se
 call, audited in the public schema; every form posts, then redirects (a reload repeats
 nothing)."""
 
+from datetime import datetime, time
+
 from django.contrib import messages
 from django.contrib.auth.password_validation import password_validators_help_texts
 from django.http import Http404
@@ -68,8 +70,14 @@ def tenant_list(request):
     if form.is_valid():
         data = form.cleaned_data
         number = data.get("page") or 1
+        zone = timezone.get_current_timezone()
+        start, end = data.get("created_from"), data.get("created_to")
         tenants = tenants_listed(
-            search=data["q"], status=data["status"], order=data["order"] or "newest"
+            search=data["q"],
+            status=data["status"],
+            order=data["order"] or "newest",
+            created_since=datetime.combine(start, time.min, tzinfo=zone) if start else None,
+            created_until=datetime.combine(end, time.max, tzinfo=zone) if end else None,
         )
         start = (number - 1) * PAGE_SIZE
         # One row past the page says whether there is a next one, without a COUNT.
