@@ -279,7 +279,8 @@ def test_search_finds_by_slug_name_and_domain(console, tenant_a, tenant_b):
 
 
 def test_counts_come_from_the_stored_usage_not_from_the_schemas(console, tenant_a, tenant_b):
-    assert "Users" in console.get("/operators/", {"q": "alpha"}).content.decode()
+    listed = console.get("/operators/", {"q": "alpha"}).content.decode()
+    assert "Users" in listed and "last counted them (every 15 minutes)" in listed
     with tenant_a.context():
         users, clients = User.objects.count(), Client.objects.count()
     usage = tenant_usage_record(schema=tenant_a.schema)
@@ -349,6 +350,7 @@ def test_the_new_tenant_form_shows_the_password_rules_before_they_fail(console):
         ({"admin_email": "not-an-address"}, "admin_email", "valid email"),
         ({"admin_password": "short"}, "admin_password", "too short"),
         ({"admin_password": "1234567890123"}, "admin_password", "entirely numeric"),
+        ({"admin_password": "owner@oddco.test"}, "admin_password", "too similar"),
         ({"domain": "not a host"}, "domain", "host name"),
         ({"domain": BASE}, "domain", "host name"),
         ({"domain": "alpha." + BASE}, "domain", "already belongs"),

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth.password_validation import validate_password
 from django_tenants.utils import schema_exists
 
+from kernel.accounts.models import User
 from kernel.conf import setting
 from tenants.models import Domain, Tenant
 from tenants.selectors import TENANT_ORDERS
@@ -103,10 +104,18 @@ class TenantCreateForm(forms.Form):
             raise forms.ValidationError("This domain already belongs to a tenant.")
         return domain
 
-    def clean_admin_password(self):
-        password = self.cleaned_data["admin_password"]
-        validate_password(password)
-        return password
+    def clean(self):
+        data = super().clean()
+        password, email = data.get("admin_password"), data.get("admin_email")
+        if password:
+            # The admin as the service will create them, so "too similar to your email" is
+            # said here, beside the field, rather than after provisioning has begun.
+            admin = User(username=email or "", email=email or "")
+            try:
+                validate_password(password, user=admin)
+            except forms.ValidationError as exc:
+                self.add_error("admin_password", exc)
+        return data
 
 
 def _reserved() -> list[str]:

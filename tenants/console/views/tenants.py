@@ -17,6 +17,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from kernel.audit.selectors import audit_events
+from kernel.conf import setting
 from kernel.http import public_url
 from tenants.console.forms.tenants import ConfirmSlugForm, TenantCreateForm, TenantFilterForm
 from tenants.console.views.access import PAGE_SIZE, operator_required
@@ -91,6 +92,7 @@ def tenant_list(request):
         "has_next": has_next,
         "has_previous": number > 1,
         "zone": _zone(),
+        "usage_minutes": setting("TENANT_USAGE_INTERVAL_SECONDS") // 60,
     }
     return render(
         request, "operators/tenants.html", context, status=200 if form.is_valid() else 400
