@@ -1,8 +1,12 @@
-"""The operators' view of tenants (Django admin on the public host).
+"""Django admin's read-mostly view of tenants on the public host; the operators' console
+(``tenants.console``, /operators/) is where operators manage them.
 
-Tenants are created by provisioning only (signup or ``manage.py provision_tenant``): the
-admin cannot add one, because a bare row would lack its schema, domain, keys and first admin.
-Suspending and reactivating go through ``tenant_set_status``.
+Tenants are created by provisioning only (signup, the console or ``manage.py
+provision_tenant``) and deleted by ``tenant_delete`` only (the console): the admin can do
+neither, because a bare row would lack its schema, domain, keys and first admin, and a bare
+delete would leave the schema behind. Suspending and reactivating go through
+``tenant_set_status``, audited like the console's. Its sign-in page is the console's
+(``gatehouse.urls_public``).
 """
 
 from django.contrib import admin, messages

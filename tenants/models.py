@@ -14,7 +14,7 @@ class Tenant(TenantMixin):
     slug = models.SlugField(max_length=63, unique=True)
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     # The schema is created and migrated on first save; on failure the provisioning
     # transaction rolls back the schema along with the rows (PostgreSQL DDL is transactional).
@@ -37,3 +37,17 @@ class Domain(DomainMixin):
 
     def __str__(self) -> str:
         return self.domain
+
+
+class TenantUsage(models.Model):
+    """What a tenant holds, as a worker last counted it in its schema
+    (``services.tenant_usage_record``), so the operators' list shows counts without
+    scanning every schema. A tenant not yet measured has no row."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="usage")
+    users = models.PositiveIntegerField(default=0)
+    clients = models.PositiveIntegerField(default=0)
+    measured_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.users} users, {self.clients} clients"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from django.db.models import Exists, OuterRef, Q
+
 from tenants.hosts import host_cache
 from tenants.models import Domain, Tenant
 
@@ -28,3 +32,39 @@ def active_tenants():
 def primary_domain(tenant: Tenant) -> str | None:
     domain = tenant.domains.filter(is_primary=True).first() or tenant.domains.first()
     return domain.domain if domain else None
+
+
+#: Orders the operators' tenant list offers, by name shown in its URL.
+TENANT_ORDERS = {
+    "newest": ("-created_at", "-pk"),
+    "oldest": ("created_at", "pk"),
+    "slug": ("slug",),
+}
+
+
+def tenants_listed(
+    *,
+    search: str = "",
+    status: str = "",
+    order: str = "newest",
+    created_since: datetime | None = None,
+    created_until: datetime | None = None,
+):
+    """Tenants for the operators' list, their stored usage joined, domains prefetched.
+    ``search`` matches part of the slug, the name or any of the tenant's domains (an
+    ``EXISTS``, so no duplicate rows and no ``DISTINCT`` over the whole table); the
+    ``created_*`` bounds are inclusive."""
+    tenants = Tenant.objects.all()
+    if search:
+        on_domain = Domain.objects.filter(tenant=OuterRef("pk"), domain__icontains=search)
+        tenants = tenants.filter(
+            Q(slug__icontains=search) | Q(name__icontains=search) | Exists(on_domain)
+        )
+    if status:
+        tenants = tenants.filter(status=status)
+    if created_since is not None:
+        tenants = tenants.filter(created_at__gte=created_since)
+    if created_until is not None:
+        tenants = tenants.filter(created_at__lte=created_until)
+    ordered = tenants.order_by(*TENANT_ORDERS.get(order, TENANT_ORDERS["newest"]))
+    return ordered.select_related("usage").prefetch_related("domains")

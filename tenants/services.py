@@ -1,4 +1,5 @@
-"""Writes to the tenant registry: provisioning, suspension.
+"""Writes to the tenant registry: provisioning, suspension, deletion, each audited in the
+public schema's log (the operators' own).
 
 Provisioning is one transaction: the tenant row, its schema (created and migrated by
 django-tenants inside the same transaction, since PostgreSQL DDL is transactional), its
@@ -12,16 +13,21 @@ import re
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django_tenants.utils import schema_context, schema_exists
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, schema_context, schema_exists
 
+from kernel.accounts.models import User
 from kernel.accounts.services import UserError, user_create
+from kernel.audit.context import Actor
+from kernel.audit.services import audit_record, diff
 from kernel.conf import setting
 from kernel.errors import DomainError
 from kernel.http import public_url
+from oauth.models import Client
 from oauth.signing import services as key_services
 from tenants.hosts import clear_tenant_host_cache
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Tenant, TenantUsage
 
 # RFC 1123 label, 3-63 characters, lowercase; no leading, trailing or doubled-at-3 hyphens
 # (xn-- is IDNA's prefix).
@@ -29,6 +35,12 @@ SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 HOST_RE = re.compile(
     r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$"
 )
+
+
+#: How long deleting a tenant waits for its schema's tables to be free.
+DELETE_LOCK_TIMEOUT_MS = 5_000
+#: PostgreSQL's ``lock_not_available`` (a ``lock_timeout`` that ran out).
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class ProvisioningError(DomainError):
@@ -64,7 +76,7 @@ def schema_name_for(slug: str) -> str:
     return slug.replace("-", "_")
 
 
-def _validate_domain(domain: str) -> str:
+def validate_domain(domain: str) -> str:
     domain = domain.strip().lower().rstrip(".")
     if not HOST_RE.match(domain):
         raise ProvisioningError(f"invalid domain {domain!r}")
@@ -87,13 +99,13 @@ def tenant_provision(
     name = (name or "").strip()
     if not name or len(name) > 200:
         raise ProvisioningError("name must be 1-200 characters")
-    domain = _validate_domain(domain or f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}")
+    domain = validate_domain(domain or f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}")
     schema = schema_name_for(slug)
 
     if Tenant.objects.filter(slug=slug).exists() or schema_exists(schema):
-        raise ProvisioningError(f"tenant {slug!r} already exists; nothing was changed")
+        raise ProvisioningError(f"tenant {slug!r} already exists")
     if Domain.objects.filter(domain=domain).exists():
-        raise ProvisioningError(f"domain {domain!r} is already in use; nothing was changed")
+        raise ProvisioningError(f"domain {domain!r} is already in use")
 
     connection.set_schema_to_public()
     try:
@@ -107,10 +119,17 @@ def tenant_provision(
                     admin_email=admin_email,
                     admin_password=admin_password,
                 )
+            audit_record(
+                action="tenant.provisioned",
+                object_type="tenant",
+                object_id=str(tenant.pk),
+                object_label=slug,
+                changes={"name": name, "domain": domain, "admin email": admin_email},
+            )
     except UserError as exc:
         raise ProvisioningError(f"admin user: {exc}") from None
     except IntegrityError:
-        raise ProvisioningError(f"tenant {slug!r} already exists; nothing was changed") from None
+        raise ProvisioningError(f"tenant {slug!r} already exists") from None
     finally:
         connection.set_schema_to_public()
         clear_tenant_host_cache()
@@ -133,11 +152,99 @@ def _provision_tenant_contents(
     key_services.provision_signing_keys()
 
 
+_STATUS_ACTIONS = {
+    Tenant.Status.ACTIVE: "tenant.reactivated",
+    Tenant.Status.SUSPENDED: "tenant.suspended",
+}
+
+
 @transaction.atomic
 def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
+    """Suspend or reactivate ``tenant`` (a no-op, unaudited, when it already has ``status``)."""
     if status not in Tenant.Status.values:
         raise ProvisioningError(f"unknown status {status!r}")
     connection.set_schema_to_public()
+    tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if tenant.status == status:
+        return tenant
+    before = tenant.status
     tenant.status = status
     tenant.save(update_fields=["status"])
+    audit_record(
+        action=_STATUS_ACTIONS[status],
+        object_type="tenant",
+        object_id=str(tenant.pk),
+        object_label=tenant.slug,
+        changes=diff({"status": before}, {"status": status}),
+    )
     return tenant
+
+
+def tenant_delete(*, tenant: Tenant) -> None:
+    """Delete a suspended tenant: its schema (``DROP SCHEMA ... CASCADE``: every client, user,
+    token and key in it), its domains and its row, in one transaction with its audit row.
+
+    Only a suspended tenant can go: suspending first stops its traffic and makes deletion a
+    second, deliberate step. The drop is one DDL statement, quick even for a large schema
+    (PostgreSQL unlinks the tables' files), so it runs in the request.
+    """
+    connection.set_schema_to_public()
+    try:
+        with transaction.atomic():
+            # The drop waits for every open transaction on the schema's tables; a bounded
+            # wait turns a stuck one into a message instead of a hung request.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = %s", [f"{DELETE_LOCK_TIMEOUT_MS}ms"])
+            tenant = Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+            if tenant is None:
+                raise ProvisioningError("this tenant no longer exists")
+            if tenant.status != Tenant.Status.SUSPENDED:
+                raise ProvisioningError(f"suspend tenant {tenant.slug!r} before deleting it")
+            label, pk = tenant.slug, tenant.pk
+            domains = sorted(tenant.domains.values_list("domain", flat=True))
+            # TenantMixin.delete drops the schema first, then the row; domains cascade.
+            tenant.delete(force_drop=True)
+            audit_record(
+                action="tenant.deleted",
+                object_type="tenant",
+                object_id=str(pk),
+                object_label=label,
+                changes={"domains": domains},
+            )
+    except OperationalError as exc:
+        if getattr(exc.__cause__, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise ProvisioningError(
+            "its data is still in use by a running request or job; try again in a minute"
+        ) from None
+    finally:
+        connection.set_schema_to_public()
+        clear_tenant_host_cache()
+
+
+def operator_sign_in_record(*, username: str, actor: Actor, succeeded: bool) -> None:
+    """An operator's sign-in to the operators' console, or a failed attempt, in the log."""
+    audit_record(
+        action="operator.signed_in" if succeeded else "operator.sign_in_failed",
+        object_type="operator",
+        object_label=username[:200],
+        actor=actor,
+    )
+
+
+def tenant_usage_record(*, schema: str) -> TenantUsage | None:
+    """Count the users and clients in ``schema`` (a tenant's) and store the numbers in its
+    public ``TenantUsage`` row, for the operators' list. None when no tenant has ``schema``
+    (deleted since the fan-out queued this)."""
+    with schema_context(get_public_schema_name()):
+        tenant = Tenant.objects.filter(schema_name=schema).first()
+    if tenant is None or not schema_exists(schema):
+        return None
+    with schema_context(schema):
+        users, clients = User.objects.count(), Client.objects.count()
+    with schema_context(get_public_schema_name()):
+        usage, _ = TenantUsage.objects.update_or_create(
+            tenant=tenant,
+            defaults={"users": users, "clients": clients, "measured_at": timezone.now()},
+        )
+    return usage

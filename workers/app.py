@@ -13,6 +13,8 @@ The beat schedule lives here, not in settings, so its intervals can come from
 - ``PURGE_BACKLOG_INTERVAL_SECONDS`` (60): measure the purge backlog for /metrics.
 - ``KEY_ROTATION_CHECK_SECONDS`` (3600): ask every tenant whether its signing keys are due
   (each tenant's own period is ``IssuerSettings.signing_key_rotation_days``).
+- ``TENANT_USAGE_INTERVAL_SECONDS`` (900): count every active tenant's users and clients
+  for the operators' list (``tenants.models.TenantUsage``).
 
 ``WORKER_NICENESS`` (10): workers lower their CPU priority by this much at start. Purges are
 background work: on a machine shared with the web processes they run at full speed while
@@ -52,6 +54,9 @@ def beat_schedule() -> dict:
         ),
         "rotate-signing-keys": entry(
             "workers.tasks.rotate_all_tenants_signing_keys", "KEY_ROTATION_CHECK_SECONDS"
+        ),
+        "measure-tenant-usage": entry(
+            "workers.tasks.measure_all_tenants_usage", "TENANT_USAGE_INTERVAL_SECONDS"
         ),
     }
 

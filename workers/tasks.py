@@ -8,6 +8,7 @@ before the task runs, so ``connection.schema_name`` is the tenant.
 from django.db import InterfaceError, OperationalError, connection
 
 from oauth.signing import services as key_services
+from tenants.services import tenant_usage_record
 from workers import backlog, fanout, purge
 from workers.app import app
 
@@ -55,3 +56,15 @@ def rotate_all_tenants_signing_keys() -> int:
 def rotate_signing_keys_if_due() -> None:
     """Rotate this tenant's signing keys if its rotation period has passed."""
     key_services.rotate_if_due()
+
+
+@app.task(**RETRY_ON_DATABASE_ERRORS)
+def measure_all_tenants_usage() -> int:
+    """Beat, in public: one ``measure_tenant_usage`` per active tenant."""
+    return fanout.send_to_each_schema(measure_tenant_usage, fanout.active_tenant_schemas())
+
+
+@app.task(tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
+def measure_tenant_usage() -> None:
+    """Store this tenant's user and client counts for the operators' list."""
+    tenant_usage_record(schema=connection.schema_name)

@@ -28,6 +28,8 @@ DEFAULTS: dict[str, Any] = {
     "PURGE_INTERVAL_SECONDS": 300,
     "PURGE_BACKLOG_INTERVAL_SECONDS": 60,
     "KEY_ROTATION_CHECK_SECONDS": 3600,
+    # How often workers count each tenant's users and clients for the operators' list.
+    "TENANT_USAGE_INTERVAL_SECONDS": 900,
     "WORKER_NICENESS": 10,
     "PURGE_BUSY_ROWS_PER_SECOND": 10_000,
     # Per-tenant metric labels: opted-in slugs, and the top N tenants by purge backlog.
@@ -37,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXY_COUNT": 0,
     # Failed sign-ins per user name and per client IP in each window (oauth.throttle).
     "LOGIN_THROTTLE": {"USER_ATTEMPTS": 5, "IP_ATTEMPTS": 20, "WINDOW_SECONDS": 300},
+    # Failed operators' sign-ins per client IP and per user name in each window
+    # (tenants.console).
+    "OPERATOR_SIGN_IN_THROTTLE": {"ATTEMPTS": 10, "WINDOW_SECONDS": 900},
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.

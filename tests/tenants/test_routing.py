@@ -23,8 +23,10 @@ def test_public_host_serves_the_public_site(public_client):
     assert b"Gatehouse" in response.content
 
 
-def test_public_admin_only_on_public_host(public_client, tenant_a):
-    assert public_client.get("/admin/login/").status_code == 200
+def test_operators_sign_in_and_admin_only_on_public_host(public_client, tenant_a):
+    assert public_client.get("/operators/sign-in/").status_code == 200
+    assert public_client.get("/admin/login/").status_code == 302  # to the operators' sign-in
+    assert tenant_a.client().get("/operators/sign-in/").status_code == 404
     assert tenant_a.client().get("/admin/login/").status_code == 404
 
 

@@ -32,11 +32,11 @@ def test_session_and_csrf_cookies_are_host_only(public_client):
 
     password = remember_secret("operator-password-Q7w")
     user_create(username="op", password=password, is_staff=True, is_superuser=True)
-    form = public_client.get("/admin/login/")
+    form = public_client.get("/operators/sign-in/")
     csrf = form.cookies[settings.CSRF_COOKIE_NAME]
     assert csrf["domain"] == "" and "Domain=" not in csrf.output()
     login = public_client.post(
-        "/admin/login/",
+        "/operators/sign-in/",
         {"username": "op", "password": password, "csrfmiddlewaretoken": csrf.value},
     )
     assert login.status_code == 302

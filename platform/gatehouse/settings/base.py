@@ -215,6 +215,11 @@ GATEHOUSE = {
     "KEY_ROTATION_CHECK_SECONDS": env.integer(
         "GATEHOUSE_KEY_ROTATION_CHECK_SECONDS", DEFAULTS["KEY_ROTATION_CHECK_SECONDS"], minimum=60
     ),
+    "TENANT_USAGE_INTERVAL_SECONDS": env.integer(
+        "GATEHOUSE_TENANT_USAGE_INTERVAL_SECONDS",
+        DEFAULTS["TENANT_USAGE_INTERVAL_SECONDS"],
+        minimum=60,
+    ),
     # Purges are background work: lower CPU priority for workers, and a rows/s bound per worker
     # process while the database serves other sessions (0 turns either off; workers/purge.py).
     "WORKER_NICENESS": env.integer(

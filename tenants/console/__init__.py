@@ -1,0 +1,1 @@
+"""The operators' console on the public host: tenants and the operators' own audit log."""

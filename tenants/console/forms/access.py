@@ -1,0 +1,11 @@
+from django.contrib.auth.forms import AuthenticationForm
+
+
+class OperatorSignInForm(AuthenticationForm):
+    """Django's sign-in form for the public schema's users, refusing all but operators
+    (staff) with the same words as a wrong password, so it tells nobody which accounts exist."""
+
+    def confirm_login_allowed(self, user) -> None:
+        super().confirm_login_allowed(user)
+        if not user.is_staff:
+            raise self.get_invalid_login_error()
