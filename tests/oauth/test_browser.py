@@ -1,45 +1,18 @@
 """Login and consent driven through a real browser (Debian's Chromium via Playwright)
 against the live server; the client side is Authlib's OAuth2Session."""
 
-import shutil
-from contextlib import contextmanager
-
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
+from tests.support.chromium import chromium
 from tests.support.factories import make_user, make_web_client, query_of
 from tests.support.live_clients import metadata
 from tests.support.secrets import remember_secret
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
 REDIRECT = "https://app.example.com/callback"
-
-
-@contextmanager
-def chromium():
-    """Headless Chromium. Opened only after the test's database work: Playwright's sync
-    API runs an event loop in this thread, inside which Django refuses ORM calls."""
-    if not shutil.which(CHROMIUM):
-        pytest.fail("Debian's chromium is required: apt-get install -y chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--host-resolver-rules=MAP *.gatehouse.test 127.0.0.1",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
-        )
-        yield browser
-        browser.close()
 
 
 def test_login_and_consent_in_a_real_browser(gatehouse_server, tenant_a, commit, monkeypatch):

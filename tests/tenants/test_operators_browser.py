@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import connection
 from django_tenants.utils import schema_exists
 
-from kernel.accounts.models import User
+from kernel.accounts.models import User, UserSession
 from tenants.models import Tenant
 from tenants.services import tenant_delete, tenant_set_status
 from tests.support.chromium import chromium
@@ -34,7 +34,8 @@ def operator(commit):
         if left is not None:
             tenant_delete(tenant=tenant_set_status(tenant=left, status="suspended"))
         # Not through the ORM: its cascade would look for the user's codes and tokens in
-        # tables that exist only in tenant schemas.
+        # tables that exist only in tenant schemas. Its sign-in sessions go first.
+        UserSession.objects.filter(user_id=user.pk).delete()
         with connection.cursor() as cursor:
             cursor.execute(f'DELETE FROM "{User._meta.db_table}" WHERE id = %s', [user.pk])
 

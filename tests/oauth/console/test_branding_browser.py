@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.oauth.console.images import png
-from tests.oauth.test_browser import chromium
+from tests.support.chromium import chromium
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 

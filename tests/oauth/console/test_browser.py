@@ -1,20 +1,27 @@
 """The console in a real browser (Debian's Chromium via Playwright) against the live server:
-an admin signs in, registers a client, edits its redirect URIs, completes a code flow with
-the new one, rotates the secret with a short overlap, sees both secrets work, and then the
-old one fail once the overlap is over. A failure leaves a screenshot in pytest's tmp_path."""
+a customer signs up on the public site and lands in the new tenant's console, registers a
+client, edits its redirect URIs, completes a code flow with the new one, rotates the secret
+with a short overlap, sees both secrets work, and then the old one fail once the overlap is
+over. A failure leaves a screenshot in pytest's tmp_path."""
 
 import re
+import secrets
 import time
 
 import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
+from django.conf import settings
 
-from tests.oauth.test_browser import chromium
+from tenants.hosts import clear_tenant_host_cache
+from tenants.models import Tenant
+from tenants.views import signup_limit
+from tests.support.chromium import chromium
 from tests.support.factories import query_of
 from tests.support.live_clients import metadata
 from tests.support.secrets import remember_secret
+from tests.support.tenants import TenantInfo
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
@@ -36,36 +43,62 @@ def _refresh(token_endpoint: str, client_id: str, secret: str, refresh_token: st
     return response
 
 
-def test_admin_registers_edits_uses_and_rotates_a_client(
-    gatehouse_server, tenant_a, tmp_path, monkeypatch
+def test_signup_then_register_edit_use_and_rotate_a_client(
+    gatehouse_server, two_tenants, tmp_path, monkeypatch, commit
 ):
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
-    meta = metadata(gatehouse_server, tenant_a)
-    console = gatehouse_server.url(tenant_a.host, "/console/")
+    signup_limit().reset("127.0.0.1")
+    slug = f"browser-{secrets.token_hex(3)}"
+    tenant = TenantInfo(
+        slug=slug,
+        schema=slug.replace("-", "_"),
+        host=f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}",
+        issuer=gatehouse_server.issuer(f"{slug}.{settings.GATEHOUSE_BASE_DOMAIN}"),
+        admin_username=f"owner@{slug}.test",
+        admin_password=remember_secret(f"Signup-{secrets.token_urlsafe(12)}"),
+    )
     with chromium() as browser:
         page = browser.new_page()
         try:
-            _drive(page, gatehouse_server, tenant_a, console, meta)
+            _sign_up(page, gatehouse_server, tenant)
+            meta = metadata(gatehouse_server, tenant)
+            console = gatehouse_server.url(tenant.host, "/console/")
+            _drive(page, gatehouse_server, tenant, console, meta)
         except BaseException:
             shot = tmp_path / "console-failure.png"
             page.screenshot(path=str(shot), full_page=True)
             print(f"screenshot of the failure: {shot}")
             raise
+    # The signed-up tenant was committed by the live server: drop it, schema and all.
+    with commit():
+        Tenant.objects.get(slug=slug).delete(force_drop=True)
+        clear_tenant_host_cache()
+
+
+def _sign_up(page, server, tenant: TenantInfo) -> None:
+    """The public site's signup, then its one-time hand-off into the new tenant's console."""
+    page.goto(server.url(settings.GATEHOUSE_BASE_DOMAIN, "/signup/"))
+    page.fill("#id_name", f"{tenant.slug.title()} Org")
+    page.fill("#id_slug", tenant.slug)
+    page.fill("#id_email", tenant.admin_username)
+    page.fill("#id_password", tenant.admin_password)
+    page.fill("#id_password_again", tenant.admin_password)
+    page.click("button[type=submit]")
+    page.wait_for_selector(f"text={tenant.slug} is ready")
+    page.click("#handoff button")
+    page.wait_for_selector("text=Signed in as")
+    assert page.url.startswith(server.url(tenant.host, "/console/"))
 
 
 def _drive(page, server, tenant, console: str, meta: dict) -> None:
     page.goto(console)
-    assert "/oauth/login" in page.url
-    page.fill("#id_username", tenant.admin_username)
-    page.fill("#id_password", tenant.admin_password)
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Signed in as")
+    assert "Signed in as" in page.content()
 
     page.goto(server.url(tenant.host, "/console/clients/"))
     page.fill("#id_name", "Browser Portal")
     page.select_option("#id_kind", "web")
     page.fill("#id_redirect_uris", FIRST)
-    page.fill("#id_scopes", "openid api")
+    page.fill("#id_scopes", "openid profile")
     page.click("button:has-text('Register')")
     client_id = page.inner_text("#new-client-id")
     first_secret = remember_secret(page.inner_text("#new-client-secret"))
@@ -81,7 +114,7 @@ def _drive(page, server, tenant, console: str, meta: dict) -> None:
     assert SECOND in page.content() and FIRST not in page.content()
 
     session = OAuth2Session(
-        client_id, first_secret, scope="openid api", redirect_uri=SECOND,
+        client_id, first_secret, scope="openid profile", redirect_uri=SECOND,
         code_challenge_method="S256",
     )  # fmt: skip
     verifier = remember_secret(generate_token(48))
