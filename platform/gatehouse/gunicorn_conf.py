@@ -69,8 +69,9 @@ def _stop(line: str) -> None:
     sys.stderr.write(line.splitlines()[0] if line else "gatehouse: configuration error")
     sys.stderr.write("\n")
     sys.stderr.flush()
-    # gunicorn's own code for "the application could not be loaded" (Arbiter.APP_LOAD_ERROR).
-    os._exit(4)
+    # gunicorn's own code for "the application could not be loaded" (Arbiter.APP_LOAD_ERROR);
+    # raised before the arbiter's main loop, it ends the master before any worker exists.
+    raise SystemExit(4)
 
 
 class DeadlineThreadWorker(ThreadWorker):
