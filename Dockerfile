@@ -59,5 +59,7 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
 
-# gunicorn reads the worker count from WEB_CONCURRENCY.
-CMD ["gunicorn", "gatehouse.wsgi", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/tmp"]
+# gunicorn reads the worker count from WEB_CONCURRENCY; the config module stops it on a
+# configuration error and bounds each request's time on its thread.
+CMD ["gunicorn", "--config", "python:gatehouse.gunicorn_conf", "gatehouse.wsgi", \
+     "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/tmp"]

@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 
 from kernel import credentials
 from kernel.conf import setting
-from kernel.http import origin
+from kernel.http import public_url
 from kernel.ttlcache import TTLCache
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Branding, Client, Consent, GrantFamily, IssuerSettings, Token
@@ -23,12 +23,18 @@ from oauth.models.branding import HEX_COLOUR
 
 
 def issuer_for_request(request) -> str:
-    """The tenant's issuer identifier: scheme and host of the request (RFC 8414 §2).
+    """The tenant's issuer identifier (RFC 8414 §2, RFC 9207 §2, OIDC Discovery §4.3): the
+    stored name of the Domain row that routed the request (``tenant.domain_url``, set by the
+    routing middleware) with the configured public scheme and port (``kernel.http.public_url``).
 
-    ``request.scheme`` honours ``SECURE_PROXY_SSL_HEADER`` behind a TLS-terminating proxy;
-    the host has already been matched to this tenant by the routing middleware.
+    Never the raw Host header: ``alpha.example.`` (trailing dot), ``alpha.example:8443`` or
+    ``ALPHA.example`` route to the same tenant, and echoing them would put a second issuer
+    into discovery documents that caches keep, and into ``iss`` and ``aud``. Nor the request's
+    scheme: behind the ingress the public scheme is configuration (https in production,
+    where a plain-http request is redirected before it gets here). A tenant reached through a
+    custom domain has that domain's issuer.
     """
-    return origin(request.scheme, request.get_host().lower())
+    return public_url(request.tenant.domain_url)
 
 
 # --- Issuer policy (IssuerSettings), cached per schema for a few seconds -----------------------

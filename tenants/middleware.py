@@ -43,7 +43,8 @@ class TenantRoutingMiddleware(TenantMainMiddleware):
                 "This organisation's sign-in service is suspended. Contact its administrator.",
                 error="tenant_suspended",
             )
-        tenant.domain_url = hostname
+        # tenant.domain_url is the stored name of the Domain row that matched (the issuer's
+        # host, oauth.selectors.issuer_for_request), set by tenant_for_host: never the Host.
         request.tenant = tenant
         connection.set_tenant(tenant)
         self.setup_url_routing(request)

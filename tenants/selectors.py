@@ -12,7 +12,11 @@ from tenants.models import Domain, Tenant
 
 def _tenant_for_host_uncached(hostname: str) -> Tenant | None:
     domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-    return domain.tenant if domain else None
+    if domain is None:
+        return None
+    # The matched row's stored name, which the issuer is built from (never the raw Host).
+    domain.tenant.domain_url = domain.domain
+    return domain.tenant
 
 
 def tenant_for_host(hostname: str) -> Tenant | None:

@@ -10,7 +10,7 @@ from django_tenants.utils import schema_context
 from kernel.accounts.models import User
 from kernel.accounts.services import login_handoff_create
 from kernel.conf import setting
-from kernel.http import client_ip, origin
+from kernel.http import client_ip
 from kernel.ratelimit import FixedWindow
 from tenants.forms import SignupForm
 from tenants.services import ProvisioningError, tenant_provision
@@ -55,7 +55,8 @@ def signup(request):
         with schema_context(result.schema):
             admin = User.objects.get(username=data["email"])
             token = login_handoff_create(user=admin)
-        issuer = _issuer_for_browser(request, result.domain)
+        # The same builder as the tenant's discovery document (configured scheme and port).
+        issuer = result.issuer
         response = render(
             request,
             "signup/done.html",
@@ -69,10 +70,3 @@ def signup(request):
         response["Referrer-Policy"] = "no-referrer"
         return response
     return render(request, "signup/signup.html", {"form": form}, status=400 if form.errors else 200)
-
-
-def _issuer_for_browser(request, domain: str) -> str:
-    """The tenant's URL as this browser reaches it: same scheme and port as the public site."""
-    host = request.get_host()
-    port = host.rsplit(":", 1)[1] if ":" in host and not host.endswith("]") else None
-    return origin("https" if request.is_secure() else "http", domain, port)

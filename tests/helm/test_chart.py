@@ -291,10 +291,14 @@ def test_processes_run_the_contract_commands(render):
     }
     assert commands["web"] == [
         "gunicorn",
+        "--config",
+        "python:gatehouse.gunicorn_conf",
         "gatehouse.wsgi",
         "--bind",
         "0.0.0.0:8000",
         "--workers",
+        "4",
+        "--threads",
         "4",
         "--worker-tmp-dir",
         "/tmp",

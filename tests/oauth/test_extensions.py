@@ -53,8 +53,10 @@ def test_code_grant_extensions_run_at_both_endpoints(tenant_a, monkeypatch):
 
 def test_metadata_function_is_reusable(tenant_a, rf):
     from oauth.selectors import authorization_server_metadata
+    from tenants.selectors import tenant_for_host
 
     request = rf.get("/", HTTP_HOST=tenant_a.host, secure=True)
+    request.tenant = tenant_for_host(tenant_a.host)  # as the routing middleware sets it
     doc = authorization_server_metadata(request)
     assert doc["issuer"] == tenant_a.issuer
     assert doc["token_endpoint"] == f"{tenant_a.issuer}/oauth/token"

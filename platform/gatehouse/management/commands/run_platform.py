@@ -85,6 +85,8 @@ class Command(BaseCommand):
         commands = {
             "web": [
                 str(bin_dir / "gunicorn"),
+                "--config",
+                "python:gatehouse.gunicorn_conf",
                 "gatehouse.wsgi",
                 "--bind",
                 f"{options['bind']}:{options['port']}",
