@@ -46,8 +46,10 @@ threads = 4
 timeout = 30
 # A stopping worker finishes its requests within this (Kubernetes waits 30 s before SIGKILL).
 graceful_timeout = 20
-# Idle kept-alive connections wait in the worker's poller, not on a thread.
-keepalive = 5
+# Idle kept-alive connections wait in the worker's poller, not on a thread, so a long idle
+# time costs no thread. Longer than ingress-nginx's upstream keep-alive (60 s): the proxy must
+# be the one to close an idle connection, or it may reuse one gunicorn just closed (a 502).
+keepalive = 75
 # Header limits (gunicorn's defaults, stated): bounds what a trickled header may be.
 limit_request_line = 4094
 limit_request_fields = 100
