@@ -299,7 +299,7 @@ def test_processes_run_the_contract_commands(render):
         "--workers",
         "4",
         "--threads",
-        "4",
+        "1",
         "--worker-tmp-dir",
         "/tmp",
     ]
