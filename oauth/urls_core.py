@@ -4,6 +4,7 @@
 from django.urls import path
 
 from oauth import views
+from oauth.views.openapi import openapi
 
 urlpatterns = [
     path(".well-known/oauth-authorization-server", views.metadata, name="oauth-metadata"),
@@ -13,4 +14,5 @@ urlpatterns = [
     path("oauth/introspect", views.introspect, name="oauth-introspect"),
     path("oauth/login", views.login, name="oauth-login"),
     path("oauth/consent", views.consent, name="oauth-consent"),
+    path("openapi.json", openapi, name="oauth-openapi"),
 ]
