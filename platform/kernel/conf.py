@@ -37,6 +37,21 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXY_COUNT": 0,
     # Failed sign-ins per user name and per client IP in each window (oauth.throttle).
     "LOGIN_THROTTLE": {"USER_ATTEMPTS": 5, "IP_ATTEMPTS": 20, "WINDOW_SECONDS": 300},
+    # OAuth endpoint limits (oauth.ratelimits): token, introspection, revocation and userinfo
+    # each count on their own. Per WINDOW_SECONDS: answers that succeeded per client and per
+    # tenant, requests per source IP; per FAILURE_WINDOW_SECONDS: failed client (or bearer)
+    # authentications per source IP and per presented client_id from one IP. A tenant's
+    # IssuerSettings may override each number; ENABLED=False turns every limit off.
+    "RATE_LIMITS": {
+        "ENABLED": True,
+        "WINDOW_SECONDS": 60,
+        "CLIENT_REQUESTS": 3_000,
+        "TENANT_REQUESTS": 30_000,
+        "IP_REQUESTS": 6_000,
+        "FAILURE_WINDOW_SECONDS": 300,
+        "IP_AUTH_FAILURES": 100,
+        "CLIENT_IP_AUTH_FAILURES": 20,
+    },
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.

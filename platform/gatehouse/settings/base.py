@@ -227,6 +227,10 @@ GATEHOUSE = {
     "METRICS_TOP_TENANTS": env.integer(
         "GATEHOUSE_METRICS_TOP_TENANTS", DEFAULTS["METRICS_TOP_TENANTS"], minimum=0
     ),
+    # False turns the OAuth endpoint limits off (benchmarks compare with and without).
+    "RATE_LIMITS": {
+        "ENABLED": env.boolean("GATEHOUSE_RATE_LIMITS_ENABLED", DEFAULTS["RATE_LIMITS"]["ENABLED"])
+    },
     # 1 behind an ingress: rate limits take the client IP from X-Forwarded-For; 0 trusts none.
     "TRUSTED_PROXY_COUNT": env.integer(
         "GATEHOUSE_TRUSTED_PROXY_COUNT", DEFAULTS["TRUSTED_PROXY_COUNT"], minimum=0
