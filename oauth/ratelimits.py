@@ -23,7 +23,7 @@ at another. The counters are ``kernel.ratelimit`` fixed windows in Redis, tenant
 by the cache's key function, so one tenant's traffic never counts against another's. With
 Redis down nothing is limited and issuance goes on (fail open).
 
-Cost: a request that succeeds costs one Redis round trip (a pipeline of every counter); a
+Cost: a request that succeeds costs one Redis round trip (one script over every counter); a
 refused or failed one costs a second, which takes back its tentative counts.
 
 Defaults are ``GATEHOUSE["RATE_LIMITS"]`` (``kernel.conf``), meant never to be hit by a

@@ -47,7 +47,8 @@ class IssuerPolicy:
     rate_limits: tuple[tuple[str, int], ...] = ()
 
 
-_RATE_LIMIT_FIELDS = {
+#: ``GATEHOUSE["RATE_LIMITS"]`` names a tenant may override -> their ``IssuerSettings`` fields.
+RATE_LIMIT_FIELDS = {
     "CLIENT_REQUESTS": "rate_limit_client_requests",
     "TENANT_REQUESTS": "rate_limit_tenant_requests",
     "IP_REQUESTS": "rate_limit_ip_requests",
@@ -69,7 +70,7 @@ def _load_issuer_policy() -> IssuerPolicy:
         scopes_supported=tuple(row.scopes_supported),
         rate_limits=tuple(
             (name, getattr(row, field))
-            for name, field in _RATE_LIMIT_FIELDS.items()
+            for name, field in RATE_LIMIT_FIELDS.items()
             if getattr(row, field) is not None
         ),
     )

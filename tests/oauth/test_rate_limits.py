@@ -2,9 +2,14 @@
 (``oauth.ratelimits``): 429 + Retry-After + RFC 6749 §5.2 JSON, throttles an attacker cannot
 turn against the real client, counters per tenant, fail open without Redis."""
 
+import json
+from io import StringIO
+
 import pytest
+from django.core.management import CommandError, call_command
 
 from gatehouse import cache as cache_module
+from kernel.audit.models import AuditEvent
 from kernel.ratelimit import reset_availability
 from oauth.models import IssuerSettings
 from tests.support.factories import (
@@ -212,3 +217,28 @@ def test_body_client_id_is_counted_like_basic(tenant_a):
     web = tenant_a.client()
     assert [post_form(web, "/oauth/token", data).status_code for _ in range(2)] == [401, 401]
     assert_limited(post_form(web, "/oauth/token", data), "for this client")
+
+
+def test_operator_command_sets_and_resets_overrides_audited(tenant_a, tenant_b):
+    out = StringIO()
+    call_command(
+        "set_rate_limits", "--tenant", tenant_a.slug, "--client-requests", "2", "--json", stdout=out
+    )
+    assert json.loads(out.getvalue())["overrides"]["CLIENT_REQUESTS"] == 2
+    client = make_client(tenant_a)
+    assert [issue(tenant_a, client).status_code for _ in range(2)] == [200, 200]
+    assert_limited(issue(tenant_a, client), "for this client")
+    with tenant_a.context():
+        event = AuditEvent.objects.get(action="settings.rate_limits_updated")
+        assert "operator command set_rate_limits" in event.actor_label
+    with tenant_b.context():  # another tenant's settings are untouched
+        assert IssuerSettings.load().rate_limit_client_requests is None
+    call_command("set_rate_limits", "--tenant", tenant_a.slug, "--client-requests", "default")
+    with tenant_a.context():
+        assert IssuerSettings.load().rate_limit_client_requests is None
+
+
+@pytest.mark.parametrize("value", ["0", "-5"])
+def test_operator_command_refuses_non_positive_limits(tenant_a, value):
+    with pytest.raises(CommandError, match="positive whole number"):
+        call_command("set_rate_limits", "--tenant", tenant_a.slug, "--ip-requests", value)

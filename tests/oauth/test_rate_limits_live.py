@@ -19,7 +19,11 @@ pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 FLOOD_SECONDS = 4
 FLOOD_MAX_PER_THREAD = 1500
-SAMPLES = 40
+#: Per flooding thread: 4 threads make 200 requests/s, several times the tokens per second
+#: this server issues on a shared 2-core machine (without limits the flood is all real work).
+FLOOD_RATE = 50
+SAMPLES = 30
+SERVER_ENV = {}
 
 
 def _latencies(session, url: str, headers: dict, n: int) -> list[float]:
@@ -57,7 +61,7 @@ def test_flood_on_one_tenant_leaves_another_tenants_p50_within_2x(
         greedy = make_client(tenant_a, name="Greedy but valid")
     with commit(tenant_b):
         neighbour = make_client(tenant_b, name="Neighbour")
-    server = LiveServer(live_server_db_name, tmp_path, name="noisy")
+    server = LiveServer(live_server_db_name, tmp_path, name="noisy", env=SERVER_ENV)
     try:
         url_b = server.url(tenant_b.host, "/oauth/token")
         headers_b = {
@@ -69,14 +73,14 @@ def test_flood_on_one_tenant_leaves_another_tenants_p50_within_2x(
             },
         }
         session = requests.Session()
-        _latencies(session, url_b, headers_b, 10)  # warm-up: connections, caches
+        _latencies(session, url_b, headers_b, 5)  # warm-up: connections, caches
         idle = statistics.median(_latencies(session, url_b, headers_b, SAMPLES))
 
         wrong = basic_auth(victim.client_id, "wrong-secret")["HTTP_AUTHORIZATION"]
         made_up = basic_auth("no-such-client", "guess")["HTTP_AUTHORIZATION"]
         valid = basic_auth(greedy.client_id, greedy.secret)["HTTP_AUTHORIZATION"]
         # Attackers from 127.0.0.2; the greedy valid client from 127.0.0.3.
-        jobs = [f"127.0.0.2,{wrong}"] * 3 + [f"127.0.0.2,{made_up}"] + [f"127.0.0.3,{valid}"] * 2
+        jobs = [f"127.0.0.2,{wrong}"] * 2 + [f"127.0.0.2,{made_up}", f"127.0.0.3,{valid}"]
         flood = subprocess.Popen(
             [
                 sys.executable,
@@ -85,6 +89,7 @@ def test_flood_on_one_tenant_leaves_another_tenants_p50_within_2x(
                 tenant_a.host,
                 str(FLOOD_SECONDS),
                 str(FLOOD_MAX_PER_THREAD),
+                str(FLOOD_RATE),
                 *jobs,
             ],
             stdout=subprocess.PIPE,
@@ -93,6 +98,7 @@ def test_flood_on_one_tenant_leaves_another_tenants_p50_within_2x(
         try:
             time.sleep(0.5)  # the flood is under way
             loaded = statistics.median(_latencies(session, url_b, headers_b, SAMPLES))
+            assert flood.poll() is None, "the flood ended before B was measured under it"
             out, _ = flood.communicate(timeout=FLOOD_SECONDS + 15)
         finally:
             if flood.poll() is None:
@@ -102,11 +108,12 @@ def test_flood_on_one_tenant_leaves_another_tenants_p50_within_2x(
     finally:
         server.stop()
 
+    ratio = loaded / idle
+    print(f"tenant B p50 idle {idle * 1000:.1f} ms, flooded {loaded * 1000:.1f} ms, {ratio:.2f}x")
+    print(f"flood on A: {counts}")
     # The limits engaged: most of the flood was refused, and the valid client got at most
     # its quota of tokens.
     assert counts.get("429", 0) > counts.get("401", 0) > 0, counts
     assert 0 < counts.get("200", 0) <= 25, counts
     assert "500" not in counts and "error" not in counts, counts
-    ratio = loaded / idle
-    print(f"tenant B p50 idle {idle * 1000:.1f} ms, flooded {loaded * 1000:.1f} ms, {ratio:.2f}x")
     assert ratio <= 2.0, (idle, loaded, counts)

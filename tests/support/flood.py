@@ -2,11 +2,13 @@
 a GIL with the process measuring latency (``tests/oauth/test_rate_limits_live.py``,
 ``docs/benchmarks.md``).
 
-    python tests/support/flood.py PORT HOST SECONDS MAX_REQUESTS JOB...
+    python tests/support/flood.py PORT HOST SECONDS MAX_REQUESTS RATE JOB...
 
 Each JOB is ``SOURCE_IP,AUTHORIZATION``: one thread per job, keep-alive connections from
-that loopback source address, POSTing client_credentials requests until ``SECONDS`` pass or
-``MAX_REQUESTS`` are sent. Prints a JSON object of status code -> count.
+that loopback source address, POSTing client_credentials requests at up to ``RATE`` per
+second until ``SECONDS`` pass or ``MAX_REQUESTS`` are sent. Prints a JSON object of status
+code -> count. The rate bound keeps the load generator itself from taking the cores it
+shares with the server; the flood is still several times what the server can issue.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ from collections import Counter
 BODY = "grant_type=client_credentials"
 
 
-def main(port: int, host: str, seconds: float, max_requests: int, jobs: list[str]) -> None:
+def main(
+    port: int, host: str, seconds: float, max_requests: int, rate: float, jobs: list[str]
+) -> None:
     counts: Counter = Counter()
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
@@ -34,9 +38,13 @@ def main(port: int, host: str, seconds: float, max_requests: int, jobs: list[str
             "Authorization": authorization,
             "Content-Type": "application/x-www-form-urlencoded",
         }
-        for _ in range(max_requests):
-            if time.monotonic() >= deadline:
+        started = time.monotonic()
+        for sent in range(max_requests):
+            now = time.monotonic()
+            if now >= deadline:
                 break
+            if now < started + sent / rate:
+                time.sleep(started + sent / rate - now)
             try:
                 conn.request("POST", "/oauth/token", body=BODY, headers=headers)
                 response = conn.getresponse()
@@ -58,4 +66,5 @@ def main(port: int, host: str, seconds: float, max_requests: int, jobs: list[str
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]), sys.argv[2], float(sys.argv[3]), int(sys.argv[4]), sys.argv[5:])
+    port, host, seconds, max_requests, rate, *jobs = sys.argv[1:]
+    main(int(port), host, float(seconds), int(max_requests), float(rate), jobs)
