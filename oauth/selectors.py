@@ -48,7 +48,19 @@ class IssuerPolicy:
     refresh_reuse_window: int
     default_resource: str
     scopes_supported: tuple[str, ...]
+    #: Per-tenant rate-limit overrides by ``GATEHOUSE["RATE_LIMITS"]`` name; a name left out
+    #: takes the platform default (``oauth.ratelimits``).
+    rate_limits: tuple[tuple[str, int], ...] = ()
 
+
+#: ``GATEHOUSE["RATE_LIMITS"]`` names a tenant may override -> their ``IssuerSettings`` fields.
+RATE_LIMIT_FIELDS = {
+    "CLIENT_REQUESTS": "rate_limit_client_requests",
+    "TENANT_REQUESTS": "rate_limit_tenant_requests",
+    "IP_REQUESTS": "rate_limit_ip_requests",
+    "IP_AUTH_FAILURES": "rate_limit_ip_auth_failures",
+    "CLIENT_IP_AUTH_FAILURES": "rate_limit_client_ip_auth_failures",
+}
 
 _policy_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CACHE_SECONDS"))
 
@@ -62,6 +74,11 @@ def _load_issuer_policy() -> IssuerPolicy:
         refresh_reuse_window=row.refresh_reuse_window,
         default_resource=row.default_resource,
         scopes_supported=tuple(row.scopes_supported),
+        rate_limits=tuple(
+            (name, getattr(row, field))
+            for name, field in RATE_LIMIT_FIELDS.items()
+            if getattr(row, field) is not None
+        ),
     )
 
 

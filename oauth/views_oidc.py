@@ -19,7 +19,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
-from oauth import cors, selectors
+from oauth import cors, ratelimits, selectors
 from oauth.models import IssuerSettings
 from oauth.oidc.discovery import provider_metadata
 from oauth.oidc.logout import LOGOUT_PARAMETERS, LogoutRequest, logout_request
@@ -84,7 +84,9 @@ def userinfo(request):
 
     Errors follow RFC 6750 §3: 401 with a bare ``WWW-Authenticate: Bearer realm=...`` when
     no token was sent, ``invalid_token`` (401), ``insufficient_scope`` (403, the token lacks
-    ``openid``), ``invalid_request`` (400).
+    ``openid``), ``invalid_request`` (400). Rate limited (``oauth.ratelimits``): per
+    source IP and per tenant before the token is looked up, per client (the token's) once
+    it is known; a refused token (``invalid_token``) counts as a failed authentication.
     """
     if request.method == "OPTIONS":
         return cors.preflight(request, methods="GET, POST")
@@ -92,6 +94,9 @@ def userinfo(request):
         response = _bearer_error(request, BearerError(405, "invalid_request", "Use GET or POST."))
         response["Allow"] = "GET, POST, OPTIONS"
         return cors.apply(request, response)
+    admission = ratelimits.admit(request, endpoint=ratelimits.USERINFO)
+    if admission.refused:
+        return cors.apply(request, ratelimits.too_many_requests(admission))
     try:
         if not is_secure_transport(request.build_absolute_uri()):
             raise BearerError(400, "invalid_request", "This endpoint is served over https.")
@@ -106,7 +111,12 @@ def userinfo(request):
         )
         claims, client = userinfo_response(token)
     except BearerError as error:
-        return cors.apply(request, _bearer_error(request, error))
+        response = ratelimits.settle(
+            admission,
+            _bearer_error(request, error),
+            authentication_failed=error.error == "invalid_token",
+        )
+        return cors.apply(request, response)
     request.oauth_client = client
     response = json_response(
         claims,
@@ -115,6 +125,9 @@ def userinfo(request):
             ("Cache-Control", "no-store"),
             ("Pragma", "no-cache"),
         ],
+    )
+    response = ratelimits.settle(
+        admission, response, authentication_failed=False, client_id=client.client_id
     )
     return cors.apply(request, response)
 

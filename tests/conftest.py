@@ -9,6 +9,7 @@ from django.db import connection
 
 from tests.support import secrets
 from tests.support.live import LiveServer, map_test_hosts
+from tests.support.ratelimits import clear_oauth_counters
 from tests.support.tenants import TenantInfo, https_client, provision
 
 
@@ -24,6 +25,12 @@ def _fresh_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits():
+    """No test inherits another's OAuth rate-limit counts (tests.support.ratelimits)."""
+    clear_oauth_counters()
 
 
 @pytest.fixture(scope="session")

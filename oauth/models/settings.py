@@ -39,6 +39,23 @@ class IssuerSettings(models.Model):
     # When this tenant's JWKS was first served (set once by the JWKS view): a next key
     # published before then has been in every JWKS any relying party holds.
     jwks_first_served_at = models.DateTimeField(null=True, blank=True)
+    # Rate limits of the OAuth endpoints (oauth.ratelimits), set by the platform operator
+    # (a plan or quota): empty = the platform default, GATEHOUSE["RATE_LIMITS"].
+    rate_limit_client_requests = models.PositiveIntegerField(
+        null=True, blank=True, help_text="successful answers per client per window"
+    )
+    rate_limit_tenant_requests = models.PositiveIntegerField(
+        null=True, blank=True, help_text="successful answers per endpoint per window"
+    )
+    rate_limit_ip_requests = models.PositiveIntegerField(
+        null=True, blank=True, help_text="requests per source IP per window"
+    )
+    rate_limit_ip_auth_failures = models.PositiveIntegerField(
+        null=True, blank=True, help_text="failed authentications per source IP per window"
+    )
+    rate_limit_client_ip_auth_failures = models.PositiveIntegerField(
+        null=True, blank=True, help_text="failed authentications per client_id and IP"
+    )
 
     class Meta:
         verbose_name = "issuer settings"

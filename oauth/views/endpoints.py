@@ -1,5 +1,8 @@
 """Token (RFC 6749 §3.2), revocation (RFC 7009), introspection (RFC 7662) and
-authorization server metadata (RFC 8414). JSON in, JSON out, no cookies, no CSRF."""
+authorization server metadata (RFC 8414). JSON in, JSON out, no cookies, no CSRF.
+
+The first three are rate limited (``oauth.ratelimits``): per client, per tenant and per
+source IP, failed client authentications per IP and per (client_id, IP)."""
 
 from __future__ import annotations
 
@@ -9,49 +12,72 @@ from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from django.views.decorators.csrf import csrf_exempt
 
-from oauth import cors, selectors
+from oauth import client_auth, cors, ratelimits, selectors
 from oauth.requests import oauth_request
 from oauth.responses import public_document
 from oauth.server import json_error, server
 
 
-def _oauth_endpoint(handler):
-    """POST only (405 otherwise), CORS preflight, and every malformed request a clean
-    ``invalid_request`` with ``Cache-Control: no-store`` (RFC 6749 §5.1, §5.2)."""
+def _presented_client_id(oauth) -> str | None:
+    """The client_id the request names (before it is authenticated), for the limits."""
+    try:
+        presented = client_auth.presented_credentials(oauth)
+    except OAuth2Error:  # malformed credentials: counted per IP only, refused by the server
+        return None
+    return presented.client_id if presented else None
 
-    @csrf_exempt
-    @wraps(handler)
-    def view(request):
-        if request.method == "OPTIONS":
-            return cors.preflight(request, methods="POST")
-        if request.method != "POST":
-            response = json_error(
-                InvalidRequestError("Use POST for this endpoint.", status_code=405)
-            )
-            response["Allow"] = "POST, OPTIONS"
-        else:
-            try:
-                oauth = oauth_request(request)
-            except OAuth2Error as error:
-                response = json_error(error)
+
+def _oauth_endpoint(endpoint: str):
+    """POST only (405 otherwise), CORS preflight, every malformed request a clean
+    ``invalid_request`` with ``Cache-Control: no-store`` (RFC 6749 §5.1, §5.2), and the
+    rate limits of ``endpoint``: a 429 before any database work, a 401 counted as a failed
+    client authentication."""
+
+    def decorate(handler):
+        @csrf_exempt
+        @wraps(handler)
+        def view(request):
+            if request.method == "OPTIONS":
+                return cors.preflight(request, methods="POST")
+            if request.method != "POST":
+                response = json_error(
+                    InvalidRequestError("Use POST for this endpoint.", status_code=405)
+                )
+                response["Allow"] = "POST, OPTIONS"
             else:
-                response = handler(request, oauth)
-        return cors.apply(request, response)
+                try:
+                    oauth = oauth_request(request)
+                except OAuth2Error as error:
+                    response = json_error(error)
+                else:
+                    response = _answer(request, oauth, endpoint, handler)
+            return cors.apply(request, response)
 
-    return view
+        return view
+
+    return decorate
 
 
-@_oauth_endpoint
+def _answer(request, oauth, endpoint: str, handler):
+    admission = ratelimits.admit(request, endpoint=endpoint, client_id=_presented_client_id(oauth))
+    if admission.refused:
+        return ratelimits.too_many_requests(admission)
+    response = handler(request, oauth)
+    # Every 401 of these endpoints is invalid_client (oauth.client_auth).
+    return ratelimits.settle(admission, response, authentication_failed=response.status_code == 401)
+
+
+@_oauth_endpoint(ratelimits.TOKEN)
 def token(request, oauth):
     return server.create_token_response(oauth)
 
 
-@_oauth_endpoint
+@_oauth_endpoint(ratelimits.REVOCATION)
 def revoke(request, oauth):
     return server.create_endpoint_response("revocation", oauth)
 
 
-@_oauth_endpoint
+@_oauth_endpoint(ratelimits.INTROSPECTION)
 def introspect(request, oauth):
     return server.create_endpoint_response("introspection", oauth)
 

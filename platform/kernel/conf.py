@@ -42,6 +42,21 @@ DEFAULTS: dict[str, Any] = {
     # Failed operators' sign-ins per client IP and per user name in each window
     # (tenants.console).
     "OPERATOR_SIGN_IN_THROTTLE": {"ATTEMPTS": 10, "WINDOW_SECONDS": 900},
+    # OAuth endpoint limits (oauth.ratelimits): token, introspection, revocation and userinfo
+    # each count on their own. Per WINDOW_SECONDS: answers that succeeded per client and per
+    # tenant, requests per source IP; per FAILURE_WINDOW_SECONDS: failed client (or bearer)
+    # authentications per source IP and per presented client_id from one IP. A tenant's
+    # IssuerSettings may override each number; ENABLED=False turns every limit off.
+    "RATE_LIMITS": {
+        "ENABLED": True,
+        "WINDOW_SECONDS": 60,
+        "CLIENT_REQUESTS": 3_000,
+        "TENANT_REQUESTS": 30_000,
+        "IP_REQUESTS": 6_000,
+        "FAILURE_WINDOW_SECONDS": 300,
+        "IP_AUTH_FAILURES": 100,
+        "CLIENT_IP_AUTH_FAILURES": 20,
+    },
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.

@@ -233,6 +233,17 @@ GATEHOUSE = {
     "METRICS_TOP_TENANTS": env.integer(
         "GATEHOUSE_METRICS_TOP_TENANTS", DEFAULTS["METRICS_TOP_TENANTS"], minimum=0
     ),
+    # OAuth endpoint limits (oauth.ratelimits): GATEHOUSE_RATE_LIMITS_ENABLED=false turns them
+    # off; GATEHOUSE_RATE_LIMIT_<NAME> sets the platform default of each number (a tenant's
+    # IssuerSettings may override it).
+    "RATE_LIMITS": {
+        "ENABLED": env.boolean("GATEHOUSE_RATE_LIMITS_ENABLED", DEFAULTS["RATE_LIMITS"]["ENABLED"]),
+        **{
+            name: env.integer(f"GATEHOUSE_RATE_LIMIT_{name}", default, minimum=1)
+            for name, default in DEFAULTS["RATE_LIMITS"].items()
+            if name != "ENABLED"
+        },
+    },
     # 1 behind an ingress: rate limits take the client IP from X-Forwarded-For; 0 trusts none.
     "TRUSTED_PROXY_COUNT": env.integer(
         "GATEHOUSE_TRUSTED_PROXY_COUNT", DEFAULTS["TRUSTED_PROXY_COUNT"], minimum=0
