@@ -98,10 +98,24 @@ def manage(env: dict[str, str], *args: str) -> str:
 # --- tenants and clients --------------------------------------------------------------------
 
 
+#: The API scopes the benchmarks' clients use; a new tenant allows only the OIDC ones.
+BENCH_SCOPES = ("api", "read")
+
+
 def provision_tenant(env: dict[str, str], slug: str, name: str, admin_password: str) -> None:
     manage(
         env, "provision_tenant", "--slug", slug, "--name", name,
         "--admin-email", f"admin@{slug}.test", "--admin-password", admin_password, "--json",
+    )  # fmt: skip
+    # As a tenant admin would on the settings page: allow the API scopes the bench uses.
+    manage(
+        env, "shell", "-c",
+        "from django_tenants.utils import schema_context\n"
+        "from oauth.models import IssuerSettings\n"
+        "from oauth.services.issuer import issuer_settings_update\n"
+        f"with schema_context({slug.replace('-', '_')!r}):\n"
+        "    allowed = IssuerSettings.load().scopes_supported\n"
+        f"    issuer_settings_update(scopes_supported=[*allowed, *{list(BENCH_SCOPES)!r}])\n",
     )  # fmt: skip
 
 

@@ -63,7 +63,10 @@ common.setup_django(ENV)
 
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from django_tenants.utils import schema_context  # noqa: E402
 
+from oauth.models import IssuerSettings  # noqa: E402
+from oauth.services.issuer import issuer_settings_update  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
 from tenants.services import tenant_provision  # noqa: E402
 from workers.purge import PURGE_KINDS, PurgeKind, count_schema, purge_batch, purge_schema  # noqa: E402
@@ -115,9 +118,12 @@ def ensure_tenants(count: int) -> list[str]:
     missing = [s for s in slugs if s not in have]
     started = time.monotonic()
     for i, slug in enumerate(missing, 1):
-        tenant_provision(
+        result = tenant_provision(
             slug=slug, name=slug, admin_email=f"admin@{slug}.test", admin_password="bench-Pw-42!x"
         )
+        with schema_context(result.schema):  # the API scopes the load client asks for
+            allowed = IssuerSettings.load().scopes_supported
+            issuer_settings_update(scopes_supported=[*allowed, *common.BENCH_SCOPES])
         print(f"\r  provisioned {i}/{len(missing)}", end="", flush=True)
     if missing:
         print(f" in {time.monotonic() - started:.0f} s")
