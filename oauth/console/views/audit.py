@@ -22,7 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tenants.utils import schema_context
 
 from kernel.audit.models import AuditEvent, AuditSettings
-from kernel.audit.selectors import audit_events, in_batches
+from kernel.audit.selectors import audit_events, changes_for_display, in_batches
 from kernel.audit.services import AuditSettingsError, audit_settings_update
 from oauth.console.forms.audit import AuditFilterForm, RetentionForm
 from oauth.console.views.access import PAGE_SIZE, staff_required
@@ -58,28 +58,12 @@ def action_words(action: str) -> str:
     return ACTION_WORDS.get(action) or action.replace(".", " ").replace("_", " ").capitalize()
 
 
-def _shown(value) -> str:
-    if value is None:
-        return "(none)"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _changes(changes) -> list[dict]:
-    """Each member of ``changes``: a changed field (``old`` -> ``new``) or a detail."""
-    if not isinstance(changes, dict):
-        return [{"name": "details", "diff": False, "value": _shown(changes)}]
-    shown = []
-    for name, value in sorted(changes.items()):
-        if isinstance(value, dict) and set(value) == {"old", "new"}:
-            old, new = _shown(value["old"]), _shown(value["new"])
-            shown.append({"name": name, "diff": True, "old": old, "new": new})
-        else:
-            shown.append({"name": name, "diff": False, "value": _shown(value)})
-    return shown
-
-
 def _row(event: AuditEvent) -> dict:
-    return {"event": event, "words": action_words(event.action), "changes": _changes(event.changes)}
+    return {
+        "event": event,
+        "words": action_words(event.action),
+        "changes": changes_for_display(event.changes),
+    }
 
 
 def _filtered(form: AuditFilterForm):

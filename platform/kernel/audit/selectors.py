@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime
 
@@ -57,3 +58,24 @@ def in_batches(events: QuerySet[AuditEvent], size: int = BATCH_SIZE) -> Iterator
         if len(rows) < size:
             return
         last = rows[-1]
+
+
+def _shown(value) -> str:
+    if value is None:
+        return "(none)"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def changes_for_display(changes) -> list[dict]:
+    """Each member of an event's ``changes`` for a page: a changed field (``old`` -> ``new``,
+    ``diff`` true) or a detail (``value``). Both consoles' audit pages show them alike."""
+    if not isinstance(changes, dict):
+        return [{"name": "details", "diff": False, "value": _shown(changes)}]
+    shown = []
+    for name, value in sorted(changes.items()):
+        if isinstance(value, dict) and set(value) == {"old", "new"}:
+            old, new = _shown(value["old"]), _shown(value["new"])
+            shown.append({"name": name, "diff": True, "old": old, "new": new})
+        else:
+            shown.append({"name": name, "diff": False, "value": _shown(value)})
+    return shown

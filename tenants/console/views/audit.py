@@ -2,14 +2,12 @@
 suspended, reactivated, deleted; operators' sign-ins), newest first, by action, a page at a
 time without a COUNT."""
 
-import json
-
 from django.shortcuts import render
 from django.urls import path
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from kernel.audit.selectors import audit_events
+from kernel.audit.selectors import audit_events, changes_for_display
 from tenants.console.forms.audit import OperatorAuditFilterForm
 from tenants.console.views.access import PAGE_SIZE, operator_required
 
@@ -21,32 +19,6 @@ ACTION_WORDS = {
     "operator.signed_in": "Operator signed in",
     "operator.sign_in_failed": "Failed operator sign-in",
 }
-
-
-def _shown(value) -> str:
-    if value is None:
-        return "(none)"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def _changes(changes) -> list[dict]:
-    """Each member of an event's ``changes``: a changed field (old -> new) or a detail."""
-    if not isinstance(changes, dict):
-        return [{"name": "details", "diff": False, "value": _shown(changes)}]
-    shown = []
-    for name, value in sorted(changes.items()):
-        if isinstance(value, dict) and set(value) == {"old", "new"}:
-            shown.append(
-                {
-                    "name": name,
-                    "diff": True,
-                    "old": _shown(value["old"]),
-                    "new": _shown(value["new"]),
-                }
-            )
-        else:
-            shown.append({"name": name, "diff": False, "value": _shown(value)})
-    return shown
 
 
 @operator_required
@@ -65,7 +37,7 @@ def audit(request):
             {
                 "event": event,
                 "words": ACTION_WORDS.get(event.action, event.action),
-                "changes": _changes(event.changes),
+                "changes": changes_for_display(event.changes),
             }
             for event in events[:PAGE_SIZE]
         ]
