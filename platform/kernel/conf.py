@@ -37,8 +37,17 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOP_TENANTS": 10,
     # Reverse proxies in front of gunicorn that append to X-Forwarded-For.
     "TRUSTED_PROXY_COUNT": 0,
-    # Failed sign-ins per user name and per client IP in each window (oauth.throttle).
-    "LOGIN_THROTTLE": {"USER_ATTEMPTS": 5, "IP_ATTEMPTS": 20, "WINDOW_SECONDS": 300},
+    # Sign-in attempts per window (oauth.throttle): per (user name, IP) the hard limit; per
+    # user name from anywhere a soft one, past which one attempt per USER_SLOW_SECONDS; per
+    # client IP in a tenant, and per client IP across every tenant.
+    "LOGIN_THROTTLE": {
+        "USER_IP_ATTEMPTS": 5,
+        "USER_ATTEMPTS": 10,
+        "USER_SLOW_SECONDS": 10,
+        "IP_ATTEMPTS": 20,
+        "PLATFORM_IP_ATTEMPTS": 100,
+        "WINDOW_SECONDS": 300,
+    },
     # Failed operators' sign-ins per client IP and per user name in each window
     # (tenants.console).
     "OPERATOR_SIGN_IN_THROTTLE": {"ATTEMPTS": 10, "WINDOW_SECONDS": 900},
