@@ -69,6 +69,9 @@ DEFAULTS: dict[str, Any] = {
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.
+    # The plan (tenants.Plan slug) a new tenant gets when provisioning names none; "" or a
+    # slug with no plan: none (the platform's default quotas).
+    "DEFAULT_PLAN": "",
     "RESERVED_SLUGS": [
         "www",
         "admin",
