@@ -456,7 +456,8 @@ def test_email_url_goes_in_the_secret_and_the_sender_in_the_configmap(helm):
     assert config["data"]["DEFAULT_FROM_EMAIL"] == "id@example.com"
     assert "EMAIL_URL" not in config["data"]
     for name, spec in pod_specs(objects):
-        refs = [s["secretRef"]["name"] for s in spec["containers"][0]["envFrom"] if "secretRef" in s]
+        env_from = spec["containers"][0]["envFrom"]
+        refs = [s["secretRef"]["name"] for s in env_from if "secretRef" in s]
         assert refs, name  # EMAIL_URL reaches every process through the Secret
 
 
