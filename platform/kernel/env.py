@@ -136,7 +136,7 @@ def email(name: str = "EMAIL_URL", default=_MISSING) -> dict:
     if scheme in _MAIL_BACKENDS:
         mailer = {"BACKEND": _MAIL_BACKENDS[scheme]}
         if scheme == "file":
-            if not parts.path.startswith("/"):
+            if parts.netloc or not parts.path.startswith("/"):
                 raise ConfigError(name, "must name an absolute folder: file:///var/mail/x")
             mailer["OPTIONS"] = {"file_path": parts.path}
         return mailer
