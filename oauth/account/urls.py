@@ -14,6 +14,7 @@ urlpatterns = [
     path("forgot/", views.forgot, name="account-forgot"),
     path("forgot/sent/", views.forgot_sent, name="account-forgot-sent"),
     path("verify/", views.verify, name="account-verify"),
+    path("verify/mine/", views.verify_mine, name="account-verify-mine"),
     path("verify/done/", views.verify_done, name="account-verify-done"),
     path("verify/invalid/", views.verify_invalid, name="account-verify-invalid"),
     path("verify/resend/", views.verify_resend, name="account-verify-resend"),

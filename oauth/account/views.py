@@ -165,6 +165,21 @@ def password(request):
     return _account_page(request, password_form=form, status=400)
 
 
+@sign_in_required
+@require_POST
+def verify_mine(request):
+    """The signed-in user asks for a link to confirm their current address (throttled)."""
+    user = request.user
+    wait = mail_request_wait(kind="verify", ip=client_ip(request), target=str(user.pk))
+    if wait is not None:
+        return _throttled(request, wait)
+    if email_verification_send(user=user, site=mail_site(request)):
+        messages.success(request, f"We sent a link to {user.email}: open it to confirm.")
+    elif user.email and not user.email_verified:
+        messages.info(request, "A link was sent less than a minute ago: check your mail.")
+    return redirect("account")
+
+
 def _confirm(request, *, title: str, message: str, button: str):
     context = {"title": title, "message": message, "button": button}
     return render(request, "account/confirm.html", context)

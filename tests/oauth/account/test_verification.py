@@ -248,3 +248,21 @@ def test_verified_state_reaches_userinfo(tenant_a, mailoutbox, django_capture_on
         "/oauth/userinfo", HTTP_AUTHORIZATION=f"Bearer {before['access_token']}"
     )
     assert info.json()["email_verified"] is True
+
+
+def test_a_signed_in_user_can_ask_for_a_link_from_the_account_page(
+    tenant_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    user = make_user(tenant_a)
+    web = signed_in(tenant_a, user)
+    assert b"Send a confirmation link" in web.get("/account/").content
+    with django_capture_on_commit_callbacks(execute=True):
+        asked = web.post("/account/verify/mine/")
+        again = web.post("/account/verify/mine/")
+    assert asked.status_code == again.status_code == 302
+    assert [m.to for m in mailoutbox] == [[user.email]]  # the repeat within a minute: none
+    browser, start = _verify(tenant_a, link_token(mailoutbox[0], VERIFY_LINK))
+    browser.post(start["Location"])
+    page = web.get("/account/")
+    assert b"Send a confirmation link" not in page.content and b"confirmed" in page.content
+    assert tenant_a.client().post("/account/verify/mine/").status_code == 302  # to sign-in
