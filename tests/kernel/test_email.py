@@ -191,3 +191,17 @@ def test_without_a_sender_name_the_display_name_signs_and_no_header_can_be_injec
     (mail,) = mailoutbox
     assert "\n" not in mail.from_email and "\r" not in mail.from_email
     assert mail.bcc == [] and "victim" not in str(mail.message()["Bcc"] or "")
+
+
+def test_make_run_prints_where_mail_goes(settings):
+    from gatehouse.management.commands.run_platform import _mail_destination
+
+    settings.MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "OPTIONS": {"file_path": "/srv/dev-mail"},
+        }
+    }
+    assert _mail_destination() == "files in /srv/dev-mail"
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
+    assert _mail_destination() == "printed by the web process"
