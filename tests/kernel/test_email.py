@@ -205,3 +205,20 @@ def test_make_run_prints_where_mail_goes(settings):
     assert _mail_destination() == "files in /srv/dev-mail"
     settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.console.EmailBackend"}}
     assert _mail_destination() == "printed by the web process"
+
+
+@pytest.mark.django_db
+def test_a_colour_that_is_not_hex_never_reaches_the_mails_css(
+    tenant_a, mailoutbox, django_capture_on_commit_callbacks
+):
+    from kernel.accounts.mail import MailSite
+    from kernel.accounts.services import email_verification_send
+    from tests.support.factories import make_user
+
+    user = make_user(tenant_a)
+    site = MailSite(origin=tenant_a.issuer, name="Alpha", colour="red;background:url(x)")
+    with tenant_a.context(), django_capture_on_commit_callbacks(execute=True):
+        email_verification_send(user=user, site=site)
+    html = mailoutbox[0].alternatives[0][0]
+    assert "url(x)" not in html and "#1e66f5" in html
+    assert "<title>Confirm your email address at Alpha</title>" in html

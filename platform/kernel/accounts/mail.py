@@ -8,7 +8,8 @@ part and an HTML part rendered from ``templates/mail/<name>.txt`` / ``.html``, s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from email.utils import formataddr, parseaddr
 
 from django.conf import settings
@@ -37,6 +38,10 @@ class MailSite:
         return self.display_name or self.name or self.origin
 
 
+#: The colour goes into inline CSS: ``#rrggbb`` only, whatever the caller passed.
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}\Z")
+
+
 def _one_line(value: str) -> str:
     return " ".join((value or "").split())[:100]
 
@@ -52,9 +57,12 @@ def sender(site: MailSite) -> str:
 def send_branded(*, template: str, to: str, subject: str, site: MailSite, context: dict) -> None:
     """Render ``mail/<template>`` (text and HTML) with ``site`` and ``context`` and send it
     to ``to`` after the current transaction commits (nothing is sent if it rolls back)."""
-    context = {**context, "site": site}
+    if site.colour and not _HEX_COLOUR.match(site.colour):
+        site = replace(site, colour="")
+    subject = _one_line(subject)
+    context = {**context, "site": site, "subject": subject}
     text = render_to_string(f"mail/{template}.txt", context)
     html = render_to_string(f"mail/{template}.html", context)
-    message = EmailMultiAlternatives(_one_line(subject), text, sender(site), [to])
+    message = EmailMultiAlternatives(subject, text, sender(site), [to])
     message.attach_alternative(html, "text/html")
     transaction.on_commit(message.send)
