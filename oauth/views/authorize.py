@@ -27,8 +27,10 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kernel.accounts.services import email_verification_pending
 from kernel.http import client_ip
 from oauth import selectors, throttle
+from oauth.account import views as account_views
 from oauth.forms import LoginForm
 from oauth.grants.authorization_code import AuthorizationCodeGrant
 from oauth.grants.errors import authorization_error_location, is_page_error
@@ -272,6 +274,8 @@ def login(request):
                 username=form.cleaned_data["username"],
                 password=form.cleaned_data["password"],
             )
+        if user is not None and email_verification_pending(user=user):
+            return account_views.verification_required(request, user=user, next_url=next_url)
         if user is not None:
             throttle.succeeded(attempt)
             sign_in.user_sign_in(request=request, user=user, method=sign_in.PASSWORD)

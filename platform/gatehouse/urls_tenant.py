@@ -9,6 +9,7 @@ urlpatterns = [
     path("", include("oauth.urls")),
     path("console/", include("oauth.console.urls")),
     path("account/", include("kernel.accounts.views")),
+    path("account/", include("oauth.account.urls")),
 ]
 
 handler400 = "kernel.views.bad_request"

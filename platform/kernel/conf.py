@@ -70,6 +70,9 @@ DEFAULTS: dict[str, Any] = {
         "IP_AUTH_FAILURES": 100,
         "CLIENT_IP_AUTH_FAILURES": 20,
     },
+    # Self-service account mails (password reset, email verification again): requests per
+    # client IP and per target address (or user name) in each window (kernel.accounts).
+    "ACCOUNT_MAIL_THROTTLE": {"IP_REQUESTS": 10, "ADDRESS_REQUESTS": 3, "WINDOW_SECONDS": 3600},
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.

@@ -112,3 +112,60 @@ def secret_key(name: str = "SECRET_KEY", default=_MISSING, *, min_length: int = 
     if len(value) < min_length or len(set(value)) < 5:
         raise ConfigError(name, f"must be a random string of at least {min_length} characters")
     return value
+
+
+#: ``EMAIL_URL`` schemes we accept, on top of django-environ's (smtp, smtps, smtp+tls,
+#: smtp+ssl), for the two development backends.
+_MAIL_BACKENDS = {
+    "console": "django.core.mail.backends.console.EmailBackend",
+    "file": "django.core.mail.backends.filebased.EmailBackend",
+    "locmem": "django.core.mail.backends.locmem.EmailBackend",
+}
+_SMTP_SCHEMES = {"smtp", "smtps", "smtp+tls", "smtp+ssl"}
+
+
+def email(name: str = "EMAIL_URL", default=_MISSING) -> dict:
+    """One Django ``MAILERS`` entry from a URL: ``smtp://user:password@host:587?tls=1``
+    (STARTTLS), ``smtp+ssl://...:465`` (implicit TLS), ``smtp+tls://`` (STARTTLS),
+    ``console://`` (printed) or ``file:///var/mail/gatehouse`` (one file per message).
+    Percent-encode ``@``, ``:`` and ``/`` in the user name or password. ``timeout=N`` in
+    the query sets the SMTP timeout (default 10 s)."""
+    value = _raw(name, default).strip()
+    parts = urlsplit(value)
+    scheme = parts.scheme.lower()
+    if scheme in _MAIL_BACKENDS:
+        mailer = {"BACKEND": _MAIL_BACKENDS[scheme]}
+        if scheme == "file":
+            if parts.netloc or not parts.path.startswith("/"):
+                raise ConfigError(name, "must name an absolute folder: file:///var/mail/x")
+            mailer["OPTIONS"] = {"file_path": parts.path}
+        return mailer
+    if scheme not in _SMTP_SCHEMES or not parts.hostname:
+        raise ConfigError(
+            name, "must look like smtp://user:password@host:587?tls=1, console:// or file:///dir"
+        )
+    try:
+        config = environ.Env.email_url_config(value)
+    except Exception as exc:  # django-environ raises several types for bad URLs
+        raise ConfigError(name, f"is malformed ({exc.__class__.__name__})") from None
+    query = {key.lower(): val for key, val in config.get("OPTIONS", {}).items()}
+    use_ssl = bool(config.get("EMAIL_USE_SSL")) or str(query.get("ssl", "")) in {"1", "true"}
+    use_tls = bool(config.get("EMAIL_USE_TLS")) or str(query.get("tls", "")) in {"1", "true"}
+    if use_ssl and use_tls:
+        raise ConfigError(name, "cannot ask for both implicit TLS (ssl) and STARTTLS (tls)")
+    try:
+        timeout = int(query.get("timeout", 10))
+    except ValueError:
+        raise ConfigError(name, "timeout must be a number of seconds") from None
+    return {
+        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "OPTIONS": {
+            "host": config["EMAIL_HOST"],
+            "port": int(config.get("EMAIL_PORT") or (465 if use_ssl else 25)),
+            "username": config.get("EMAIL_HOST_USER") or "",
+            "password": config.get("EMAIL_HOST_PASSWORD") or "",
+            "use_tls": use_tls,
+            "use_ssl": use_ssl,
+            "timeout": timeout,
+        },
+    }

@@ -445,6 +445,22 @@ def test_secret_holds_the_four_secret_settings(render):
     }
 
 
+def test_email_url_goes_in_the_secret_and_the_sender_in_the_configmap(helm):
+    url = "smtp://mailer:s3cret%40x@smtp.example.com:587?tls=1"
+    objects = helm.objects(
+        sets=[f"gatehouse.secret.emailUrl={url}", "gatehouse.mailFrom=id@example.com"]
+    )
+    secret = get(objects, "Secret", FULLNAME)
+    assert base64.b64decode(secret["data"]["EMAIL_URL"]).decode() == url
+    config = get(objects, "ConfigMap", FULLNAME)
+    assert config["data"]["DEFAULT_FROM_EMAIL"] == "id@example.com"
+    assert "EMAIL_URL" not in config["data"]
+    for name, spec in pod_specs(objects):
+        env_from = spec["containers"][0]["envFrom"]
+        refs = [s["secretRef"]["name"] for s in env_from if "secretRef" in s]
+        assert refs, name  # EMAIL_URL reaches every process through the Secret
+
+
 @pytest.mark.parametrize("scenario", SCENARIOS)
 def test_no_secret_reaches_a_configmap_or_shows_in_plain_text(helm, render, scenario):
     for config in find(render(scenario), "ConfigMap"):

@@ -105,6 +105,9 @@ migration hook copy, and hashed into the pods' checksum/config annotation.
 */}}
 {{- define "gatehouse.configData" -}}
 DATABASE_POOL_MODE: {{ .Values.gatehouse.database.poolMode | quote }}
+{{- with .Values.gatehouse.mailFrom }}
+DEFAULT_FROM_EMAIL: {{ . | quote }}
+{{- end }}
 DJANGO_SETTINGS_MODULE: {{ .Values.gatehouse.settingsModule | quote }}
 GATEHOUSE_BASE_DOMAIN: {{ include "gatehouse.baseDomain" . | quote }}
 GATEHOUSE_EXTRA_HOSTS: {{ join "," .Values.gatehouse.customDomains | quote }}
@@ -129,6 +132,9 @@ DATABASE_URL: {{ required (printf "gatehouse.secret.databaseUrl is required (pos
 REDIS_URL: {{ required (printf "gatehouse.secret.redisUrl is required (redis://HOST:6379/0), %s" $hint) .redisUrl | b64enc | quote }}
 SECRET_KEY: {{ required (printf "gatehouse.secret.secretKey is required (a long random string), %s" $hint) .secretKey | b64enc | quote }}
 GATEHOUSE_KEY_ENCRYPTION_KEY: {{ required (printf "gatehouse.secret.keyEncryptionKeys is required (comma-separated Fernet keys, newest first), %s" $hint) .keyEncryptionKeys | b64enc | quote }}
+{{- with .emailUrl }}
+EMAIL_URL: {{ . | b64enc | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- end }}

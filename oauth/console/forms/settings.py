@@ -138,3 +138,20 @@ class BrandingForm(forms.Form):
                 "This file is not a PNG, JPEG or WebP image. SVG is not accepted."
             )
         return data
+
+
+class AccountSettingsForm(forms.Form):
+    """The tenant's account policy (``kernel.accounts.models.AccountPolicy``)."""
+
+    email_sender_name = forms.CharField(
+        label="Sender name of mails",
+        max_length=100,
+        required=False,
+        help_text="The name reset and verification mails come from; empty uses the display "
+        "name, then the tenant's name.",
+    )
+    email_verification_required = forms.BooleanField(
+        label="Users must confirm their email address before they can sign in",
+        required=False,
+        help_text="Users without a confirmed address are offered a new link when they sign in.",
+    )

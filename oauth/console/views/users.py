@@ -18,6 +18,7 @@ from kernel.accounts import selectors as account_selectors
 from kernel.accounts.models import User, UserSession
 from kernel.accounts.services import (
     UserError,
+    email_verification_send,
     password_reset_send,
     password_rules,
     user_create,
@@ -28,6 +29,7 @@ from kernel.accounts.services import (
     user_update,
 )
 from oauth import selectors
+from oauth.account.mail import mail_site
 from oauth.console.forms.users import SetPasswordForm, UserEditForm, UserForm
 from oauth.console.views.access import PAGE_SIZE, clean_query, staff_required
 from oauth.models import Client
@@ -70,7 +72,13 @@ def users(request):
         except UserError as exc:
             _add_error(form, exc)
         else:
-            messages.success(request, f"User {user.username} created.")
+            if email_verification_send(user=user, site=mail_site(request)):
+                messages.success(
+                    request,
+                    f"User {user.username} created; a link to confirm {user.email} was sent.",
+                )
+            else:
+                messages.success(request, f"User {user.username} created.")
             return redirect("console-users")
     query = clean_query(request)
     page = Paginator(account_selectors.users_search(query=query), PAGE_SIZE).get_page(
@@ -104,12 +112,15 @@ def user_edit(request, user_id):
         if user.pk == request.user.pk and not data["is_staff"]:
             form.add_error("is_staff", "You cannot remove your own admin access.")
         else:
+            old_email = user.email
             try:
-                user_update(user=user, **data)
+                user = user_update(user=user, **data)
             except UserError as exc:
                 _add_error(form, exc)
             else:
                 messages.success(request, "Changes saved.")
+                if user.email.lower() != old_email.lower():
+                    email_verification_send(user=user, site=mail_site(request))
                 return _to_user(user)
     return render(
         request,
@@ -173,9 +184,7 @@ def user_password_reset(request, user_id):
         messages.error(request, f"{user.username} has no email address: add one first.")
     elif not user.is_active:
         messages.error(request, f"{user.username} is disabled: enable them first.")
-    elif password_reset_send(
-        user=user, site=selectors.issuer_for_request(request), site_name=request.tenant.name
-    ):
+    elif password_reset_send(user=user, site=mail_site(request)):
         messages.success(request, f"A password-reset link was sent to {user.email}.")
     else:
         messages.info(request, f"A reset link was sent to {user.email} less than a minute ago.")

@@ -139,20 +139,26 @@ CACHES = {
     }
 }
 
-# --- Email (password-reset links): one SMTP mailer, configured from the environment --------
-MAILERS = {
-    "default": {
-        "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-        "OPTIONS": {
-            "host": env.string("EMAIL_HOST", "localhost"),
-            "port": env.integer("EMAIL_PORT", 25, minimum=1),
-            "username": env.string("EMAIL_HOST_USER", ""),
-            "password": env.string("EMAIL_HOST_PASSWORD", ""),
-            "use_tls": env.boolean("EMAIL_USE_TLS", False),
-            "timeout": 10,
-        },
+# --- Email (reset and verification links): one mailer, from EMAIL_URL -------------------
+# EMAIL_URL (smtp://user:password@host:587?tls=1, smtp+ssl://..., console://, file:///dir);
+# without it, the older EMAIL_HOST / EMAIL_PORT / EMAIL_HOST_USER / EMAIL_HOST_PASSWORD /
+# EMAIL_USE_TLS variables still configure SMTP.
+if env.string("EMAIL_URL", ""):
+    MAILERS = {"default": env.email("EMAIL_URL")}
+else:
+    MAILERS = {
+        "default": {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": env.string("EMAIL_HOST", "localhost"),
+                "port": env.integer("EMAIL_PORT", 25, minimum=1),
+                "username": env.string("EMAIL_HOST_USER", ""),
+                "password": env.string("EMAIL_HOST_PASSWORD", ""),
+                "use_tls": env.boolean("EMAIL_USE_TLS", False),
+                "timeout": 10,
+            },
+        }
     }
-}
 DEFAULT_FROM_EMAIL = env.string("DEFAULT_FROM_EMAIL", f"no-reply@{GATEHOUSE_BASE_DOMAIN}")
 
 # --- Sessions and cookies: host-only, per tenant schema ------------------------------------

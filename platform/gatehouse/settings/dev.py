@@ -1,6 +1,7 @@
 """Development: everything on one machine, plain http (issuer http://acme.localhost:8000)."""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault(
@@ -13,6 +14,10 @@ os.environ.setdefault("GATEHOUSE_PUBLIC_SCHEME", "http")
 os.environ.setdefault("GATEHOUSE_PUBLIC_PORT", "8000")
 os.environ.setdefault(
     "GATEHOUSE_KEY_ENCRYPTION_KEY", "ZGV2LW9ubHktaW5zZWN1cmUta2V5LWVuY3J5cHRpb24="
+)
+# Mail is written to files in .run/mail (make run prints the folder), never sent.
+os.environ.setdefault(
+    "EMAIL_URL", "file://" + str(Path(__file__).resolve().parents[3] / ".run" / "mail")
 )
 # Lets the OAuth endpoints run over plain http. Development and tests only.
 os.environ.setdefault("AUTHLIB_INSECURE_TRANSPORT", "1")

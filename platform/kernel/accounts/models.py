@@ -70,3 +70,39 @@ class PasswordReset(models.Model):
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class EmailVerification(models.Model):
+    """A single-use, expiring link that proves ``user`` reads ``email`` (sent on creation
+    and on every change of address). Only the SHA-256 digest of its token is stored. The
+    address is kept so that a link sent to an old address cannot verify a new one."""
+
+    token_digest = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="email_verifications")
+    email = models.EmailField()
+    created_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+
+class AccountPolicy(models.Model):
+    """The tenant's end-user account policy: one row per schema (``AccountPolicy.load()``),
+    set by its admins in the console."""
+
+    #: The name mails from this tenant are sent under ("Acme Sign-in" <no-reply@...>);
+    #: empty uses the branding's display name, then the tenant's name.
+    email_sender_name = models.CharField(max_length=100, blank=True, default="")
+    #: Whether a user must have verified their email address before they may sign in.
+    email_verification_required = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "account policy"
+        verbose_name_plural = "account policy"
+
+    @classmethod
+    def load(cls) -> "AccountPolicy":
+        obj = cls.objects.order_by("pk").first()
+        if obj is None:
+            obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

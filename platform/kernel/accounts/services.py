@@ -11,13 +11,21 @@ from django.contrib.auth.password_validation import (
     validate_password,
 )
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from kernel import credentials
-from kernel.accounts.models import LoginHandoff, PasswordReset, User, UserSession
+from kernel.accounts.mail import MailSite, send_branded
+from kernel.accounts.models import (
+    AccountPolicy,
+    EmailVerification,
+    LoginHandoff,
+    PasswordReset,
+    User,
+    UserSession,
+)
 from kernel.accounts.signals import password_replaced
 from kernel.audit.services import audit_record, diff
 from kernel.errors import DomainError
@@ -176,9 +184,10 @@ def user_set_password(*, user: User, password: str) -> User:
     return user
 
 
-def _replace_password(user: User, password: str) -> int:
-    """Validate and set ``password``, end every session of ``user`` and every reset link
-    still out, and send ``password_replaced``; how many sessions ended."""
+def _replace_password(user: User, password: str, *, keep_session_key: str = "") -> int:
+    """Validate and set ``password``, end every session of ``user`` (but the one named by
+    ``keep_session_key``) and every reset link still out, and send ``password_replaced``;
+    how many sessions ended."""
     if len(password) > 1024 or "\x00" in password:
         raise UserError("a password must be at most 1024 characters", field="password")
     try:
@@ -188,7 +197,9 @@ def _replace_password(user: User, password: str) -> int:
     user.set_password(password)
     user.save(update_fields=["password"])
     PasswordReset.objects.filter(user=user, used_at__isnull=True).update(used_at=timezone.now())
-    ended = _end_sessions(UserSession.objects.filter(user=user))
+    ended = _end_sessions(
+        UserSession.objects.filter(user=user).exclude(session_key=keep_session_key or None)
+    )
     password_replaced.send(sender=User, user=user)
     return ended
 
@@ -202,13 +213,21 @@ PASSWORD_RESET_RESEND_SECONDS = 60
 PASSWORD_RESET_PATH = "/account/reset/"
 
 
+def _as_site(site: MailSite | str, site_name: str = "") -> MailSite:
+    return site if isinstance(site, MailSite) else MailSite(origin=site, name=site_name)
+
+
 @transaction.atomic
-def password_reset_send(*, user: User, site: str, site_name: str = "") -> bool:
+def password_reset_send(
+    *, user: User, site: MailSite | str, site_name: str = "", by_user: bool = False
+) -> bool:
     """Email ``user`` a single-use link to choose a new password, on ``site`` (the tenant's
-    origin, e.g. ``https://acme.auth.example.com``). False when none was sent: the user has
-    no email address, is disabled, or was sent one less than a minute ago (a repeated click
-    or a reload sends nothing more). The token is only in the email; its digest is stored.
-    """
+    origin and branding, ``MailSite``; a bare origin string is accepted). False when none
+    was sent: the user has no email address, is disabled, or was sent one less than a
+    minute ago (a repeated click or a reload sends nothing more). The token is only in the
+    email; its digest is stored. ``by_user``: the user asked ("forgot password"), audited
+    as ``user.password_reset_requested``; otherwise an admin sent it."""
+    site = _as_site(site, site_name)
     user = User.objects.select_for_update().get(pk=user.pk)
     now = timezone.now()
     recent = PasswordReset.objects.filter(
@@ -225,31 +244,41 @@ def password_reset_send(*, user: User, site: str, site_name: str = "") -> bool:
         created_at=now,
         expires_at=now + timedelta(seconds=PASSWORD_RESET_SECONDS),
     )
-    _audit("user.password_reset_sent", user, {"email": user.email})
-    link = f"{site}{PASSWORD_RESET_PATH}{token}/"
-    name = site_name or site
-    message = (
-        f"Someone asked to reset the password of {user.username} at {name}.\n\n"
-        f"To choose a new password, open this link within {PASSWORD_RESET_SECONDS // 60} "
-        f"minutes (it works once):\n\n{link}\n\n"
-        "If you did not ask for this, ignore this email: your password stays as it is.\n"
-    )
-    recipient = user.email
-    transaction.on_commit(
-        lambda: send_mail(f"Reset your password at {name}", message, None, [recipient])
+    action = "user.password_reset_requested" if by_user else "user.password_reset_sent"
+    _audit(action, user, {"email": user.email})
+    send_branded(
+        template="password_reset",
+        to=user.email,
+        subject=f"Reset your password at {site.title}",
+        site=site,
+        context={
+            "user": user,
+            "link": f"{site.origin}{PASSWORD_RESET_PATH}{token}/",
+            "minutes": PASSWORD_RESET_SECONDS // 60,
+        },
     )
     return True
 
 
 @transaction.atomic
-def password_reset_send_for_email(*, email: str, site: str, site_name: str = "") -> None:
-    """The end user's "forgot password": the same outcome whether or not ``email`` belongs
-    to an account, so the answer reveals nothing about who has one."""
-    email = (email or "").strip()
-    if not email or len(email) > 254 or "\x00" in email:
+def password_reset_send_for_email(*, email: str, site: MailSite | str, site_name: str = "") -> None:
+    """The end user's "forgot password": the same outcome whether or not ``email`` (or a
+    user name) belongs to an account, so the answer reveals nothing about who has one."""
+    password_reset_request(identifier=email, site=_as_site(site, site_name))
+
+
+@transaction.atomic
+def password_reset_request(*, identifier: str, site: MailSite) -> None:
+    """Send a reset link to every active account whose email address (any case) or user
+    name is ``identifier``; nothing, and no error, when none is."""
+    identifier = (identifier or "").strip()
+    if not identifier or len(identifier) > 254 or "\x00" in identifier:
         return
-    for user in User.objects.filter(email__iexact=email, is_active=True):
-        password_reset_send(user=user, site=site, site_name=site_name)
+    users = User.objects.filter(
+        Q(email__iexact=identifier) | Q(username=identifier), is_active=True
+    ).order_by("pk")
+    for user in users:
+        password_reset_send(user=user, site=site, by_user=True)
 
 
 def password_reset_user(*, token: str) -> User | None:
@@ -292,6 +321,172 @@ def password_reset_complete(*, token: str, password: str) -> User:
     reset.save(update_fields=["used_at"])
     _audit("user.password_reset", user, {"sessions_ended": ended})
     return user
+
+
+# --- The user's own account (the account page) ------------------------------------------------
+
+
+@transaction.atomic
+def user_change_password(
+    *, user: User, current_password: str, new_password: str, keep_session_key: str = ""
+) -> int:
+    """The user changes their own password: ``current_password`` must be right, the new one
+    passes the validators. Every other session of theirs ends (``keep_session_key`` is the
+    one they are using), reset links die and ``password_replaced`` ends their refresh
+    tokens. Returns how many sessions ended."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if len(current_password) > 1024 or not user.check_password(current_password):
+        raise UserError("the current password is not correct", field="current_password")
+    ended = _replace_password(user, new_password, keep_session_key=keep_session_key)
+    _audit("user.password_changed", user, {"sessions_ended": ended})
+    return ended
+
+
+@transaction.atomic
+def user_profile_update(*, user: User, first_name: str, last_name: str, email: str) -> bool:
+    """The user changes their own name and email address. A new address is no longer
+    verified (``user.email_changed`` is audited with both addresses); True when the
+    address changed, so the caller sends a verification link to it."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    for name, value in (("first_name", first_name), ("last_name", last_name)):
+        if len(value) > 150 or "\x00" in value:
+            raise UserError("a name must be at most 150 characters", field=name)
+    email = _clean_email(email)
+    before = user_snapshot(user)
+    email_changed = email.lower() != user.email.lower()
+    user.first_name, user.last_name = first_name.strip(), last_name.strip()
+    if email_changed:
+        user.email, user.email_verified = email, False
+        EmailVerification.objects.filter(user=user, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+    elif email != user.email:
+        user.email = email  # the same address in other letters: still verified
+    changes = diff(before, user_snapshot(user))
+    if not changes:
+        return False
+    user.save(update_fields=["first_name", "last_name", "email", "email_verified"])
+    if email_changed:
+        _audit("user.email_changed", user, changes)
+    else:
+        _audit("user.updated", user, changes)
+    return email_changed
+
+
+# --- Email verification -----------------------------------------------------------------------
+
+#: How long a verification link works (seconds), and how soon another may be sent.
+EMAIL_VERIFICATION_SECONDS = 24 * 3600
+EMAIL_VERIFICATION_RESEND_SECONDS = 60
+#: The path of the verification page on the tenant's host (``oauth.account.urls``).
+EMAIL_VERIFICATION_PATH = "/account/verify/"
+
+
+@transaction.atomic
+def email_verification_send(*, user: User, site: MailSite) -> bool:
+    """Email ``user`` a single-use link that verifies their current address. False when
+    none was sent: no address, already verified, disabled, or one was sent less than a
+    minute ago. Only the token's digest is stored, with the address it was sent to."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    now = timezone.now()
+    recent = EmailVerification.objects.filter(
+        user=user,
+        used_at__isnull=True,
+        created_at__gt=now - timedelta(seconds=EMAIL_VERIFICATION_RESEND_SECONDS),
+    )
+    if not user.email or user.email_verified or not user.is_active or recent.exists():
+        return False
+    token = credentials.new_secret()
+    EmailVerification.objects.create(
+        token_digest=credentials.digest(token),
+        user=user,
+        email=user.email,
+        created_at=now,
+        expires_at=now + timedelta(seconds=EMAIL_VERIFICATION_SECONDS),
+    )
+    _audit("user.email_verification_sent", user, {"email": user.email})
+    send_branded(
+        template="email_verification",
+        to=user.email,
+        subject=f"Confirm your email address at {site.title}",
+        site=site,
+        context={
+            "user": user,
+            "link": f"{site.origin}{EMAIL_VERIFICATION_PATH}{token}/",
+            "hours": EMAIL_VERIFICATION_SECONDS // 3600,
+        },
+    )
+    return True
+
+
+def _live_verification(token: str, *, lock: bool = False) -> EmailVerification | None:
+    if not token or len(token) > 128 or "\x00" in token:
+        return None
+    rows = EmailVerification.objects.select_related("user")
+    if lock:
+        rows = rows.select_for_update(of=("self",))
+    found = rows.filter(token_digest=credentials.digest(token)).first()
+    if found is None or found.used_at is not None or found.expires_at <= timezone.now():
+        return None
+    user = found.user
+    if not user.is_active or user.email.lower() != found.email.lower():
+        return None  # sent to an address the user no longer has
+    return found
+
+
+def email_verification_user(*, token: str) -> User | None:
+    """The user a live verification token is for, else None (used, expired, unknown, or
+    the user has changed their address since)."""
+    found = _live_verification(token)
+    return found.user if found else None
+
+
+@transaction.atomic
+def email_verification_complete(*, token: str) -> User:
+    """Spend a verification token: the user's address is verified (``email_verified``,
+    which id_tokens and userinfo report). Single use: the row is locked."""
+    found = _live_verification(token, lock=True)
+    if found is None:
+        raise UserError("this verification link was already used or has expired")
+    user = User.objects.select_for_update().get(pk=found.user_id)
+    now = timezone.now()
+    EmailVerification.objects.filter(user=user, used_at__isnull=True).update(used_at=now)
+    if not user.email_verified:
+        user.email_verified = True
+        user.save(update_fields=["email_verified"])
+    _audit("user.email_verified", user, {"email": user.email})
+    return user
+
+
+def email_verification_pending(*, user: User) -> bool:
+    """Whether the tenant requires a verified address before sign-in and ``user`` has
+    none: sign-in then stops at a page that offers to send the link again."""
+    return not user.email_verified and AccountPolicy.load().email_verification_required
+
+
+@transaction.atomic
+def account_policy_update(*, email_sender_name: str, email_verification_required: bool):
+    """Change the tenant's account policy (audited ``settings.accounts_updated``; a call
+    that changes nothing writes nothing)."""
+    name = " ".join((email_sender_name or "").split())
+    if len(name) > 100:
+        raise UserError("the sender name must be at most 100 characters", field="email_sender_name")
+    row = AccountPolicy.load()
+    row = AccountPolicy.objects.select_for_update().get(pk=row.pk)
+    fields = ("email_sender_name", "email_verification_required")
+    before = {f: getattr(row, f) for f in fields}
+    row.email_sender_name, row.email_verification_required = name, email_verification_required
+    changes = diff(before, {f: getattr(row, f) for f in fields})
+    if changes:
+        row.save()
+        audit_record(
+            action="settings.accounts_updated",
+            object_type="account_policy",
+            object_id=str(row.pk),
+            object_label="Account settings",
+            changes=changes,
+        )
+    return row
 
 
 # --- Sessions ---------------------------------------------------------------------------------
@@ -337,6 +532,13 @@ def user_session_started(sender, request, user, **kwargs) -> None:
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
         },
     )
+
+
+def user_session_rekeyed(*, old_key: str, new_key: str) -> None:
+    """The session changed its key (``cycle_key``, after a password change): keep it
+    indexed under its user."""
+    if old_key and new_key and old_key != new_key:
+        UserSession.objects.filter(session_key=old_key).update(session_key=new_key)
 
 
 def user_session_closed(sender, request, user, **kwargs) -> None:

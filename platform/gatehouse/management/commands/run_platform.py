@@ -164,6 +164,18 @@ class Command(BaseCommand):
             "",
         ]
         lines += [f"  {label:<22} {value}" for label, value in demo.describe(info)]
+        lines.append(f"  {'Mail (reset, verify)':<22} {_mail_destination()}")
         lines += ["", "Ctrl-C stops web, worker and beat.", ""]
         self.stdout.write("\n".join(lines))
         self.stdout.flush()
+
+
+def _mail_destination() -> str:
+    """Where mail goes (EMAIL_URL): a folder in development, so reset links can be opened."""
+    mailer = settings.MAILERS.get("default", {})
+    folder = mailer.get("OPTIONS", {}).get("file_path")
+    if folder:
+        return f"files in {folder}"
+    if mailer.get("BACKEND", "").endswith("console.EmailBackend"):
+        return "printed by the web process"
+    return "SMTP (EMAIL_URL)"
