@@ -275,6 +275,7 @@ def login(request):
                 password=form.cleaned_data["password"],
             )
         if user is not None and email_verification_pending(user=user):
+            throttle.succeeded(attempt)  # the password was right: not a guess
             return account_views.verification_required(request, user=user, next_url=next_url)
         if user is not None:
             throttle.succeeded(attempt)
