@@ -23,6 +23,7 @@ from oauth.client_auth import ClientAuthenticationFailed
 from oauth.grants import authorization_code, client_credentials, endpoints, pkce, refresh_token
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
+from oauth.registration import documents
 from oauth.signals import token_issued
 
 
@@ -33,6 +34,10 @@ class GatehouseAuthorizationServer(AuthorizationServer):
         super().__init__(Client, Token)
 
     def query_client(self, client_id: str) -> Client | None:
+        """The client named ``client_id``; an https URL is a Client ID Metadata Document
+        (``oauth.registration.documents``), resolved under the tenant's policy."""
+        if documents.is_document_client_id(client_id):
+            return documents.document_client_or_none(client_id)
         return selectors.client_by_client_id(client_id=client_id)
 
     def save_token(self, token: dict, request) -> Token:
