@@ -68,10 +68,18 @@ def clients(request):
                 {"client": created, "secret": secret, "created": True},
             )
     query = clean_query(request)
-    page = Paginator(selectors.clients_search(query=query), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    context = {"form": form, "page": page, "q": query, "once": once_token()}
+    self_registered = request.GET.get("registration") == "self"
+    found = selectors.clients_search(query=query)
+    if self_registered:
+        found = found.exclude(registration=Client.Registration.CONSOLE)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "q": query,
+        "once": once_token(),
+        "self_registered": self_registered,
+    }
     return render(request, "console/clients.html", context, status=400 if form.errors else 200)
 
 
