@@ -96,9 +96,11 @@ def _limited(handler):
             response = handler(request, *args, **kwargs)
         except OAuth2Error as error:
             response = _error(error)
-        return ratelimits.settle(
-            admission, response, authentication_failed=response.status_code == 401
-        )
+        # A 401 here is not counted with the failed client authentications: initial and
+        # registration access tokens are 256-bit random values, so guessing them is hopeless
+        # and the per-IP request limit bounds it, while the shared failure counters would
+        # let one agent's stale token lock its address out of the token endpoint.
+        return ratelimits.settle(admission, response, authentication_failed=False)
 
     view.__name__ = handler.__name__
     view.__doc__ = handler.__doc__

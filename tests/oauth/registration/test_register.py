@@ -312,3 +312,9 @@ def test_refused_registrations_do_not_use_up_the_cap(tenant_a):
             "invalid_redirect_uri",
         )
     assert register(tenant_a, native_client_body()).status_code == 201
+
+
+def test_the_openapi_description_covers_registration(tenant_a):
+    paths = tenant_a.client().get("/openapi.json").json()["paths"]
+    assert set(paths["/oauth/register"]) == {"post"}
+    assert {"get", "put", "delete"} <= set(paths["/oauth/register/{client_id}"])
