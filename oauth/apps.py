@@ -3,7 +3,7 @@ from django.core import checks
 from django.utils.module_loading import import_string
 
 from kernel.accounts.signals import password_replaced
-from oauth.checks import check_key_encryption_keys
+from oauth.checks import check_document_fetch, check_key_encryption_keys
 
 
 class OauthConfig(AppConfig):
@@ -13,6 +13,7 @@ class OauthConfig(AppConfig):
 
     def ready(self) -> None:
         checks.register(check_key_encryption_keys, checks.Tags.security)
+        checks.register(check_document_fetch, checks.Tags.security, deploy=True)
         # kernel cannot import oauth: it signals, and oauth ends the grants. The services
         # module imports the models, so it is named here rather than imported above.
         password_replaced.connect(
