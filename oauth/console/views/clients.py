@@ -185,13 +185,13 @@ def client_delete_view(request, client_id: str):
 
 urlpatterns = [
     path("clients/", clients, name="console-clients"),
-    path("clients/<slug:client_id>/", client_detail, name="console-client"),
-    path("clients/<slug:client_id>/edit/", client_edit, name="console-client-edit"),
+    path("clients/<client_id:client_id>/", client_detail, name="console-client"),
+    path("clients/<client_id:client_id>/edit/", client_edit, name="console-client-edit"),
     path(
-        "clients/<slug:client_id>/rotate-secret/",
+        "clients/<client_id:client_id>/rotate-secret/",
         client_secret_rotate,
         name="console-client-secret",
     ),
-    path("clients/<slug:client_id>/toggle/", client_toggle, name="console-client-toggle"),
-    path("clients/<slug:client_id>/delete/", client_delete_view, name="console-client-delete"),
+    path("clients/<client_id:client_id>/toggle/", client_toggle, name="console-client-toggle"),
+    path("clients/<client_id:client_id>/delete/", client_delete_view, name="console-client-delete"),
 ]

@@ -145,3 +145,36 @@ def test_the_registration_page_needs_an_admin(tenant_a):
     assert user_web.get("/console/registration/").status_code == 403
     assert user_web.post("/console/registration/", POLICY).status_code == 403
     assert _policy(tenant_a).mode == "off"
+
+
+def test_a_metadata_document_client_has_working_console_pages(tenant_a):
+    from django.urls import reverse
+
+    from oauth.client_metadata import ClientMetadata
+    from oauth.models import Client
+    from oauth.services.clients import client_create
+
+    url = "https://tools.example.com/agents/client.json"
+    with tenant_a.context():
+        client, _ = client_create(
+            metadata=ClientMetadata(
+                name="Doc agent",
+                redirect_uris=["http://127.0.0.1/cb"],
+                auth_method="none",
+                scopes=["api"],
+            ),
+            client_id=url,
+        )
+        Client.objects.filter(pk=client.pk).update(registration=Client.Registration.DOCUMENT)
+        detail = reverse("console-client", args=[url])
+    assert "/" not in detail.removeprefix("/console/clients/").rstrip("/")
+    web = _staff(tenant_a)
+    listing = web.get("/console/clients/")
+    assert listing.status_code == 200 and detail in listing.content.decode()
+    page = web.get(detail)
+    assert page.status_code == 200 and url in page.content.decode()
+    toggled = web.post(reverse("console-client-toggle", args=[url]), {"disabled": "1"})
+    assert toggled.status_code == 302
+    with tenant_a.context():
+        assert Client.objects.get(pk=client.pk).disabled
+    assert web.get("/console/clients/~not*base64/").status_code == 404
