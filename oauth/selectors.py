@@ -354,7 +354,7 @@ def authorization_server_metadata(request) -> dict:
             "prompt_values_supported": ["none", "login", "consent"],
         }
     )
-    metadata.update(registration_metadata(issuer))
+    metadata.update(registration_metadata(request, issuer))
     return metadata
 
 

@@ -140,7 +140,7 @@ def client_register(*, body, ip: str, initial_access_token: str | None) -> Regis
     token = None
     if initial_access_token:
         token = _usable_token(initial_access_token)
-    elif policy.mode == RegistrationPolicy.Mode.TOKEN:
+    elif policy.mode != RegistrationPolicy.Mode.OPEN:  # "with an initial access token"
         raise InvalidTokenError(
             "Registering a client here needs an initial access token (Authorization: Bearer)."
         )

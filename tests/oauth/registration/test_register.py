@@ -318,3 +318,16 @@ def test_the_openapi_description_covers_registration(tenant_a):
     paths = tenant_a.client().get("/openapi.json").json()["paths"]
     assert set(paths["/oauth/register"]) == {"post"}
     assert {"get", "put", "delete"} <= set(paths["/oauth/register/{client_id}"])
+
+
+def test_the_registration_endpoints_are_rate_limited_per_source_ip(tenant_a, settings):
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "RATE_LIMITS": {**settings.GATEHOUSE.get("RATE_LIMITS", {}), "IP_REQUESTS": 2},
+    }
+    set_policy(tenant_a, mode="open")
+    assert register(tenant_a, native_client_body()).status_code == 201
+    assert_error(register(tenant_a, "{bad"), 400, "invalid_request")
+    response = register(tenant_a, native_client_body())
+    assert_error(response, 429, "temporarily_unavailable")
+    assert int(response["Retry-After"]) >= 1
