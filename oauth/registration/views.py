@@ -56,8 +56,6 @@ def _bearer(request) -> str | None:
 def _json_body(request):
     if (request.content_type or "") != "application/json":
         raise InvalidRequestError("Send the client metadata as application/json.")
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
-        raise InvalidRequestError(f"The body is larger than {MAX_BODY_BYTES} bytes.")
     try:
         raw = request.read(MAX_BODY_BYTES + 1)
         if len(raw) > MAX_BODY_BYTES:
