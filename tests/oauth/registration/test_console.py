@@ -173,6 +173,7 @@ def test_a_metadata_document_client_has_working_console_pages(tenant_a):
     assert listing.status_code == 200 and detail in listing.content.decode()
     page = web.get(detail)
     assert page.status_code == 200 and url in page.content.decode()
+    assert "Client ID Metadata Document (self-registered" in page.content.decode()
     toggled = web.post(reverse("console-client-toggle", args=[url]), {"disabled": "1"})
     assert toggled.status_code == 302
     with tenant_a.context():
