@@ -1,9 +1,11 @@
 from django.apps import AppConfig
 from django.core import checks
+from django.urls import register_converter
 from django.utils.module_loading import import_string
 
 from kernel.accounts.signals import password_replaced
-from oauth.checks import check_key_encryption_keys
+from oauth.checks import check_document_fetch, check_key_encryption_keys
+from oauth.console.converters import ClientIdConverter
 
 
 class OauthConfig(AppConfig):
@@ -12,7 +14,10 @@ class OauthConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Console URLs name clients by client_id, which may be a metadata document's URL.
+        register_converter(ClientIdConverter, "client_id")
         checks.register(check_key_encryption_keys, checks.Tags.security)
+        checks.register(check_document_fetch, checks.Tags.security, deploy=True)
         # kernel cannot import oauth: it signals, and oauth ends the grants. The services
         # module imports the models, so it is named here rather than imported above.
         password_replaced.connect(

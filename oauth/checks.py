@@ -8,9 +8,25 @@ from __future__ import annotations
 
 from django.core import checks
 
+from kernel.conf import setting
 from oauth.signing.encryption import key_encryption_errors
 
 
 def check_key_encryption_keys(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     """``oauth.E001``: GATEHOUSE_KEY_ENCRYPTION_KEY is missing or has a too-short entry."""
     return [checks.Error(message, id="oauth.E001") for message in key_encryption_errors()]
+
+
+def check_document_fetch(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """``oauth.E002`` (``check --deploy``): the fetcher may reach loopback, which only
+    development and tests may allow: in production a client's metadata document URL would
+    then reach services on the server's own host (oauth.fetch)."""
+    if setting("DOCUMENT_FETCH")["ALLOW_LOOPBACK"]:
+        return [
+            checks.Error(
+                "GATEHOUSE_DOCUMENT_FETCH_ALLOW_LOOPBACK is on: client metadata documents may "
+                "be fetched from this host's loopback services; turn it off in production",
+                id="oauth.E002",
+            )
+        ]
+    return []

@@ -19,6 +19,8 @@ from kernel.ttlcache import TTLCache
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Branding, Client, Consent, GrantFamily, IssuerSettings, Token
 from oauth.models.branding import HEX_COLOUR
+from oauth.models.clients import MAX_CLIENT_ID_LENGTH
+from oauth.registration.selectors import registration_metadata
 
 # --- Issuer -----------------------------------------------------------------------------------
 
@@ -196,7 +198,7 @@ def client_by_client_id(*, client_id: str, cached: bool = False) -> Client | Non
     which moves ``updated_at``) is thus seen at once by every process, without a round trip
     or a message. Unknown client_ids are never cached (a new client works at once).
     """
-    if not client_id or len(client_id) > 64 or "\x00" in client_id:
+    if not client_id or len(client_id) > MAX_CLIENT_ID_LENGTH or "\x00" in client_id:
         return None
     if cached:
         key = (getattr(connection.tenant, "pk", None), connection.schema_name, client_id)
@@ -339,6 +341,12 @@ def refresh_token_by_value(*, value: str) -> Token | None:
 # --- Consent ----------------------------------------------------------------------------------
 
 
+def consented_scopes(*, user, client: Client) -> list[str]:
+    """The scopes ``user`` already allowed ``client`` (remembered consent), in order."""
+    consent = Consent.objects.filter(user=user, client=client).first()
+    return consent.scope.split() if consent is not None else []
+
+
 def consent_covers(*, user, client: Client, scope: str) -> bool:
     """Whether ``user`` already consented to ``client`` for every scope in ``scope``."""
     consent = Consent.objects.filter(user=user, client=client).first()
@@ -393,6 +401,7 @@ def authorization_server_metadata(request) -> dict:
             "prompt_values_supported": ["none", "login", "consent"],
         }
     )
+    metadata.update(registration_metadata(request, issuer))
     return metadata
 
 

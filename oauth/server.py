@@ -26,6 +26,7 @@ from oauth.grants import authorization_code, client_credentials, endpoints, pkce
 from oauth.grants.errors import TemporarilyUnavailableError
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
+from oauth.registration import documents
 from oauth.services.tokens import StaleClient
 from oauth.signals import token_issued
 
@@ -44,6 +45,10 @@ class GatehouseAuthorizationServer(AuthorizationServer):
         super().__init__(Client, Token)
 
     def query_client(self, client_id: str) -> Client | None:
+        """The client named ``client_id``; an https URL is a Client ID Metadata Document
+        (``oauth.registration.documents``), resolved under the tenant's policy."""
+        if documents.is_document_client_id(client_id):
+            return documents.document_client_or_none(client_id)
         return selectors.client_by_client_id(client_id=client_id, cached=_cached_clients.get())
 
     def save_token(self, token: dict, request) -> Token:

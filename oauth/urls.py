@@ -7,5 +7,6 @@ from oauth.views import branding
 urlpatterns = [
     path("branding/logo", branding.logo, name="branding-logo"),
     path("", include("oauth.urls_core")),
+    path("", include("oauth.registration.urls")),
     path("", include("oauth.urls_oidc")),
 ]

@@ -1,6 +1,15 @@
 """The console's routes: each area's module declares its own."""
 
-from oauth.console.views import access, audit, clients, home, keys, settings, users
+from oauth.console.views import (
+    access,
+    audit,
+    clients,
+    home,
+    keys,
+    registration,
+    settings,
+    users,
+)
 
 urlpatterns = [
     *home.urlpatterns,
@@ -10,4 +19,5 @@ urlpatterns = [
     *keys.urlpatterns,
     *audit.urlpatterns,
     *settings.urlpatterns,
+    *registration.urlpatterns,
 ]

@@ -28,6 +28,7 @@ from oauth.grants.errors import AuthorizationPageError, safe_text
 from oauth.models import AuthorizationCode, Client, Token
 from oauth.oidc import authorization as oidc_authorization
 from oauth.oidc import tokens as oidc_tokens
+from oauth.registration import documents
 from oauth.services import codes as code_services
 
 PROMPTS = {"none", "login", "consent", "select_account"}
@@ -105,7 +106,15 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         client_id = request.payload.client_id
         if not client_id:
             raise AuthorizationPageError("The request names no client (client_id is missing).")
-        client = self.server.query_client(client_id)
+        if documents.is_document_client_id(client_id):
+            try:
+                client = documents.document_client(client_id)
+            except documents.DocumentError as error:
+                raise AuthorizationPageError(
+                    safe_text(f"The application that sent you here cannot be used: {error}.")
+                ) from None
+        else:
+            client = self.server.query_client(client_id)
         if client is None:
             raise AuthorizationPageError("The application that sent you here is not known.")
         redirect_uri = request.payload.redirect_uri

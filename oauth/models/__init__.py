@@ -4,6 +4,7 @@ from oauth.models.branding import Branding
 from oauth.models.clients import Client
 from oauth.models.codes import AuthorizationCode, Consent
 from oauth.models.keys import SigningKey
+from oauth.models.registration import InitialAccessToken, RegistrationPolicy
 from oauth.models.settings import IssuerSettings
 from oauth.models.tokens import GrantFamily, Token
 
@@ -13,7 +14,9 @@ __all__ = [
     "Client",
     "Consent",
     "GrantFamily",
+    "InitialAccessToken",
     "IssuerSettings",
+    "RegistrationPolicy",
     "SigningKey",
     "Token",
 ]

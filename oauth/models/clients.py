@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from kernel import credentials
 
+#: A metadata document URL may be this long (a generated client_id is 24 characters).
+MAX_CLIENT_ID_LENGTH = 255
 #: Loopback IP literals whose redirect URIs match on any port (RFC 8252 §7.3).
 _LOOPBACK_NETLOC = re.compile(r"^(127\.0\.0\.1|\[::1\])(?::[0-9]{1,5})?$")
 
@@ -39,7 +41,13 @@ class Client(ClientMixin, models.Model):
         OPAQUE = "opaque", "Opaque"
         JWT = "jwt", "JWT (RFC 9068)"
 
-    client_id = models.CharField(max_length=64, unique=True)
+    class Registration(models.TextChoices):
+        CONSOLE = "", "Console or CLI"
+        DYNAMIC = "dynamic", "Dynamic registration (RFC 7591)"
+        DOCUMENT = "document", "Client ID Metadata Document"
+
+    #: Generated (RFC 6749 §2.2), or the https URL of its metadata document.
+    client_id = models.CharField(max_length=MAX_CLIENT_ID_LENGTH, unique=True)
     name = models.CharField(max_length=200)
     client_type = models.CharField(max_length=16, choices=Type.choices, default=Type.CONFIDENTIAL)
     token_endpoint_auth_method = models.CharField(
@@ -65,6 +73,16 @@ class Client(ClientMixin, models.Model):
     )
     id_token_signed_response_alg = models.CharField(max_length=8, default="RS256")
     can_introspect = models.BooleanField(default=False)
+    #: How the client came to exist; self-registered ones are listed apart in the console.
+    registration = models.CharField(
+        max_length=8, choices=Registration.choices, default="", blank=True, db_index=True
+    )
+    #: OIDC Registration §2 / RFC 8252: "web" or "native" (set by dynamic registration).
+    application_type = models.CharField(max_length=8, default="web", blank=True)
+    #: RFC 7592 §3: digest of the registration access token (rotated on every update).
+    registration_token_digest = models.CharField(max_length=64, blank=True, default="")
+    #: A metadata document client: when its document was last fetched and validated.
+    document_fetched_at = models.DateTimeField(null=True, blank=True)
     disabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -70,15 +70,18 @@ def _audit(action: str, client: Client, changes: dict) -> None:
 
 
 @transaction.atomic
-def client_create(*, metadata: ClientMetadata) -> tuple[Client, str | None]:
+def client_create(
+    *, metadata: ClientMetadata, client_id: str | None = None
+) -> tuple[Client, str | None]:
     """Register a client with validated ``metadata`` and return it with its secret.
 
     The secret (None for a public client) is returned once and only its digest is stored.
+    ``client_id`` is generated unless given (a Client ID Metadata Document's URL).
     """
     check_scopes_allowed(metadata.scopes)
     secret = None if metadata.is_public else credentials.new_secret()
     client = Client(
-        client_id=credentials.new_client_id(),
+        client_id=client_id or credentials.new_client_id(),
         client_type=Client.Type.PUBLIC if metadata.is_public else Client.Type.CONFIDENTIAL,
         secret_digest=credentials.digest(secret) if secret else "",
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import AccessDeniedError
@@ -35,6 +35,7 @@ from oauth.forms import LoginForm
 from oauth.grants.authorization_code import AuthorizationCodeGrant
 from oauth.grants.errors import authorization_error_location, is_page_error
 from oauth.oidc import authorization as oidc_authorization
+from oauth.registration.metadata import is_loopback
 from oauth.requests import GatehouseRequest, oauth_request, read_params
 from oauth.responses import page as _page
 from oauth.responses import redirect as _redirect
@@ -156,8 +157,26 @@ def _prompt_none_error(oauth, grant, error_code: str) -> HttpResponse:
     return _redirect(authorization_error_location(error, oauth.issuer))
 
 
+def _redirect_target(uri: str) -> str:
+    """What the consent page names as where the user is sent: the host, or an app's
+    private-use scheme (RFC 8252 §7.1)."""
+    parts = urlsplit(uri)
+    return parts.hostname or f"{parts.scheme}:"
+
+
 def _consent_page(request, oauth: GatehouseRequest, grant) -> HttpResponse:
-    scopes = (oauth.scope or "").split()
+    """The consent page. For a client the user already allowed some scopes, only the new
+    ones are asked for (incremental consent); the redirect host is shown prominently, and a
+    client that registered itself, or can only redirect to this device (loopback, RFC 8252
+    §8.3: anyone can claim such a client's name), is shown with a warning."""
+    client = grant.client
+    requested = (oauth.scope or "").split()
+    already = (
+        set()
+        if "consent" in _prompts(oauth)
+        else set(selectors.consented_scopes(user=request.user, client=client))
+    )
+    scopes = [s for s in requested if s not in already]
     fields = [
         (name, value)
         for name, values in oauth.payload.datalist.items()
@@ -165,8 +184,16 @@ def _consent_page(request, oauth: GatehouseRequest, grant) -> HttpResponse:
         for value in values
     ]
     context = {
-        "client": grant.client,
+        "client": client,
         "scopes": [(s, SCOPE_WORDS.get(s, f"Use “{s}”")) for s in scopes],
+        "step_up": bool(already),
+        "redirect_host": _redirect_target(grant.redirect_uri),
+        "loopback_only": bool(client.redirect_uris)
+        and all(is_loopback(uri) for uri in client.redirect_uris),
+        "self_registered": bool(client.registration),
+        "document_host": urlsplit(client.client_id).hostname
+        if client.registration == client.Registration.DOCUMENT
+        else "",
         "fields": fields,
         "user": request.user,
     }
@@ -196,7 +223,14 @@ def consent(request):
                     oauth.issuer,
                 )
             )
-        consent_remember(user=request.user, client=grant.client, scope=oauth.scope or "")
+        remembered = consent_remember(
+            user=request.user, client=grant.client, scope=oauth.scope or ""
+        )
+        if "consent" not in _prompts(oauth):
+            # Step-up: the grant carries every scope the user has allowed this client.
+            grant.request.scope = " ".join(
+                s for s in remembered.scope.split() if s in grant.client.scopes
+            )
         return _issue_code(request, grant)
     except OAuth2Error as error:
         return _authorization_error(request, oauth, error)

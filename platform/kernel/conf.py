@@ -73,6 +73,19 @@ DEFAULTS: dict[str, Any] = {
     # Self-service account mails (password reset, email verification again): requests per
     # client IP and per target address (or user name) in each window (kernel.accounts).
     "ACCOUNT_MAIL_THROTTLE": {"IP_REQUESTS": 10, "ADDRESS_REQUESTS": 3, "WINDOW_SECONDS": 3600},
+    # Fetching documents other servers host (oauth.fetch): Client ID Metadata Documents,
+    # and later clients' jwks_uri. https only; ALLOW_LOOPBACK lets documents be served from
+    # 127.0.0.1/::1 (development and tests only: never in production); CA_BUNDLE "" trusts
+    # the system's CAs. Answers are cached per their Cache-Control, between the floor and
+    # the ceiling; failures for the floor.
+    "DOCUMENT_FETCH": {
+        "ALLOW_LOOPBACK": False,
+        "CA_BUNDLE": "",
+        "MAX_BYTES": 16_384,
+        "TIMEOUT_SECONDS": 3.0,
+        "CACHE_FLOOR_SECONDS": 60,
+        "CACHE_CEILING_SECONDS": 86_400,
+    },
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.

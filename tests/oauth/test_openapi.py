@@ -174,7 +174,8 @@ def test_undocumented_methods_are_405_with_allow(gatehouse_server, tenant_a):
         if path in PROBES:
             continue
         for method in ("PUT", "DELETE", "PATCH"):
-            assert method.lower() not in item
+            if method.lower() in item:
+                continue  # RFC 7592 management takes PUT and DELETE
             response = requests.request(
                 method, gatehouse_server.url(tenant_a.host, path), timeout=10
             )

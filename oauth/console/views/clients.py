@@ -68,10 +68,18 @@ def clients(request):
                 {"client": created, "secret": secret, "created": True},
             )
     query = clean_query(request)
-    page = Paginator(selectors.clients_search(query=query), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
-    context = {"form": form, "page": page, "q": query, "once": once_token()}
+    self_registered = request.GET.get("registration") == "self"
+    found = selectors.clients_search(query=query)
+    if self_registered:
+        found = found.exclude(registration=Client.Registration.CONSOLE)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {
+        "form": form,
+        "page": page,
+        "q": query,
+        "once": once_token(),
+        "self_registered": self_registered,
+    }
     return render(request, "console/clients.html", context, status=400 if form.errors else 200)
 
 
@@ -177,13 +185,13 @@ def client_delete_view(request, client_id: str):
 
 urlpatterns = [
     path("clients/", clients, name="console-clients"),
-    path("clients/<slug:client_id>/", client_detail, name="console-client"),
-    path("clients/<slug:client_id>/edit/", client_edit, name="console-client-edit"),
+    path("clients/<client_id:client_id>/", client_detail, name="console-client"),
+    path("clients/<client_id:client_id>/edit/", client_edit, name="console-client-edit"),
     path(
-        "clients/<slug:client_id>/rotate-secret/",
+        "clients/<client_id:client_id>/rotate-secret/",
         client_secret_rotate,
         name="console-client-secret",
     ),
-    path("clients/<slug:client_id>/toggle/", client_toggle, name="console-client-toggle"),
-    path("clients/<slug:client_id>/delete/", client_delete_view, name="console-client-delete"),
+    path("clients/<client_id:client_id>/toggle/", client_toggle, name="console-client-toggle"),
+    path("clients/<client_id:client_id>/delete/", client_delete_view, name="console-client-delete"),
 ]

@@ -271,7 +271,7 @@ urlpatterns = [
         name="console-user-session-end",
     ),
     path(
-        "users/<uuid:user_id>/grants/<slug:client_id>/revoke/",
+        "users/<uuid:user_id>/grants/<client_id:client_id>/revoke/",
         user_grant_revoke,
         name="console-user-grant-revoke",
     ),

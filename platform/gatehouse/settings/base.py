@@ -251,6 +251,13 @@ GATEHOUSE = {
             if name != "ENABLED"
         },
     },
+    # Documents fetched from other servers (oauth.fetch: Client ID Metadata Documents).
+    # GATEHOUSE_DOCUMENT_FETCH_ALLOW_LOOPBACK=true is for development and tests only.
+    "DOCUMENT_FETCH": {
+        **DEFAULTS["DOCUMENT_FETCH"],
+        "ALLOW_LOOPBACK": env.boolean("GATEHOUSE_DOCUMENT_FETCH_ALLOW_LOOPBACK", False),
+        "CA_BUNDLE": env.string("GATEHOUSE_DOCUMENT_FETCH_CA_BUNDLE", ""),
+    },
     # 1 behind an ingress: rate limits take the client IP from X-Forwarded-For; 0 trusts none.
     "TRUSTED_PROXY_COUNT": env.integer(
         "GATEHOUSE_TRUSTED_PROXY_COUNT", DEFAULTS["TRUSTED_PROXY_COUNT"], minimum=0
