@@ -73,6 +73,11 @@ class PurgeKind:
     batch_size: int
     # "app_label.Model.field" foreign keys that keep a row while any row still points at it.
     keep_while_referenced_by: tuple[str, ...] = ()
+    # ("app_label.Model", "its column", "our column"): a row goes only once no row of that
+    # model matches it (an index row whose subject is gone), and only ``grace_seconds``
+    # after ``field``, so a row whose subject is still being written is never taken.
+    missing_from: tuple[str, str, str] | None = None
+    grace_seconds: int = 0
 
     @cached_property
     def model_class(self):
@@ -97,8 +102,17 @@ class PurgeKind:
         """
         qn = connection.ops.quote_name
         meta = self.model_class._meta
-        conditions = [f"p.{qn(meta.get_field(self.field).column)} < %s"]
+        grace = f" - interval '{int(self.grace_seconds)} seconds'" if self.grace_seconds else ""
+        conditions = [f"p.{qn(meta.get_field(self.field).column)} < %s{grace}"]
         now_params = 1
+        if self.missing_from is not None:
+            label, their_field, our_field = self.missing_from
+            subject = apps.get_model(label)
+            conditions.append(
+                f"NOT EXISTS (SELECT 1 FROM {self._table(schema, subject)} m "
+                f"WHERE m.{qn(subject._meta.get_field(their_field).column)} = "
+                f"p.{qn(meta.get_field(our_field).column)})"
+            )
         for reference in self.keep_while_referenced_by:
             label, _, fk_name = reference.rpartition(".")
             referencing = apps.get_model(label)
@@ -158,6 +172,17 @@ PURGE_KINDS: tuple[PurgeKind, ...] = (
         keep_while_referenced_by=("oauth.Token.family", "oauth.AuthorizationCode.family"),
     ),
     PurgeKind("sessions", "sessions.Session", "expire_date", 10_000),
+    # The per-user index of sessions (kernel.accounts), once its session is gone: expired
+    # and purged just above, or ended in a way that left the index row (a server-side
+    # flush). An hour's grace: a sign-in writes the index before its session row.
+    PurgeKind(
+        "user_sessions",
+        "accounts.UserSession",
+        "created_at",
+        10_000,
+        missing_from=("sessions.Session", "session_key", "session_key"),
+        grace_seconds=3600,
+    ),
     # In every schema (kernel.audit is a shared and a tenant app): a tenant's events after
     # the retention it set (AuditSettings), the operators' in public after theirs.
     PurgeKind("audit_events", "audit.AuditEvent", "purge_after", 10_000),

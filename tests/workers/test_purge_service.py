@@ -64,12 +64,47 @@ def test_one_step_deletes_at_most_one_batch_per_kind(tenant_a, monkeypatch):
 
 
 @pytest.mark.django_db
+def test_user_session_index_rows_go_once_their_session_is_gone(tenant_a, tenant_b):
+    """The per-user session index (what the console and the account page list) loses a row
+    once its session is gone and the grace hour has passed; never a row whose session still
+    exists, never a fresh one, never another schema's."""
+    from django.contrib.sessions.models import Session
+
+    from kernel.accounts.models import UserSession
+    from tests.support.factories import make_user
+    from workers.purge import purge_schema
+
+    old = timezone.now() - timedelta(hours=2)
+    future = timezone.now() + timedelta(days=1)
+    for tenant in (tenant_a, tenant_b):
+        user = make_user(tenant)
+        with tenant.context():
+            Session.objects.create(
+                session_key=f"live-{tenant.slug}", session_data="", expire_date=future
+            )
+            for key, created in (("live", old), ("gone", old), ("fresh-gone", timezone.now())):
+                UserSession.objects.create(
+                    session_key=f"{key}-{tenant.slug}", user=user, created_at=created
+                )
+    assert purge_schema(schema=tenant_a.schema)["user_sessions"] == 1
+    with tenant_a.context():
+        left = set(UserSession.objects.values_list("session_key", flat=True))
+    assert {"live-alpha", "fresh-gone-alpha"} <= left and "gone-alpha" not in left
+    with tenant_b.context():
+        assert UserSession.objects.filter(session_key="gone-bravo").exists()
+
+
+@pytest.mark.django_db
 def test_public_schema_purges_only_its_sessions_and_audit_events():
     from django.contrib.sessions.models import Session
 
     from workers.purge import kinds_for_schema, purge_schema
 
-    assert [k.name for k in kinds_for_schema("public")] == ["sessions", "audit_events"]
+    assert [k.name for k in kinds_for_schema("public")] == [
+        "sessions",
+        "user_sessions",
+        "audit_events",
+    ]
     connection.set_schema_to_public()
     past = timezone.now() - timedelta(days=1)
     Session.objects.create(session_key="wk-public-expired", session_data="", expire_date=past)

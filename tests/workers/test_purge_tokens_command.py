@@ -13,7 +13,14 @@ from django.core.management import call_command
 from tests.support.live import REPO, service_env
 from tests.workers import seeding
 
-KINDS = {"tokens", "authorization_codes", "grant_families", "sessions", "audit_events"}
+KINDS = {
+    "tokens",
+    "authorization_codes",
+    "grant_families",
+    "sessions",
+    "user_sessions",
+    "audit_events",
+}
 
 
 def _manage(*args, db_name):
@@ -40,7 +47,7 @@ def test_dry_run_counts_and_changes_nothing_then_purge_deletes(tenant_a, tenant_
     assert set(report) == {"dry_run", "tenants", "totals"} and report["dry_run"] is True
     assert {"alpha", "bravo", "public"} <= set(report["tenants"])
     assert set(report["tenants"]["alpha"]) == KINDS
-    assert set(report["tenants"]["public"]) == {"sessions", "audit_events"}
+    assert set(report["tenants"]["public"]) == {"sessions", "user_sessions", "audit_events"}
     for seeded in (seeded_a, seeded_b):
         for kind, rows in seeding.expected(seeded, "purgeable").items():
             assert report["tenants"][seeded.tenant.slug][kind] >= rows

@@ -57,7 +57,11 @@ class UserSession(models.Model):
     user_agent = models.CharField(max_length=300, blank=True, default="")
 
     class Meta:
-        indexes = [models.Index(fields=["user", "-created_at"], name="accounts_session_user")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="accounts_session_user"),
+            # The purge's scan (workers.purge, "user_sessions"), oldest first.
+            models.Index(fields=["created_at"], name="accounts_session_created"),
+        ]
 
 
 class PasswordReset(models.Model):
