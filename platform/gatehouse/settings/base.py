@@ -79,6 +79,9 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "tenants.middleware.TenantRoutingMiddleware",
+    # Token, introspection and revocation answered here, without the browser middleware
+    # below (gatehouse.fastpath).
+    "gatehouse.fastpath.OAuthEndpointsFastPath",
     # Django's, with a database outage during the session save answered 503 (kernel.sessions).
     "kernel.sessions.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
