@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     "TRUSTED_PROXY_COUNT": 0,
     # Failed sign-ins per user name and per client IP in each window (oauth.throttle).
     "LOGIN_THROTTLE": {"USER_ATTEMPTS": 5, "IP_ATTEMPTS": 20, "WINDOW_SECONDS": 300},
+    # Second factors (oauth.mfa): wrong codes accepted per user in each window before the
+    # second-factor page answers 429, and how long a password stays good for the second step.
+    "MFA": {"ATTEMPTS": 5, "WINDOW_SECONDS": 300, "PENDING_SECONDS": 300},
     # Failed operators' sign-ins per client IP and per user name in each window
     # (tenants.console).
     "OPERATOR_SIGN_IN_THROTTLE": {"ATTEMPTS": 10, "WINDOW_SECONDS": 900},
