@@ -397,7 +397,7 @@ def challenge(request):
         key = str(user.pk)
         if limiter.hit(key) > limiter.limit:
             return _too_many(request)
-        method = request.POST.get("method")
+        method = "recovery" if request.POST.get("method") == "recovery" else "totp"
         form = CodeForm(request.POST)
         ok = False
         if form.is_valid():
@@ -405,7 +405,6 @@ def challenge(request):
             if method == "recovery":
                 ok = services.recovery_code_use(user=user, code=code, ip=client_ip(request))
             else:
-                method = "totp"
                 ok = services.totp_verify(user=user, code=code)
         if ok:
             limiter.reset(key)
@@ -413,9 +412,7 @@ def challenge(request):
             return redirect(
                 pending_sign_in.finish(request, state, method=f"password+{label}", second=["otp"])
             )
-        services.second_factor_failure_record(
-            user=user, method=method or "totp", ip=client_ip(request)
-        )
+        services.second_factor_failure_record(user=user, method=method, ip=client_ip(request))
         error, status = "That code is not right. Try the current one.", 400
     factors = selectors.factors(user)
     context = {
