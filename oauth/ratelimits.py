@@ -44,6 +44,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.http import HttpResponse, JsonResponse
 
 from kernel import credentials
@@ -69,8 +70,11 @@ _REASONS = {
 
 
 def limits() -> dict[str, int]:
-    """The current tenant's limits: ``GATEHOUSE["RATE_LIMITS"]`` with its overrides."""
-    return {**setting("RATE_LIMITS"), **dict(selectors.issuer_policy().rate_limits)}
+    """The current tenant's limits: ``GATEHOUSE["RATE_LIMITS"]``, under its plan's quotas
+    (the tenant object's ``plan_rate_limits``, when the tenants layer gives it one), under
+    the tenant's own overrides (``IssuerSettings.rate_limit_*``)."""
+    plan = getattr(getattr(connection, "tenant", None), "plan_rate_limits", None) or {}
+    return {**setting("RATE_LIMITS"), **plan, **dict(selectors.issuer_policy().rate_limits)}
 
 
 def _windows(endpoint: str, numbers: dict) -> dict[str, FixedWindow]:

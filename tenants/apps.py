@@ -10,8 +10,8 @@ class TenantsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # A change to a tenant or its domains drops this process's Host -> tenant cache.
-        for sender in ("tenants.Tenant", "tenants.Domain"):
+        # A change to a tenant, its domains or a plan drops this process's Host -> tenant cache.
+        for sender in ("tenants.Tenant", "tenants.Domain", "tenants.Plan"):
             for signal in (post_save, post_delete):
                 signal.connect(
                     clear_tenant_host_cache,

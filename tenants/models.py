@@ -4,6 +4,27 @@ from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 
 
+class Plan(models.Model):
+    """What a tenant is sold: a name and the quotas that come with it.
+
+    ``rate_limits`` holds ``GATEHOUSE["RATE_LIMITS"]`` names (``CLIENT_REQUESTS``, ...) with
+    their numbers; a name left out takes the platform default. They apply to every tenant on
+    the plan, read at request time (``Tenant.plan_rate_limits``, ``oauth.ratelimits``), under
+    the overrides an operator sets on one tenant (``set_rate_limits``).
+    """
+
+    slug = models.SlugField(max_length=63, unique=True)
+    name = models.CharField(max_length=200)
+    rate_limits = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
 class Tenant(TenantMixin):
     """A customer. Owns one PostgreSQL schema, its issuer host(s) and everything in it."""
 
@@ -15,6 +36,10 @@ class Tenant(TenantMixin):
     name = models.CharField(max_length=200)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    #: None: no plan, the platform's default quotas.
+    plan = models.ForeignKey(
+        Plan, null=True, blank=True, on_delete=models.PROTECT, related_name="tenants"
+    )
 
     # The schema is created and migrated on first save; on failure the provisioning
     # transaction rolls back the schema along with the rows (PostgreSQL DDL is transactional).
@@ -30,6 +55,13 @@ class Tenant(TenantMixin):
     @property
     def is_active(self) -> bool:
         return self.status == self.Status.ACTIVE
+
+    @property
+    def plan_rate_limits(self) -> dict[str, int]:
+        """The plan's quotas (``GATEHOUSE["RATE_LIMITS"]`` names), read by
+        ``oauth.ratelimits`` from the request's tenant; the Host lookup loads the plan with
+        the tenant (``tenants.selectors``), so this costs no query on the request path."""
+        return dict(self.plan.rate_limits) if self.plan_id else {}
 
 
 class Domain(DomainMixin):

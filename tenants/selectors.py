@@ -7,11 +7,11 @@ from datetime import datetime
 from django.db.models import Exists, OuterRef, Q
 
 from tenants.hosts import host_cache
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Plan, Tenant
 
 
 def _tenant_for_host_uncached(hostname: str) -> Tenant | None:
-    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    domain = Domain.objects.select_related("tenant__plan").filter(domain=hostname).first()
     if domain is None:
         return None
     # The matched row's stored name, which the issuer is built from (never the raw Host).
@@ -38,6 +38,18 @@ def primary_domain(tenant: Tenant) -> str | None:
     return domain.domain if domain else None
 
 
+#: The ``plan`` filter value for tenants on no plan (the platform's default quotas).
+NO_PLAN = "-"
+
+
+def plans() -> list[Plan]:
+    return list(Plan.objects.order_by("name", "slug"))
+
+
+def plan_by_slug(slug: str) -> Plan | None:
+    return Plan.objects.filter(slug=slug).first()
+
+
 #: Orders the operators' tenant list offers, by name shown in its URL.
 TENANT_ORDERS = {
     "newest": ("-created_at", "-pk"),
@@ -53,11 +65,12 @@ def tenants_listed(
     order: str = "newest",
     created_since: datetime | None = None,
     created_until: datetime | None = None,
+    plan: str = "",
 ):
     """Tenants for the operators' list, their stored usage joined, domains prefetched.
     ``search`` matches part of the slug, the name or any of the tenant's domains (an
     ``EXISTS``, so no duplicate rows and no ``DISTINCT`` over the whole table); the
-    ``created_*`` bounds are inclusive."""
+    ``created_*`` bounds are inclusive; ``plan`` is a plan's slug, or ``NO_PLAN``."""
     tenants = Tenant.objects.all()
     if search:
         on_domain = Domain.objects.filter(tenant=OuterRef("pk"), domain__icontains=search)
@@ -66,9 +79,13 @@ def tenants_listed(
         )
     if status:
         tenants = tenants.filter(status=status)
+    if plan == NO_PLAN:
+        tenants = tenants.filter(plan__isnull=True)
+    elif plan:
+        tenants = tenants.filter(plan__slug=plan)
     if created_since is not None:
         tenants = tenants.filter(created_at__gte=created_since)
     if created_until is not None:
         tenants = tenants.filter(created_at__lte=created_until)
     ordered = tenants.order_by(*TENANT_ORDERS.get(order, TENANT_ORDERS["newest"]))
-    return ordered.select_related("usage").prefetch_related("domains")
+    return ordered.select_related("usage", "plan").prefetch_related("domains")

@@ -25,9 +25,10 @@ from kernel.conf import setting
 from kernel.errors import DomainError
 from kernel.http import public_url
 from oauth.models import Client
+from oauth.selectors import RATE_LIMIT_FIELDS
 from oauth.signing import services as key_services
 from tenants.hosts import clear_tenant_host_cache
-from tenants.models import Domain, Tenant, TenantUsage
+from tenants.models import Domain, Plan, Tenant, TenantUsage
 
 # RFC 1123 label, 3-63 characters, lowercase; no leading, trailing or doubled-at-3 hyphens
 # (xn-- is IDNA's prefix).
@@ -93,8 +94,11 @@ def tenant_provision(
     admin_password: str,
     admin_username: str | None = None,
     domain: str | None = None,
+    plan: str | None = None,
 ) -> ProvisionedTenant:
-    """Create a tenant, its schema, its domain and its first admin, all or nothing."""
+    """Create a tenant, its schema, its domain and its first admin, all or nothing. ``plan``
+    is a plan's slug, "" for none; None takes ``GATEHOUSE["DEFAULT_PLAN"]`` (when that plan
+    exists)."""
     slug = validate_slug(slug)
     name = (name or "").strip()
     if not name or len(name) > 200:
@@ -106,11 +110,19 @@ def tenant_provision(
         raise ProvisioningError(f"tenant {slug!r} already exists")
     if Domain.objects.filter(domain=domain).exists():
         raise ProvisioningError(f"domain {domain!r} is already in use")
+    if plan is None:
+        chosen = Plan.objects.filter(slug=setting("DEFAULT_PLAN") or None).first()
+    elif not plan:
+        chosen = None
+    else:
+        chosen = Plan.objects.filter(slug=plan).first()
+        if chosen is None:
+            raise ProvisioningError(f"no plan {plan!r}")
 
     connection.set_schema_to_public()
     try:
         with transaction.atomic():
-            tenant = Tenant(slug=slug, name=name, schema_name=schema)
+            tenant = Tenant(slug=slug, name=name, schema_name=schema, plan=chosen)
             tenant.save(verbosity=0)
             Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
             with schema_context(schema):
@@ -124,7 +136,12 @@ def tenant_provision(
                 object_type="tenant",
                 object_id=str(tenant.pk),
                 object_label=slug,
-                changes={"name": name, "domain": domain, "admin email": admin_email},
+                changes={
+                    "name": name,
+                    "domain": domain,
+                    "admin email": admin_email,
+                    "plan": chosen.slug if chosen else None,
+                },
             )
     except UserError as exc:
         raise ProvisioningError(f"admin user: {exc}") from None
@@ -176,6 +193,78 @@ def tenant_set_status(*, tenant: Tenant, status: str) -> Tenant:
         object_id=str(tenant.pk),
         object_label=tenant.slug,
         changes=diff({"status": before}, {"status": status}),
+    )
+    return tenant
+
+
+def _plan_limits(rate_limits: dict) -> dict[str, int]:
+    """A plan's quotas, checked: known ``GATEHOUSE["RATE_LIMITS"]`` names, positive whole
+    numbers; a name given as None is left out (the platform default)."""
+    limits = {}
+    for name, value in (rate_limits or {}).items():
+        if name not in RATE_LIMIT_FIELDS:
+            raise ProvisioningError(f"unknown rate limit {name!r}")
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ProvisioningError(f"{name} must be a positive whole number")
+        limits[name] = value
+    return limits
+
+
+@transaction.atomic
+def plan_save(*, slug: str, name: str, rate_limits: dict) -> Plan:
+    """Create or change the plan ``slug``; every tenant on it has the new quotas within
+    ``GATEHOUSE["TENANT_CACHE_SECONDS"]`` (at once in this process). Audited as
+    ``plan.created`` or ``plan.changed``."""
+    slug = (slug or "").strip().lower()
+    if not SLUG_RE.match(slug):
+        raise ProvisioningError("plan slug must be 3-63 lowercase letters, digits and hyphens")
+    name = (name or "").strip()
+    if not name or len(name) > 200:
+        raise ProvisioningError("plan name must be 1-200 characters")
+    limits = _plan_limits(rate_limits)
+    connection.set_schema_to_public()
+    plan = Plan.objects.select_for_update().filter(slug=slug).first()
+    before = {"name": plan.name, **plan.rate_limits} if plan else {}
+    if plan is None:
+        plan = Plan(slug=slug)
+    plan.name, plan.rate_limits = name, limits
+    changes = diff(before, {"name": name, **limits})
+    if not changes:
+        return plan
+    created = plan.pk is None
+    plan.save()
+    audit_record(
+        action="plan.created" if created else "plan.changed",
+        object_type="plan",
+        object_id=str(plan.pk),
+        object_label=slug,
+        changes=changes,
+    )
+    clear_tenant_host_cache()
+    return plan
+
+
+@transaction.atomic
+def tenant_set_plan(*, tenant: Tenant, plan: Plan | None) -> Tenant:
+    """Put ``tenant`` on ``plan`` (None: no plan, the platform defaults); its quotas apply
+    within ``GATEHOUSE["TENANT_CACHE_SECONDS"]``. Audited as ``tenant.plan_changed``; a no-op
+    when nothing changes."""
+    connection.set_schema_to_public()
+    tenant = Tenant.objects.select_for_update(of=("self",)).select_related("plan").get(pk=tenant.pk)
+    before = tenant.plan.slug if tenant.plan else None
+    after = plan.slug if plan else None
+    if before == after:
+        return tenant
+    tenant.plan = plan
+    tenant.save(update_fields=["plan"])
+    audit_record(
+        action="tenant.plan_changed",
+        object_type="tenant",
+        object_id=str(tenant.pk),
+        object_label=tenant.slug,
+        changes=diff({"plan": before}, {"plan": after}),
     )
     return tenant
 

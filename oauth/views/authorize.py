@@ -208,18 +208,44 @@ def consent(request):
         return _authorization_error(request, oauth, error)
 
 
+#: C0 controls and DEL: never part of a path we redirect to (a CR or LF would also break
+#: the Location header).
+_CONTROL = frozenset(chr(code) for code in range(32)) | {"\x7f"}
+
+
 def _safe_next(request, value: str | None) -> str:
-    """Only a path on this host: never an open redirect."""
+    """Only a path on this host: never an open redirect, never a control character."""
     if (
         value
         and value.startswith("/")
         and not value.startswith("//")
+        and not _CONTROL.intersection(value)
         and url_has_allowed_host_and_scheme(
             value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         )
     ):
         return value
     return "/"
+
+
+def _throttled(request, next_url: str, wait: int) -> HttpResponse:
+    response = _page(
+        render(
+            request,
+            "oauth/login.html",
+            {
+                "form": LoginForm(initial={"next": next_url}),
+                "error": (
+                    "Too many sign-in attempts. "
+                    f"Try again in {wait} second{'s' if wait != 1 else ''}."
+                ),
+                "tenant": getattr(request, "tenant", None),
+            },
+            status=429,
+        )
+    )
+    response["Retry-After"] = str(wait)
+    return response
 
 
 @sensitive_post_parameters("password")
@@ -229,12 +255,13 @@ def _safe_next(request, value: str | None) -> str:
 def login(request):
     """Sign in a user of this tenant (Django auth against the tenant schema's users).
 
-    Failed attempts are throttled per user name and per IP (429 with ``Retry-After``);
-    the answer is the same whether or not the user exists. A user with a second factor, or
-    whom the tenant's MFA policy requires to have one, goes on to ``/account/mfa/challenge``
-    (or enrolment) before being signed in. Sign-ins, and a failed attempt naming an admin,
-    are audited (``oauth.services.sign_in``); throttled attempts are
-    not, so the throttle also bounds how fast a guesser can fill the log.
+    Each attempt is reserved in the throttle before the password is checked
+    (``oauth.throttle``: per user name and IP, per user name, per IP, per IP platform-wide;
+    429 with ``Retry-After``); the answer is the same whether or not the user exists. A user
+    with a second factor, or whom the tenant's MFA policy requires to have one, goes on to
+    ``/account/mfa/challenge`` (or enrolment) before being signed in. Sign-ins, and a failed
+    attempt naming an admin, are audited (``oauth.services.sign_in``); throttled attempts
+    are not, so the throttle also bounds how fast a guesser can fill the log.
     """
     form = LoginForm(request.POST if request.method == "POST" else None)
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
@@ -244,22 +271,9 @@ def login(request):
         # Strip before cutting, as the form does: otherwise padding would give one name
         # many throttle keys.
         username = (request.POST.get("username") or "").strip()[:150]
-        ip = client_ip(request)
-        wait = throttle.retry_after(username=username, ip=ip)
-        if wait is not None:
-            response = _page(
-                render(
-                    request,
-                    "oauth/login.html",
-                    {
-                        "form": LoginForm(initial={"next": next_url}),
-                        "error": "Too many sign-in attempts. Wait a few minutes and try again.",
-                    },
-                    status=429,
-                )
-            )
-            response["Retry-After"] = str(wait)
-            return response
+        attempt = throttle.reserve(username=username, ip=client_ip(request))
+        if not attempt.admitted:
+            return _throttled(request, next_url, attempt.retry_after)
         user = None
         if form.is_valid():
             user = authenticate(
@@ -268,10 +282,9 @@ def login(request):
                 password=form.cleaned_data["password"],
             )
         if user is not None:
-            throttle.reset_user(username=username, ip=ip)
+            throttle.succeeded(attempt)
             # Signed in now, or on to the second factor (oauth.mfa.pending).
             return _redirect(pending_sign_in.after_password(request, user=user, next_url=next_url))
-        throttle.record_failure(username=username, ip=ip)
         sign_in.sign_in_failure_record(username=username)
         error = "The user name or password is not correct."
         status = 400

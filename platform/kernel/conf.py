@@ -37,8 +37,17 @@ DEFAULTS: dict[str, Any] = {
     "METRICS_TOP_TENANTS": 10,
     # Reverse proxies in front of gunicorn that append to X-Forwarded-For.
     "TRUSTED_PROXY_COUNT": 0,
-    # Failed sign-ins per user name and per client IP in each window (oauth.throttle).
-    "LOGIN_THROTTLE": {"USER_ATTEMPTS": 5, "IP_ATTEMPTS": 20, "WINDOW_SECONDS": 300},
+    # Sign-in attempts per window (oauth.throttle): per (user name, IP) the hard limit; per
+    # user name from anywhere a soft one, past which one attempt per USER_SLOW_SECONDS; per
+    # client IP in a tenant, and per client IP across every tenant.
+    "LOGIN_THROTTLE": {
+        "USER_IP_ATTEMPTS": 5,
+        "USER_ATTEMPTS": 10,
+        "USER_SLOW_SECONDS": 10,
+        "IP_ATTEMPTS": 20,
+        "PLATFORM_IP_ATTEMPTS": 100,
+        "WINDOW_SECONDS": 300,
+    },
     # Second factors (oauth.mfa): wrong codes accepted per user in each window before the
     # second-factor page answers 429, and how long a password stays good for the second step.
     "MFA": {"ATTEMPTS": 5, "WINDOW_SECONDS": 300, "PENDING_SECONDS": 300},
@@ -63,6 +72,9 @@ DEFAULTS: dict[str, Any] = {
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.
+    # The plan (tenants.Plan slug) a new tenant gets when provisioning names none; "" or a
+    # slug with no plan: none (the platform's default quotas).
+    "DEFAULT_PLAN": "",
     "RESERVED_SLUGS": [
         "www",
         "admin",

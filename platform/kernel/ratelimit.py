@@ -28,11 +28,20 @@ from django.core.cache.backends.redis import RedisCache
 logger = logging.getLogger(__name__)
 
 
+#: Prefix of platform-wide counters' Redis keys. Tenant keys start with the schema name
+#: (django-tenants' ``make_key``), which cannot contain ``@``, so the two never meet.
+PLATFORM_PREFIX = "@platform"
+
+
 @dataclass(frozen=True)
 class FixedWindow:
+    """``limit`` events per key per ``window`` seconds. ``platform_wide`` windows count
+    across every tenant (``tally`` only): one key for the whole platform, not per schema."""
+
     name: str
     limit: int
     window: int
+    platform_wide: bool = False
 
     def _key(self, key: str, at: float | None = None) -> str:
         now = time.time() if at is None else at
@@ -97,7 +106,9 @@ def tally(changes: Sequence[tuple[FixedWindow, str, int]], *, at: float | None =
     tenant-prefixed) that ``FixedWindow.count`` reads. Django's cache API has no scripts,
     so the Redis client is taken from the backend (``RedisCache._cache``, Django's private
     client holder); any other backend counts key by key. With the cache unavailable every
-    count is 0 (fail open), and Redis is skipped for ``COOL_DOWN_SECONDS``.
+    count is 0 (fail open), and Redis is skipped for ``COOL_DOWN_SECONDS``. A
+    ``platform_wide`` window's key bypasses the key function (no schema prefix); on a
+    non-Redis backend it is counted per schema like the others.
     """
     if not changes:
         return []
@@ -143,7 +154,12 @@ def _client(backend: RedisCache):
 
 
 def _tally_redis(backend: RedisCache, changes, at: float | None) -> list[int]:
-    names = [backend.make_and_validate_key(window._key(key, at)) for window, key, _ in changes]
+    names = [
+        f"{PLATFORM_PREFIX}:{backend.key_prefix}:{window._key(key, at)}"
+        if window.platform_wide
+        else backend.make_and_validate_key(window._key(key, at))
+        for window, key, _ in changes
+    ]
     client = _client(backend)
     if _Script.tally is None:
         _Script.tally = client.register_script(_TALLY_LUA)

@@ -1,9 +1,10 @@
 """The operators' console's routes: each area's module declares its own."""
 
-from tenants.console.views import access, audit, tenants
+from tenants.console.views import access, audit, plans, tenants
 
 urlpatterns = [
     *access.urlpatterns,
     *tenants.urlpatterns,
+    *plans.urlpatterns,
     *audit.urlpatterns,
 ]

@@ -22,8 +22,19 @@ pytestmark = pytest.mark.django_db
 def throttle_limits(settings):
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
-        "LOGIN_THROTTLE": {"USER_ATTEMPTS": 3, "IP_ATTEMPTS": 6, "WINDOW_SECONDS": 300},
+        "LOGIN_THROTTLE": {
+            "USER_IP_ATTEMPTS": 3,
+            "USER_ATTEMPTS": 6,
+            "USER_SLOW_SECONDS": 60,
+            "IP_ATTEMPTS": 8,
+            "PLATFORM_IP_ATTEMPTS": 12,
+            "WINDOW_SECONDS": 300,
+        },
     }
+
+
+def random_ip() -> str:
+    return f"10.{secrets.randbelow(250)}.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
 
 
 def login(web, username, password, ip=None, next_url="/"):
@@ -86,37 +97,112 @@ def test_wrong_password_and_unknown_user_get_the_same_answer(tenant):
     assert b"The user name or password is not correct." in unknown.content
 
 
-def test_throttled_per_user_with_429_and_retry_after(tenant, throttle_limits):
+def test_throttled_per_user_and_ip_with_429_and_retry_after(tenant, throttle_limits):
     user = make_user(tenant)
+    ip = random_ip()
     for _ in range(3):
-        assert login(tenant.client(), user.username, "wrong-password-123").status_code == 400
-    blocked = login(tenant.client(), user.username, user.raw_password)  # even the right one
+        assert login(tenant.client(), user.username, "wrong-password-123", ip).status_code == 400
+    blocked = login(tenant.client(), user.username, user.raw_password, ip)  # even the right one
     assert blocked.status_code == 429
     assert 0 < int(blocked["Retry-After"]) <= 300
     assert blocked["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert b"Try again in" in blocked.content
+
+
+def test_a_strangers_failures_do_not_lock_the_real_user_out(tenant, throttle_limits):
+    """The hard limit is per (user name, IP): a stranger guessing a known admin's password
+    locks out only their own address."""
+    user = make_user(tenant)
+    stranger = random_ip()
+    answers = [
+        login(tenant.client(), user.username, "wrong-password-123", stranger).status_code
+        for _ in range(5)
+    ]
+    assert answers == [400, 400, 400, 429, 429]
+    assert login(tenant.client(), user.username, user.raw_password, random_ip()).status_code == 302
+
+
+def test_many_addresses_slow_a_user_name_down_rather_than_lock_it(tenant, throttle_limits):
+    """Past USER_ATTEMPTS from anywhere, one attempt per USER_SLOW_SECONDS: the wait is
+    seconds, not the window."""
+    user = make_user(tenant)
+    for _ in range(6):
+        assert login(
+            tenant.client(), user.username, "wrong-password-1", random_ip()
+        ).status_code == (400)
+    assert login(tenant.client(), user.username, "wrong-password-1", random_ip()).status_code == (
+        400  # the slow lane's one attempt
+    )
+    slowed = login(tenant.client(), user.username, user.raw_password, random_ip())
+    assert slowed.status_code == 429
+    assert 0 < int(slowed["Retry-After"]) <= 60
+
+
+def test_a_successful_sign_in_does_not_count(tenant, throttle_limits):
+    user = make_user(tenant)
+    ip = random_ip()
+    for _ in range(5):
+        assert login(tenant.client(), user.username, user.raw_password, ip).status_code == 302
+    for _ in range(3):
+        assert login(tenant.client(), user.username, "wrong-password-123", ip).status_code == 400
 
 
 def test_throttled_the_same_for_unknown_users(tenant, throttle_limits):
     name = "ghost-" + secrets.token_hex(4)
-    answers = [login(tenant.client(), name, "wrong-password-123").status_code for _ in range(4)]
+    ip = random_ip()
+    answers = [login(tenant.client(), name, "wrong-password-123", ip).status_code for _ in range(4)]
     assert answers == [400, 400, 400, 429]
 
 
 def test_throttled_per_ip_across_user_names(tenant, throttle_limits):
-    ip = f"10.77.{secrets.randbelow(250)}.{secrets.randbelow(250)}"
-    for i in range(6):
+    ip = random_ip()
+    for i in range(8):
         login(tenant.client(), f"spray-{i}-{secrets.token_hex(3)}", "wrong-password-123", ip)
     user = make_user(tenant)
     assert login(tenant.client(), user.username, user.raw_password, ip).status_code == 429
     assert login(tenant.client(), user.username, user.raw_password).status_code == 302
 
 
+def test_an_address_throttled_at_one_tenant_is_not_fresh_at_the_next(
+    tenant_a, tenant_b, throttle_limits
+):
+    """The platform-wide per-IP ceiling counts across tenants (12 here, 8 per tenant)."""
+    ip = random_ip()
+    for i in range(8):
+        login(tenant_a.client(), f"spray-{i}-{secrets.token_hex(3)}", "wrong-password-123", ip)
+    answers = [
+        login(
+            tenant_b.client(), f"spray-b{i}-{secrets.token_hex(3)}", "wrong-pw-123", ip
+        ).status_code
+        for i in range(5)
+    ]
+    assert answers == [400, 400, 400, 400, 429]
+    user = make_user(tenant_b)
+    assert login(tenant_b.client(), user.username, user.raw_password, random_ip()).status_code == (
+        302
+    )
+
+
 def test_throttle_counters_are_per_tenant(tenant_a, tenant_b, throttle_limits):
     name = "shared-" + secrets.token_hex(4)
+    ip = random_ip()
     for _ in range(3):
-        login(tenant_a.client(), name, "wrong-password-123")
-    assert login(tenant_a.client(), name, "wrong-password-123").status_code == 429
-    assert login(tenant_b.client(), name, "wrong-password-123").status_code == 400
+        login(tenant_a.client(), name, "wrong-password-123", ip)
+    assert login(tenant_a.client(), name, "wrong-password-123", ip).status_code == 429
+    assert login(tenant_b.client(), name, "wrong-password-123", ip).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "target", ["/account/\r\nSet-Cookie: x=1", "/a\nb", "/a\rb", "/tab\there", "/del\x7f"]
+)
+def test_a_next_with_control_characters_falls_back_to_the_default(tenant, target):
+    """A CR or LF in ``next`` used to answer a 500 and lose the sign-in."""
+    user = make_user(tenant)
+    response = login(tenant.client(), user.username, user.raw_password, next_url=target)
+    assert response.status_code == 302 and response["Location"] == "/"
+    page = tenant.client().get("/oauth/login", {"next": target}, secure=True)
+    assert page.status_code == 200
+    assert b'name="next" value="/"' in page.content
 
 
 def test_consent_page_shows_client_and_scopes_in_words(tenant):
@@ -198,8 +284,9 @@ def test_padding_a_user_name_does_not_reset_its_throttle(tenant, throttle_limits
     """The throttle keys on the name as the form reads it (stripped), not on a cut of the raw
     value: padding past 150 characters must not open fresh counters."""
     user = make_user(tenant, username="victim.example")
+    ip = random_ip()
     for i in range(3):
-        assert login(tenant.client(), user.username, f"wrong-{i}-password").status_code == 400
+        assert login(tenant.client(), user.username, f"wrong-{i}-password", ip).status_code == 400
     padded = " " * (152 - len(user.username)) + user.username
-    assert login(tenant.client(), padded, user.raw_password).status_code == 429
-    assert login(tenant.client(), f"  {user.username}  ", user.raw_password).status_code == 429
+    assert login(tenant.client(), padded, user.raw_password, ip).status_code == 429
+    assert login(tenant.client(), f"  {user.username}  ", user.raw_password, ip).status_code == 429

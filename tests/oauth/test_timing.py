@@ -107,7 +107,12 @@ def test_login_answers_alike_for_known_and_unknown_users(tenant_a, settings, cap
     user that does not exist take about as long, and get the same page and status."""
     settings.GATEHOUSE = {
         **settings.GATEHOUSE,
-        "LOGIN_THROTTLE": {"USER_ATTEMPTS": 1000, "IP_ATTEMPTS": 1000, "WINDOW_SECONDS": 300},
+        "LOGIN_THROTTLE": {
+            "USER_IP_ATTEMPTS": 1000,
+            "USER_ATTEMPTS": 1000,
+            "IP_ATTEMPTS": 1000,
+            "PLATFORM_IP_ATTEMPTS": 1000,
+        },
     }
     with override_settings(PASSWORD_HASHERS=PRODUCTION_HASHERS):
         assert django_settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")

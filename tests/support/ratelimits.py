@@ -1,4 +1,5 @@
-"""Start every test with no OAuth endpoint rate-limit counts (``oauth.ratelimits``).
+"""Start every test with no OAuth endpoint or login rate-limit counts (``oauth.ratelimits``,
+``oauth.throttle``).
 
 Every test client comes from 127.0.0.1 and the Redis counters outlive a test, so a suite
 full of deliberate wrong secrets would otherwise trip the failed-authentication limits of
@@ -17,7 +18,11 @@ def clear_oauth_counters() -> None:
     reset_availability()
     try:
         client = backend._cache.get_client(write=True)
-        names = list(client.scan_iter(match="*ratelimit:oauth:*", count=1000))
+        names = [
+            name
+            for pattern in ("*ratelimit:oauth:*", "*ratelimit:login:*")
+            for name in client.scan_iter(match=pattern, count=1000)
+        ]
         if names:
             client.delete(*names)
     except Exception:  # Redis stopped by a fault test: there is nothing to clear

@@ -4,8 +4,9 @@ from django_tenants.utils import schema_exists
 
 from kernel.accounts.models import User
 from kernel.conf import setting
-from tenants.models import Domain, Tenant
-from tenants.selectors import TENANT_ORDERS
+from oauth.selectors import RATE_LIMIT_FIELDS
+from tenants.models import Domain, Plan, Tenant
+from tenants.selectors import NO_PLAN, TENANT_ORDERS, plans
 from tenants.services import (
     ProvisioningError,
     schema_name_for,
@@ -33,7 +34,16 @@ class TenantFilterForm(forms.Form):
     created_to = forms.DateField(
         label="Created to", required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
+    plan = forms.ChoiceField(label="Plan", required=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=MAX_PAGE)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].choices = [
+            ("", "Any"),
+            (NO_PLAN, "No plan"),
+            *((plan.slug, plan.name) for plan in plans()),
+        ]
 
     def clean(self):
         data = super().clean()
@@ -71,6 +81,17 @@ class TenantCreateForm(forms.Form):
         max_length=253,
         help_text="Leave empty for <slug>.<base domain>.",
     )
+    plan = forms.ModelChoiceField(
+        label="Plan",
+        queryset=Plan.objects.order_by("name", "slug"),
+        to_field_name="slug",
+        required=False,
+        empty_label="No plan (the platform's default limits)",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["plan"].initial = setting("DEFAULT_PLAN") or None
 
     def clean_name(self):
         return self.cleaned_data["name"].strip()
@@ -135,3 +156,60 @@ class ConfirmSlugForm(forms.Form):
         if self.cleaned_data["slug"].strip() != self.expected:
             raise forms.ValidationError(f"Type “{self.expected}” exactly to delete this tenant.")
         return self.expected
+
+
+class TenantPlanForm(forms.Form):
+    plan = forms.ModelChoiceField(
+        label="Plan",
+        queryset=Plan.objects.order_by("name", "slug"),
+        to_field_name="slug",
+        required=False,
+        empty_label="No plan (the platform's default limits)",
+    )
+
+
+#: The limits a plan sets, in words, by ``GATEHOUSE["RATE_LIMITS"]`` name.
+LIMIT_LABELS = {
+    "CLIENT_REQUESTS": "Successful requests per client per window",
+    "TENANT_REQUESTS": "Successful requests per tenant per window",
+    "IP_REQUESTS": "Requests per source address per window",
+    "IP_AUTH_FAILURES": "Failed authentications per source address per failure window",
+    "CLIENT_IP_AUTH_FAILURES": "Failed authentications per client and address per failure window",
+}
+
+
+class PlanForm(forms.Form):
+    """A plan's name and quotas; an empty limit is the platform default (shown beside it)."""
+
+    slug = forms.SlugField(
+        label="Slug",
+        max_length=63,
+        help_text="3-63 lowercase letters, digits and hyphens; tenants' pages show the name.",
+    )
+    name = forms.CharField(label="Name", max_length=200)
+
+    def __init__(self, *args, defaults: dict[str, int], editing: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if editing:
+            self.fields["slug"].disabled = True
+        for name in RATE_LIMIT_FIELDS:
+            self.fields[name] = forms.IntegerField(
+                label=LIMIT_LABELS.get(name, name),
+                required=False,
+                min_value=1,
+                max_value=10**9,
+                help_text=f"Empty: the platform default ({defaults[name]:,}).",
+            )
+
+    def clean_slug(self):
+        return self.cleaned_data["slug"].strip().lower()
+
+    def clean_name(self):
+        return self.cleaned_data["name"].strip()
+
+    def limits(self) -> dict[str, int]:
+        return {
+            name: self.cleaned_data[name]
+            for name in RATE_LIMIT_FIELDS
+            if self.cleaned_data.get(name) is not None
+        }

@@ -19,7 +19,12 @@ from django.views.decorators.http import require_GET, require_http_methods
 from kernel.audit.selectors import audit_events
 from kernel.conf import setting
 from kernel.http import public_url
-from tenants.console.forms.tenants import ConfirmSlugForm, TenantCreateForm, TenantFilterForm
+from tenants.console.forms.tenants import (
+    ConfirmSlugForm,
+    TenantCreateForm,
+    TenantFilterForm,
+    TenantPlanForm,
+)
 from tenants.console.views.access import PAGE_SIZE, operator_required
 from tenants.models import Tenant, TenantUsage
 from tenants.selectors import primary_domain, tenant_by_slug, tenants_listed
@@ -27,6 +32,7 @@ from tenants.services import (
     ProvisioningError,
     tenant_delete,
     tenant_provision,
+    tenant_set_plan,
     tenant_set_status,
 )
 
@@ -79,6 +85,7 @@ def tenant_list(request):
             order=data["order"] or "newest",
             created_since=datetime.combine(start, time.min, tzinfo=zone) if start else None,
             created_until=datetime.combine(end, time.max, tzinfo=zone) if end else None,
+            plan=data["plan"],
         )
         start = (number - 1) * PAGE_SIZE
         # One row past the page says whether there is a next one, without a COUNT.
@@ -113,8 +120,24 @@ def tenant_detail(request, slug: str):
         "events": events,
         "usage": usage,
         "zone": _zone(),
+        "plan_form": TenantPlanForm(initial={"plan": tenant.plan}),
     }
     return render(request, "operators/tenant.html", context)
+
+
+@operator_required
+@require_http_methods(["POST"])
+def tenant_plan(request, slug: str):
+    """Put the tenant on another plan; its limits change within seconds."""
+    tenant = _tenant_or_404(slug)
+    form = TenantPlanForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the plans listed.")
+        return redirect("operators-tenant", slug=tenant.slug)
+    plan = form.cleaned_data["plan"]
+    tenant_set_plan(tenant=tenant, plan=plan)
+    messages.success(request, f"Tenant {tenant.slug} is on {plan.name if plan else 'no plan'} now.")
+    return redirect("operators-tenant", slug=tenant.slug)
 
 
 @sensitive_post_parameters("admin_password")
@@ -131,6 +154,7 @@ def tenant_create(request):
                 admin_email=data["admin_email"],
                 admin_password=data["admin_password"],
                 domain=data["domain"] or None,
+                plan=data["plan"].slug if data["plan"] else "",
             )
         except ProvisioningError as exc:
             form.add_error(None, f"The tenant could not be created: {exc}.")
@@ -193,5 +217,6 @@ urlpatterns = [
         {"change": "reactivate"},
         name="operators-tenant-reactivate",
     ),
+    path("tenants/<slug:slug>/plan/", tenant_plan, name="operators-tenant-plan"),
     path("tenants/<slug:slug>/delete/", tenant_remove, name="operators-tenant-delete"),
 ]

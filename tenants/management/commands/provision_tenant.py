@@ -12,6 +12,7 @@ class Command(OperatorCommand):
         parser.add_argument("--admin-password", required=True)
         parser.add_argument("--admin-username", help="defaults to the admin email")
         parser.add_argument("--domain", help="defaults to <slug>.<GATEHOUSE_BASE_DOMAIN>")
+        parser.add_argument("--plan", help="a plan's slug; defaults to GATEHOUSE_DEFAULT_PLAN")
 
     def run(self, **options) -> dict:
         return tenant_provision(
@@ -21,4 +22,5 @@ class Command(OperatorCommand):
             admin_password=options["admin_password"],
             admin_username=options["admin_username"],
             domain=options["domain"],
+            plan=options["plan"],
         ).as_dict()
