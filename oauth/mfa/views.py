@@ -79,10 +79,18 @@ def _enrolling(request):
     return None, None
 
 
+def _keep_codes(request, codes: list[str], next_url: str) -> None:
+    """Until the next page shows them, the codes wait in the session, encrypted."""
+    request.session[_FRESH_CODES_SESSION_KEY] = {
+        "codes": services.seal_secret(" ".join(codes)),
+        "next": next_url,
+    }
+
+
 def _show_codes_then(request, codes: list[str] | None, next_url: str) -> HttpResponse:
     """Recovery codes are shown once, on the page after the redirect."""
     if codes:
-        request.session[_FRESH_CODES_SESSION_KEY] = {"codes": codes, "next": next_url}
+        _keep_codes(request, codes, next_url)
         return redirect("mfa-recovery-codes")
     return redirect(next_url)
 
@@ -214,7 +222,8 @@ def recovery_codes(request):
     fresh = request.session.pop(_FRESH_CODES_SESSION_KEY, None)
     if not isinstance(fresh, dict):
         return redirect("mfa-account" if request.user.is_authenticated else "oauth-login")
-    context = {"codes": fresh["codes"], "next": _safe_next(request, fresh.get("next"))}
+    codes = services.unseal_secret(fresh["codes"]).split()
+    context = {"codes": codes, "next": _safe_next(request, fresh.get("next"))}
     return _render(request, "mfa/recovery_codes.html", context)
 
 
@@ -335,7 +344,7 @@ def passkey_add_finish(request):
             request, state, method="password+passkey enrolment", second=["hwk"]
         )
     if codes:
-        request.session[_FRESH_CODES_SESSION_KEY] = {"codes": codes, "next": next_url}
+        _keep_codes(request, codes, next_url)
         next_url = reverse("mfa-recovery-codes")
     return JsonResponse({"redirect": next_url})
 

@@ -38,9 +38,11 @@ def test_enrol_an_authenticator_app_on_the_account_page(tenant):
 
     done = post_form(web, "/account/mfa/totp/add", {"code": pyotp.TOTP(secret).now()})
     assert done.status_code == 302 and done["Location"] == "/account/mfa/recovery-codes"
+    waiting = str(session_of(tenant, web))
     shown = web.get("/account/mfa/recovery-codes")
     codes = [remember_secret(c) for c in _CODES.findall(shown.content.decode())]
     assert len(codes) == 10 and len(set(codes)) == 10
+    assert not any(code in waiting for code in codes)  # encrypted while they waited
     assert web.get("/account/mfa/recovery-codes").status_code == 302  # shown once only
 
     with tenant.context():
