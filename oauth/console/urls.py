@@ -1,6 +1,6 @@
 """The console's routes: each area's module declares its own."""
 
-from oauth.console.views import access, audit, clients, home, keys, settings, users
+from oauth.console.views import access, audit, clients, home, keys, mfa, settings, users
 
 urlpatterns = [
     *home.urlpatterns,
@@ -10,4 +10,5 @@ urlpatterns = [
     *keys.urlpatterns,
     *audit.urlpatterns,
     *settings.urlpatterns,
+    *mfa.urlpatterns,
 ]
