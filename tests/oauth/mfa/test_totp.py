@@ -203,3 +203,13 @@ def test_the_account_section_lists_the_factors(tenant):
         after = render_to_string("mfa/_account_section.html", {"request": request})
     assert "Only your password protects this account." in before
     assert "Authenticator app" in after and "10 recovery codes left" in after
+
+
+def test_every_sign_in_is_audited_with_its_methods(tenant):
+    user = make_user(tenant)
+    web = tenant.client()
+    assert password_login(web, user)["Location"] == "/"
+    actions = audit_actions(tenant, user)
+    assert ("user.signed_in", {"method": "password", "amr": ["pwd"]}) in actions
+    assert "admin.signed_in" not in [action for action, _ in actions]  # not an admin
+    assert user.raw_password not in str(actions)
