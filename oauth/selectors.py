@@ -3,6 +3,7 @@ middleware set, so everything here is the current tenant's (DESIGN.md §1)."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 from django.db import connection
@@ -177,14 +178,45 @@ def token_retention_seconds() -> int:
 # --- Clients ----------------------------------------------------------------------------------
 
 
-def client_by_client_id(*, client_id: str) -> Client | None:
-    """An enabled client of this tenant, or None (one indexed query)."""
+#: Enabled clients by (tenant, schema, client_id), for ``client_by_client_id(cached=True)``.
+#: The tenant's primary key is in the key: a schema name may return with a new tenant, a
+#: primary key never does.
+_client_cache = TTLCache(ttl=lambda: setting("CLIENT_CACHE_SECONDS"))
+
+
+def client_by_client_id(*, client_id: str, cached: bool = False) -> Client | None:
+    """An enabled client of this tenant, or None (one indexed query).
+
+    ``cached=True`` may answer from this process's cache (a copy of the row as it was read,
+    for up to ``GATEHOUSE["CLIENT_CACHE_SECONDS"]``), and is only for a caller that confirms
+    the row is unchanged in the statement that acts on it: the client-credentials INSERT
+    checks the client's ``updated_at`` and ``disabled`` in the same statement
+    (``oauth.services.tokens.token_issue``), and on a mismatch the request is answered
+    again from a fresh read. A disable, a secret rotation or any edit (each a ``save()``,
+    which moves ``updated_at``) is thus seen at once by every process, without a round trip
+    or a message. Unknown client_ids are never cached (a new client works at once).
+    """
     if not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None
+    if cached:
+        key = (getattr(connection.tenant, "pk", None), connection.schema_name, client_id)
+        hit = _client_cache.get(key)
+        if hit is not None:
+            return copy.copy(hit)
     try:
-        return Client.objects.get(client_id=client_id, disabled=False)
+        client = Client.objects.get(client_id=client_id, disabled=False)
     except Client.DoesNotExist:
         return None
+    if cached:
+        _client_cache.set(key, copy.copy(client))
+    return client
+
+
+def forget_cached_client(*, client_id: str) -> None:
+    """Drop ``client_id`` of this tenant from this process's client cache."""
+    _client_cache.delete(
+        (getattr(connection.tenant, "pk", None), connection.schema_name, client_id)
+    )
 
 
 def origin_registered(*, origin: str) -> bool:

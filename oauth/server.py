@@ -13,6 +13,8 @@ strict form parser.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from authlib.integrations.django_oauth2 import AuthorizationServer
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
@@ -21,9 +23,18 @@ from django.http import HttpResponse
 from oauth import client_auth, selectors
 from oauth.client_auth import ClientAuthenticationFailed
 from oauth.grants import authorization_code, client_credentials, endpoints, pkce, refresh_token
+from oauth.grants.errors import TemporarilyUnavailableError
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
+from oauth.services.tokens import StaleClient
 from oauth.signals import token_issued
+
+#: Whether ``query_client`` may answer from the process's client cache: only while a
+#: client-credentials request is answered, whose INSERT confirms the client row
+#: (``oauth.services.tokens.token_issue``).
+_cached_clients: ContextVar[bool] = ContextVar("gatehouse_cached_clients", default=False)
+#: Fresh answers tried after a client turned out changed mid-request, before giving up.
+STALE_CLIENT_RETRIES = 3
 
 
 class GatehouseAuthorizationServer(AuthorizationServer):
@@ -33,7 +44,7 @@ class GatehouseAuthorizationServer(AuthorizationServer):
         super().__init__(Client, Token)
 
     def query_client(self, client_id: str) -> Client | None:
-        return selectors.client_by_client_id(client_id=client_id)
+        return selectors.client_by_client_id(client_id=client_id, cached=_cached_clients.get())
 
     def save_token(self, token: dict, request) -> Token:
         """Authlib's storage hook (RFC 6749 §5.1), called by every grant's
@@ -88,7 +99,24 @@ class GatehouseAuthorizationServer(AuthorizationServer):
         if not request.payload.grant_type:
             error = InvalidRequestError("The grant_type parameter is missing.")
             return self.handle_error_response(request, error)
-        return super().create_token_response(request)
+        if request.payload.grant_type != "client_credentials":
+            return super().create_token_response(request)
+        # The hot path: the client may come from the process's cache, confirmed by the
+        # INSERT; when it changed in between, the request is answered again from the row.
+        reset = _cached_clients.set(True)
+        try:
+            for _ in range(STALE_CLIENT_RETRIES):
+                try:
+                    return super().create_token_response(request)
+                except StaleClient as stale:
+                    selectors.forget_cached_client(client_id=str(stale))
+                    _cached_clients.set(False)
+        finally:
+            _cached_clients.reset(reset)
+        error = TemporarilyUnavailableError(
+            "The client changed while the token was being issued; retry."
+        )
+        return self.handle_error_response(request, error)
 
 
 def json_error(error: OAuth2Error) -> HttpResponse:

@@ -21,6 +21,14 @@ class InvalidTargetError(OAuth2Error):
     error = "invalid_target"
 
 
+class TemporarilyUnavailableError(OAuth2Error):
+    """RFC 6749 §4.1.2.1 ``temporarily_unavailable``, at the token endpoint with a 503: the
+    server cannot answer now, and the client may retry (the code clients retry on)."""
+
+    error = "temporarily_unavailable"
+    status_code = 503
+
+
 class AuthorizationPageError(OAuth2Error):
     """An authorization request that cannot be sent back to the client, because the client
     or its redirect URI is unknown (RFC 6749 §4.1.2.1): shown to the user as a 400 page."""

@@ -20,6 +20,10 @@ DEFAULTS: dict[str, Any] = {
     "TENANT_CACHE_SECONDS": 5,
     # How long a process trusts a tenant's cached issuer policy (seconds).
     "ISSUER_SETTINGS_CACHE_SECONDS": 5,
+    # Clients kept in each process for the client-credentials path, which confirms the row
+    # unchanged in the INSERT that issues the token (oauth.selectors.client_by_client_id);
+    # 0 turns the cache off.
+    "CLIENT_CACHE_SECONDS": 60,
     # How long token and code rows outlive their last expiry, for replay and reuse detection.
     "TOKEN_RETENTION_SECONDS": 86400,
     # GATEHOUSE_KEY_ENCRYPTION_KEY: comma-separated, newest first.

@@ -47,6 +47,10 @@ class TTLCache:
             self.set(key, value)
         return value
 
+    def delete(self, key: Hashable) -> None:
+        with self._lock:
+            self._entries.pop(key, None)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -24,6 +24,15 @@ reverts when the transaction ends, so no server connection keeps a tenant's sche
   (the ``SET LOCAL`` travels in the same simple-protocol query as the statement, which the
   extended protocol does not allow) and ``assume_role`` (a session-level ``SET ROLE``).
 
+Django's health check (``CONN_HEALTH_CHECKS``: a ``SELECT 1`` round trip before a request
+reuses a persistent connection) is skipped while the connection is busy: when the previous
+request on it ended cleanly less than ``HEALTH_CHECK_IDLE_SECONDS`` ago (settings key, default
+1 s). A connection that sat idle longer, or whose last request had an error, is checked as
+Django checks it. Under load that saves a round trip per request; a server restart is still
+found on the first request after an idle spell, and a request that meets a connection broken
+mid-load is answered 503 and the connection closed (``kernel.views``, Django's
+``errors_occurred``).
+
 Django's own session-level time zone (set on connect when the server's differs) stays: every
 Gatehouse process sets the same one, and PgBouncer restores each client's ``TimeZone``.
 
@@ -33,6 +42,7 @@ Statements PostgreSQL refuses inside a transaction block (``VACUUM``,
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -43,6 +53,9 @@ from django_tenants.utils import quote_schema_name
 
 from tenants.postgresql_backend.cursors import TenantPinnedCursor
 from tenants.postgresql_backend.introspection import TransactionPooledIntrospection
+
+#: A connection whose last request ended cleanly this recently is not health-checked again.
+HEALTH_CHECK_IDLE_SECONDS = 1.0
 
 SESSION = "session"
 TRANSACTION = "transaction"
@@ -64,6 +77,14 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         # one already in effect in the open transaction, if this backend issued it there.
         self._search_path_statement: str | None = None
         self.pinned_search_path: str | None = None
+        #: Session mode: the search_path the server session has (from the last SET that
+        #: succeeded on this connection), or None when unknown.
+        self._session_search_path: list[str] | None = None
+        self.health_check_idle_seconds = float(
+            settings_dict.get("HEALTH_CHECK_IDLE_SECONDS", HEALTH_CHECK_IDLE_SECONDS)
+        )
+        #: ``time.monotonic()`` when a request last finished cleanly on this connection.
+        self._clean_since: float | None = None
         if self.transaction_pooling:
             _refuse_session_state(settings_dict.get("OPTIONS") or {})
             settings_dict["DISABLE_SERVER_SIDE_CURSORS"] = True
@@ -79,13 +100,59 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             connection.cursor_factory = partial(TenantPinnedCursor, database=self)
         return connection
 
+    def close_if_health_check_failed(self):
+        if (
+            self.connection is not None
+            and not self.health_check_done
+            and self._clean_since is not None
+            and time.monotonic() - self._clean_since < self.health_check_idle_seconds
+        ):
+            self.health_check_done = True
+            return
+        super().close_if_health_check_failed()
+
+    def close_if_unusable_or_obsolete(self):
+        clean = self.connection is not None and not self.errors_occurred
+        super().close_if_unusable_or_obsolete()
+        self._clean_since = time.monotonic() if clean and self.connection is not None else None
+
     def set_tenant(self, tenant, include_public=True):
+        """django-tenants' ``set_tenant`` forgets the session's ``search_path`` on every
+        call (the routing middleware makes two per request: public, then the tenant), so
+        each request re-issues the same ``SET`` on a persistent connection. In session mode
+        the one the session already has is kept when it is the one needed: it is tracked
+        from each ``SET`` that succeeded and forgotten on close, rollback and savepoint
+        rollback (each may have discarded it), as django-tenants forgets its own."""
         super().set_tenant(tenant, include_public)
         self._search_path_statement = None
+        if (
+            not self.transaction_pooling
+            and self._session_search_path is not None
+            and self.connection is not None
+            and self._get_cursor_search_paths() == self._session_search_path
+        ):
+            self.search_path_set_schemas = self._session_search_path
+
+    def close(self):
+        self._session_search_path = None
+        super().close()
+
+    def rollback(self):
+        self._session_search_path = None
+        super().rollback()
+
+    def savepoint_rollback(self, sid):
+        try:
+            super().savepoint_rollback(sid)
+        finally:
+            self._session_search_path = None
 
     def _handle_search_path(self, cursor=None):
         if not self.transaction_pooling:
-            return super()._handle_search_path(cursor)
+            result = super()._handle_search_path(cursor)
+            # What the session has now: the SET just issued, or None if it failed.
+            self._session_search_path = self.search_path_set_schemas
+            return result
         # No session-level SET: the cursor prefixes SET LOCAL to the transaction's statements.
         self.search_path_statement()
         return None
