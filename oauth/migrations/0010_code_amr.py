@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauth', '0008_rate_limits'),
+        ('oauth', '0009_client_updated_at_trigger'),
     ]
 
     operations = [
