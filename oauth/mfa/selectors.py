@@ -40,14 +40,6 @@ def has_factor(user) -> bool:
     return has_totp(user) or WebAuthnCredential.objects.filter(user=user).exists()
 
 
-def passkey_by_credential_id(credential_id: str) -> WebAuthnCredential | None:
-    return (
-        WebAuthnCredential.objects.select_related("user")
-        .filter(credential_id=credential_id)
-        .first()
-    )
-
-
 @dataclass(frozen=True)
 class Factors:
     """What the account page and the sign-in page show of a user's factors."""

@@ -31,6 +31,7 @@ from kernel.ratelimit import FixedWindow
 from oauth.mfa import pending as pending_sign_in
 from oauth.mfa import selectors, services
 from oauth.mfa.forms import CodeForm, ConfirmForm, NameForm
+from oauth.oidc import acr
 from oauth.responses import page as _page
 from oauth.services import sign_in
 from oauth.views.authorize import _safe_next
@@ -193,7 +194,7 @@ def totp_add(request):
             next_url = reverse("mfa-account")
             if state is not None:  # the enrolment the policy required finishes the sign-in
                 next_url = pending_sign_in.finish(
-                    request, state, method="password+totp enrolment", second=["otp"]
+                    request, state, method="password+totp enrolment", second=[acr.OTP]
                 )
             return _show_codes_then(request, codes, next_url)
     elif request.method == "POST":
@@ -341,7 +342,7 @@ def passkey_add_finish(request):
     next_url = reverse("mfa-account")
     if state is not None:
         next_url = pending_sign_in.finish(
-            request, state, method="password+passkey enrolment", second=["hwk"]
+            request, state, method="password+passkey enrolment", second=[acr.HWK]
         )
     if codes:
         _keep_codes(request, codes, next_url)
@@ -419,7 +420,7 @@ def challenge(request):
             limiter.reset(key)
             label = "recovery code" if method == "recovery" else "totp"
             return redirect(
-                pending_sign_in.finish(request, state, method=f"password+{label}", second=["otp"])
+                pending_sign_in.finish(request, state, method=f"password+{label}", second=[acr.OTP])
             )
         services.second_factor_failure_record(user=user, method=method, ip=client_ip(request))
         error, status = "That code is not right. Try the current one.", 400
