@@ -7,7 +7,7 @@ import copy
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
@@ -202,7 +202,9 @@ def client_by_client_id(*, client_id: str, cached: bool = False) -> Client | Non
         key = (getattr(connection.tenant, "pk", None), connection.schema_name, client_id)
         hit = _client_cache.get(key)
         if hit is not None:
-            return copy.copy(hit)
+            client = copy.copy(hit)
+            client.from_cache = True  # to be confirmed by the statement that uses it
+            return client
     try:
         client = Client.objects.get(client_id=client_id, disabled=False)
     except Client.DoesNotExist:
@@ -210,6 +212,13 @@ def client_by_client_id(*, client_id: str, cached: bool = False) -> Client | Non
     if cached:
         _client_cache.set(key, copy.copy(client))
     return client
+
+
+def client_is_current(client: Client) -> Exists:
+    """SQL for "``client`` is still the enabled row it was read as" (``updated_at``
+    unchanged: every UPDATE moves it, migration 0009), to confirm a cached client in the
+    statement that acts on it."""
+    return Exists(Client.objects.filter(pk=client.pk, updated_at=client.updated_at, disabled=False))
 
 
 def forget_cached_client(*, client_id: str) -> None:
@@ -292,17 +301,23 @@ ACCESS = "access_token"
 REFRESH = "refresh_token"
 
 
-def token_by_value(*, value: str, hint: str | None = None) -> tuple[Token, str] | None:
+def token_by_value(
+    *, value: str, hint: str | None = None, confirm: Client | None = None
+) -> tuple[Token, str] | None:
     """The token row whose access or refresh token is ``value``, and which of the two it is.
 
     Looked up by SHA-256 digest only. ``hint`` (RFC 7009 §2.1, RFC 7662 §2.1) orders the
     search; an unknown or wrong hint is not an error, the other kind is searched as well.
+    ``confirm``: a cached client the same query confirms (``client_is_current``), its answer
+    in the row's ``confirmed``.
     """
     if not value:
         return None
     value_digest = credentials.digest(value)
     order = (REFRESH, ACCESS) if hint == REFRESH else (ACCESS, REFRESH)
     rows = Token.objects.select_related("client", "family", "user")
+    if confirm is not None:
+        rows = rows.annotate(confirmed=client_is_current(confirm))
     for kind in order:
         field = "access_digest" if kind == ACCESS else "refresh_digest"
         row = rows.filter(**{field: value_digest}).first()

@@ -102,20 +102,36 @@ class GatehouseAuthorizationServer(AuthorizationServer):
         if request.payload.grant_type != "client_credentials":
             return super().create_token_response(request)
         # The hot path: the client may come from the process's cache, confirmed by the
-        # INSERT; when it changed in between, the request is answered again from the row.
+        # INSERT (oauth.services.tokens.token_issue).
+        return self._with_cached_clients(request, super().create_token_response)
+
+    def create_endpoint_response(self, name, request=None):
+        """Introspection, a resource server's hot path, may take the caller from the
+        process's client cache: the token query confirms it (``oauth.grants.endpoints``)."""
+        if name != endpoints.IntrospectionEndpoint.ENDPOINT_NAME:
+            return super().create_endpoint_response(name, request)
+        return self._with_cached_clients(
+            request,
+            lambda req: super(GatehouseAuthorizationServer, self).create_endpoint_response(
+                name, req
+            ),
+        )
+
+    def _with_cached_clients(self, request, answer) -> HttpResponse:
+        """``answer(request)`` with ``query_client`` allowed to use the client cache; when
+        the client turns out changed mid-request (``StaleClient``), answered again from a
+        fresh read; after ``STALE_CLIENT_RETRIES`` such turns, 503 ``temporarily_unavailable``."""
         reset = _cached_clients.set(True)
         try:
             for _ in range(STALE_CLIENT_RETRIES):
                 try:
-                    return super().create_token_response(request)
+                    return answer(request)
                 except StaleClient as stale:
                     selectors.forget_cached_client(client_id=str(stale))
                     _cached_clients.set(False)
         finally:
             _cached_clients.reset(reset)
-        error = TemporarilyUnavailableError(
-            "The client changed while the token was being issued; retry."
-        )
+        error = TemporarilyUnavailableError("The client changed during the request; retry.")
         return self.handle_error_response(request, error)
 
 

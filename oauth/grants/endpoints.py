@@ -3,6 +3,7 @@ storage hooks."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
@@ -37,8 +38,19 @@ class PresentedToken:
         return self.row.is_revoked()
 
 
-def _query_token(token_string: str, token_type_hint: str | None) -> PresentedToken | None:
-    found = selectors.token_by_value(value=token_string, hint=token_type_hint)
+#: The introspecting client, when it came from the process's client cache: the token
+#: query confirms it (``selectors.client_is_current``), set per request in ``check_params``.
+_caller_to_confirm: ContextVar[Client | None] = ContextVar("gatehouse_caller", default=None)
+
+
+def _query_token(
+    token_string: str, token_type_hint: str | None, *, confirm: Client | None = None
+) -> PresentedToken | None:
+    found = selectors.token_by_value(value=token_string, hint=token_type_hint, confirm=confirm)
+    if confirm is not None and (found is None or not found[0].confirmed):
+        # Unconfirmed: the caller changed, or no row could say. Answer again from a fresh
+        # read of the client (oauth.server): an unknown token costs that one more query.
+        raise token_services.StaleClient(confirm.client_id)
     return PresentedToken(*found) if found is not None else None
 
 
@@ -78,9 +90,10 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
 
     def check_params(self, request, client) -> None:
         _check_token_present(request)
+        _caller_to_confirm.set(client if getattr(client, "from_cache", False) else None)
 
     def query_token(self, token_string: str, token_type_hint: str | None):
-        return _query_token(token_string, token_type_hint)
+        return _query_token(token_string, token_type_hint, confirm=_caller_to_confirm.get())
 
     def check_permission(self, token: PresentedToken, client: Client, request) -> bool:
         return token.row.client_id == client.pk or client.can_introspect
