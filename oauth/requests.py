@@ -54,7 +54,7 @@ class GatehouseRequest(OAuth2Request):
 
     Beside Authlib's own attributes (``client``, ``user``, ``scope``, ``authorization_code``,
     ``refresh_token``) it carries what our grants resolve for the storage hooks:
-    ``auth_time``, ``resource`` and ``audience``.
+    ``auth_time``, ``amr``, ``resource`` and ``audience``.
     """
 
     def __init__(self, http_request, params: dict[str, list[str]]) -> None:
@@ -72,6 +72,8 @@ class GatehouseRequest(OAuth2Request):
         self.issuer = selectors.issuer_for_request(http_request)
         #: When the user signed in (OIDC Core §2 ``auth_time``), set by the authorization view.
         self.auth_time = None
+        #: How the user signed in (RFC 8176 ``amr``), set by the authorization view.
+        self.amr: list[str] = []
         #: The RFC 8707 resource an authorization request named, stored with the code.
         self.resource = ""
         #: The audience of the token being issued (RFC 8707 §2, RFC 9068 §3).

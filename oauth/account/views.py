@@ -101,7 +101,7 @@ def _account_page(request, *, profile_form=None, password_form=None, status=200)
         "sessions": selectors.sessions(user=user, current_key=request.session.session_key),
         "apps": selectors.connected_apps(user=user),
         # The MFA devices section: the lead wires the MFA helper's template in here.
-        "mfa_section_template": None,
+        "mfa_section_template": "mfa/_account_section.html",
     }
     return render(request, "account/index.html", context, status=status)
 

@@ -6,6 +6,7 @@ from oauth.console.views import (
     clients,
     home,
     keys,
+    mfa,
     registration,
     settings,
     users,
@@ -20,4 +21,5 @@ urlpatterns = [
     *audit.urlpatterns,
     *settings.urlpatterns,
     *registration.urlpatterns,
+    *mfa.urlpatterns,
 ]

@@ -48,6 +48,7 @@ AUTHORIZATION_PARAMETERS = (
     "resource",
     "response_mode",
     "max_age",
+    "acr_values",
 )
 #: Where an error goes depends on these, so a repeated one is shown to the user.
 _ROUTING_PARAMETERS = ("client_id", "redirect_uri")
@@ -190,6 +191,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge=challenge,
             code_challenge_method="S256" if challenge else "",
             resource=request.resource,
+            amr=request.amr,
         )
 
     # -- token endpoint (RFC 6749 §4.1.3, §4.1.4) --
@@ -291,4 +293,5 @@ class OpenIDToken(_OpenIDToken):
             auth_time=code.auth_time,
             nonce=code.nonce or None,
             access_token=token["access_token"],
+            amr=code.get_amr(),
         )

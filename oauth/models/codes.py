@@ -2,6 +2,8 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin
 from django.conf import settings
 from django.db import models
 
+from oauth.oidc import acr
+
 
 class AuthorizationCode(AuthorizationCodeMixin, models.Model):
     """An authorization code (RFC 6749 §4.1.2), stored as a SHA-256 digest.
@@ -21,6 +23,8 @@ class AuthorizationCode(AuthorizationCodeMixin, models.Model):
     code_challenge = models.CharField(max_length=128, blank=True, default="")
     code_challenge_method = models.CharField(max_length=8, blank=True, default="")
     auth_time = models.DateTimeField()
+    #: RFC 8176 authentication method references of the sign-in, space-separated.
+    amr = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
@@ -45,11 +49,13 @@ class AuthorizationCode(AuthorizationCodeMixin, models.Model):
     def get_auth_time(self) -> int:
         return int(self.auth_time.timestamp())
 
-    def get_acr(self) -> str | None:
-        return None
+    def get_acr(self) -> str:
+        """OIDC Core §2 ``acr`` of the sign-in, derived from its methods (``oauth.oidc.acr``)."""
+        return acr.acr_for(self.get_amr())
 
-    def get_amr(self) -> list[str] | None:
-        return None
+    def get_amr(self) -> list[str]:
+        """OIDC Core §2 / RFC 8176 ``amr``: the methods the user signed in with."""
+        return self.amr.split()
 
 
 class Consent(models.Model):

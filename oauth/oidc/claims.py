@@ -17,7 +17,18 @@ SCOPE_CLAIMS: dict[str, tuple[str, ...]] = {
     "email": ("email", "email_verified"),
 }
 #: Claims an id_token of this server may carry (Core §2).
-ID_TOKEN_CLAIMS = ("iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash")
+ID_TOKEN_CLAIMS = (
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "at_hash",
+    "acr",
+    "amr",
+)
 
 
 def is_openid_scope(scope: str | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from oauth import selectors
+from oauth.oidc.acr import ACR_VALUES_SUPPORTED
 from oauth.oidc.claims import SCOPE_CLAIMS, claims_supported
 from oauth.signing.constants import SUPPORTED_ALGS
 
@@ -31,6 +32,7 @@ def provider_metadata(request) -> dict:
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": list(SUPPORTED_ALGS),
             "claims_supported": claims_supported(),
+            "acr_values_supported": list(ACR_VALUES_SUPPORTED),
             "claims_parameter_supported": False,
             "request_parameter_supported": False,
             "request_uri_parameter_supported": False,

@@ -4,8 +4,10 @@ id_token (OIDC Core §2, §3.1.3.6)
     ``iss`` (the request's issuer), ``sub``, ``aud`` (exactly the client_id: one audience,
     the authorized party itself, so ``azp`` is never needed), ``exp``
     (``ID_TOKEN_LIFETIME``), ``iat``, ``auth_time`` (always), ``nonce`` (when the
-    authorization request had one), ``at_hash``. Signed RS256 unless the client registered
-    ``id_token_signed_response_alg`` ES256 (OIDC Registration §2).
+    authorization request had one), ``at_hash``, ``acr`` (always) and ``amr`` (when the
+    sign-in's methods are known), as ``oauth.oidc.acr`` defines them (RFC 8176). Signed
+    RS256 unless the client registered ``id_token_signed_response_alg`` ES256 (OIDC
+    Registration §2).
 
 JWT access tokens (RFC 9068), per client (``Client.access_token_format = "jwt"``)
     Header ``typ: at+jwt`` (§2.1); ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``,
@@ -29,6 +31,7 @@ from joserfc.util import urlsafe_b64encode
 
 from oauth import selectors
 from oauth.models import Client
+from oauth.oidc import acr
 from oauth.signing.constants import DEFAULT_ALG, ID_TOKEN_LIFETIME, SUPPORTED_ALGS
 from oauth.signing.jws import sign_jwt
 
@@ -75,6 +78,7 @@ def id_token_claims(
     auth_time: datetime | int,
     nonce: str | None = None,
     access_token: str | None = None,
+    amr: list[str] | None = None,
     alg: str = DEFAULT_ALG,
     now: int | None = None,
 ) -> dict:
@@ -87,7 +91,10 @@ def id_token_claims(
         "exp": now + ID_TOKEN_LIFETIME,
         "iat": now,
         "auth_time": _timestamp(auth_time),
+        "acr": acr.acr_for(amr or []),
     }
+    if amr:
+        claims["amr"] = list(amr)
     if nonce:
         claims["nonce"] = nonce
     if access_token:
@@ -103,6 +110,7 @@ def build_id_token(
     auth_time: datetime | int,
     nonce: str | None = None,
     access_token: str | None = None,
+    amr: list[str] | None = None,
 ) -> str:
     """A signed id_token (Core §2) with the tenant's current key for the client's alg."""
     alg = id_token_alg(client)
@@ -113,6 +121,7 @@ def build_id_token(
         auth_time=auth_time,
         nonce=nonce,
         access_token=access_token,
+        amr=amr,
         alg=alg,
     )
     return sign_jwt(claims, alg=alg)

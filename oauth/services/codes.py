@@ -33,9 +33,11 @@ def authorization_code_create(
     code_challenge: str = "",
     code_challenge_method: str = "",
     resource: str = "",
+    amr: list[str] | None = None,
 ) -> AuthorizationCode:
     """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT.
 
+    ``amr`` is how the user signed in (RFC 8176), for the id_token's ``amr`` and ``acr``.
     ``redirect_uri`` is the one the request named ("" if it named none, RFC 6749 §4.1.3).
     The code lives ``IssuerSettings.authorization_code_lifetime`` seconds (default 60).
     """
@@ -53,6 +55,7 @@ def authorization_code_create(
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
         auth_time=auth_time,
+        amr=" ".join(amr or ()),
         created_at=now,
         expires_at=expires_at,
         purge_after=purge_after(expires_at),

@@ -34,6 +34,7 @@ from oauth.account import views as account_views
 from oauth.forms import LoginForm
 from oauth.grants.authorization_code import AuthorizationCodeGrant
 from oauth.grants.errors import authorization_error_location, is_page_error
+from oauth.mfa import pending as pending_sign_in
 from oauth.oidc import authorization as oidc_authorization
 from oauth.registration.metadata import is_loopback
 from oauth.requests import GatehouseRequest, oauth_request, read_params
@@ -43,7 +44,7 @@ from oauth.server import server
 from oauth.services import sign_in
 from oauth.services.consents import consent_remember
 
-AUTH_TIME_SESSION_KEY = "gatehouse_auth_time"
+AUTH_TIME_SESSION_KEY = sign_in.AUTH_TIME_SESSION_KEY
 #: Form fields of our own pages that are not part of the authorization request.
 _PAGE_FIELDS = {"csrfmiddlewaretoken", "decision"}
 #: Scope names shown to the user in words; any other scope is shown by name.
@@ -104,6 +105,7 @@ def _validated_grant(request, oauth: GatehouseRequest) -> AuthorizationCodeGrant
 
 def _issue_code(request, grant: AuthorizationCodeGrant) -> HttpResponse:
     grant.request.auth_time = _auth_time(request)
+    grant.request.amr = list(request.session.get(sign_in.AMR_SESSION_KEY) or [])
     _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, request.user)
     return _redirect(dict(headers)["Location"])
 
@@ -112,7 +114,8 @@ def _issue_code(request, grant: AuthorizationCodeGrant) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 def authorize(request):
-    """RFC 6749 §4.1.1: validate, then log in, then consent, then a code."""
+    """RFC 6749 §4.1.1: validate, then log in (with a second factor when ``acr_values``
+    asks for ``urn:gatehouse:acr:mfa``, ``oauth.oidc.acr``), then consent, then a code."""
     try:
         oauth = oauth_request(request, allow_repeated=True)
     except OAuth2Error as error:
@@ -128,6 +131,11 @@ def authorize(request):
             return _prompt_none_error(oauth, grant, "login_required")
         next_url = _authorize_url(oauth, drop_prompt="login")
         return _redirect(f"{reverse('oauth-login')}?{urlencode({'next': next_url})}")
+    if pending_sign_in.needs_step_up(request, oauth.payload.data.get("acr_values")):
+        # OIDC Core §3.1.2.1 acr_values: a second factor first; §3.1.2.6: not with prompt=none.
+        if "none" in prompts:
+            return _prompt_none_error(oauth, grant, "interaction_required")
+        return _redirect(pending_sign_in.step_up(request, next_url=_authorize_url(oauth)))
 
     scope = oauth.scope or ""
     if "consent" in prompts or not selectors.consent_covers(
@@ -285,10 +293,11 @@ def login(request):
 
     Each attempt is reserved in the throttle before the password is checked
     (``oauth.throttle``: per user name and IP, per user name, per IP, per IP platform-wide;
-    429 with ``Retry-After``); the answer is the same whether or not the user exists. An
-    admin's sign-in, and a failed attempt naming one, are audited
-    (``oauth.services.sign_in``); throttled attempts are not, so the throttle also bounds
-    how fast a guesser can fill the log.
+    429 with ``Retry-After``); the answer is the same whether or not the user exists. A user
+    with a second factor, or whom the tenant's MFA policy requires to have one, goes on to
+    ``/account/mfa/challenge`` (or enrolment) before being signed in. Sign-ins, and a failed
+    attempt naming an admin, are audited (``oauth.services.sign_in``); throttled attempts
+    are not, so the throttle also bounds how fast a guesser can fill the log.
     """
     form = LoginForm(request.POST if request.method == "POST" else None)
     next_url = _safe_next(request, request.POST.get("next") or request.GET.get("next"))
@@ -313,9 +322,8 @@ def login(request):
             return account_views.verification_required(request, user=user, next_url=next_url)
         if user is not None:
             throttle.succeeded(attempt)
-            sign_in.user_sign_in(request=request, user=user, method=sign_in.PASSWORD)
-            request.session[AUTH_TIME_SESSION_KEY] = int(time.time())
-            return _redirect(next_url)
+            # Signed in now, or on to the second factor (oauth.mfa.pending).
+            return _redirect(pending_sign_in.after_password(request, user=user, next_url=next_url))
         sign_in.sign_in_failure_record(username=username)
         error = "The user name or password is not correct."
         status = 400

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.tenant_home, name="tenant-home"),
     path("", include("oauth.urls")),
     path("console/", include("oauth.console.urls")),
+    path("account/mfa/", include("oauth.mfa.urls")),
     path("account/", include("kernel.accounts.views")),
     path("account/", include("oauth.account.urls")),
 ]

@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
         "PLATFORM_IP_ATTEMPTS": 100,
         "WINDOW_SECONDS": 300,
     },
+    # Second factors (oauth.mfa): wrong codes accepted per user in each window before the
+    # second-factor page answers 429, and how long a password stays good for the second step.
+    "MFA": {"ATTEMPTS": 5, "WINDOW_SECONDS": 300, "PENDING_SECONDS": 300},
     # Failed operators' sign-ins per client IP and per user name in each window
     # (tenants.console).
     "OPERATOR_SIGN_IN_THROTTLE": {"ATTEMPTS": 10, "WINDOW_SECONDS": 900},

@@ -12,9 +12,10 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 @contextmanager
-def chromium():
+def chromium(*, extra_args: tuple[str, ...] = ()):
     """Opened only after the test's database work: Playwright's sync API runs an event loop
-    in this thread, inside which Django refuses ORM calls."""
+    in this thread, inside which Django refuses ORM calls. ``extra_args`` go to Chromium as
+    they are (a secure-context origin for WebAuthn, say)."""
     if not shutil.which(CHROMIUM):
         pytest.fail("Debian's chromium is required: apt-get install -y chromium")
     base = settings.GATEHOUSE_BASE_DOMAIN
@@ -28,6 +29,7 @@ def chromium():
                 f"--host-resolver-rules=MAP {base} 127.0.0.1, MAP *.{base} 127.0.0.1",
                 "--disable-background-networking",
                 "--disable-component-update",
+                *extra_args,
             ],
         )
         yield browser

@@ -44,6 +44,8 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.postgres",
+    # Operators are users of the public schema; their second factors live beside them.
+    "oauth.mfa",
 ]
 TENANT_APPS = [
     "kernel.accounts",
@@ -52,6 +54,7 @@ TENANT_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "oauth",
+    "oauth.mfa",
 ]
 INSTALLED_APPS = (
     ["gatehouse", "workers"] + SHARED_APPS + [a for a in TENANT_APPS if a not in SHARED_APPS]

@@ -54,7 +54,8 @@ def test_the_account_page_shows_the_users_own_things(tenant_a):
         "at least 10 characters",
     ):
         assert words in body, words
-    assert page.context["mfa_section_template"] is None
+    assert page.context["mfa_section_template"] == "mfa/_account_section.html"
+    assert b"Two-step sign-in" in page.content
     assert page["Cache-Control"].startswith("no-store") or "no-cache" in page["Cache-Control"]
     assert "frame-ancestors 'none'" in page["Content-Security-Policy"]
 

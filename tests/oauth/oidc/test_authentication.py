@@ -63,7 +63,18 @@ def test_id_token_comes_with_openid_only(tenant):
     assert token.claims["aud"] == client.client_id
     assert token.claims["sub"] == str(user.pk)
     assert token.claims["nonce"] == "n-123"
-    assert set(token.claims) == {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
+    assert set(token.claims) == {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "at_hash",
+        "acr",  # a session without recorded methods: single-factor, no amr (oauth.oidc.acr)
+    }
+    assert token.claims["acr"] == "urn:gatehouse:acr:pwd"
 
     assert "id_token" not in user_tokens(tenant, client, user, scope="api")
     without_nonce = user_tokens(tenant, client, user, scope="openid")

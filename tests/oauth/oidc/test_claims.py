@@ -102,6 +102,7 @@ def test_id_token_passes_a_strict_validator(tenant_a, alg):
             auth_time=auth_time,
             nonce="n-0S6_WzA2Mj",
             access_token=access_token,
+            amr=["pwd", "otp", "mfa"],
         )
     token = jose.verify(id_token, _keys(tenant_a), [alg])
     assert token.header["alg"] == alg and "typ" not in token.header
@@ -119,7 +120,20 @@ def test_id_token_passes_a_strict_validator(tenant_a, alg):
         },
     )
     claims.validate()
-    assert set(token.claims) == {"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "at_hash"}
+    assert set(token.claims) == {
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "at_hash",
+        "acr",
+        "amr",
+    }
+    assert token.claims["amr"] == ["pwd", "otp", "mfa"]
+    assert token.claims["acr"] == "urn:gatehouse:acr:mfa"
     assert token.claims["sub"] == user.sub and token.claims["aud"] == client.client_id
     assert token.claims["auth_time"] == auth_time
     assert token.claims["exp"] - token.claims["iat"] == 3600
