@@ -33,6 +33,7 @@ import json
 import os
 import re
 import secrets
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -121,6 +122,8 @@ class Code:
     client: RegisteredClient
     code: str
     verifier: str
+    user_id: str
+    made_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -326,10 +329,11 @@ class TenantWalls(RuleBasedStateMachine):
         if client is None or session is None:
             return SKIP
         verifier, challenge = pkce_pair()
-        code = Code(client, get_code(world.info, session[1], client, challenge), verifier)
+        made = get_code(world.info, session[1], client, challenge)
+        code = Code(client, made, verifier, str(session[0].pk))
         world.codes.append(code)
         if now:
-            self._redeem(world, code, session[0])
+            self._redeem(world, code)
 
     @precondition(lambda self: self._any("codes"))
     @rule(slug=st.sampled_from(["a", "b", "c"]), pick=st.integers(0, 99))
@@ -339,12 +343,20 @@ class TenantWalls(RuleBasedStateMachine):
         code = _pick(world.codes, pick)
         if code is None or code.client.client_id in world.disabled_clients:
             return SKIP
-        self._redeem(world, code, None)
+        self._redeem(world, code)
 
-    def _redeem(self, world: World, code: Code, user) -> None:
+    def _redeem(self, world: World, code: Code) -> None:
         world.codes.remove(code)
         answer = exchange_code(world.info, code.client, code.code, code.verifier)
         _count(answer, world, "token")
+        # A code of a user disabled since, or past its lifetime (60 s by default; long
+        # examples take minutes), is refused; any other is redeemed.
+        stale = time.monotonic() - code.made_at > 50
+        if code.user_id in world.disabled_users or stale:
+            assert answer.status_code in (200, 400), answer.content
+            if answer.status_code == 400:
+                assert answer.json()["error"] == "invalid_grant"
+                return
         assert answer.status_code == 200, answer.content
         body = answer.json()
         world.tokens.append(
@@ -352,7 +364,7 @@ class TenantWalls(RuleBasedStateMachine):
                 code.client,
                 remember_secret(body["access_token"]),
                 remember_secret(body["refresh_token"]),
-                user_id=str(user.pk) if user else "code",
+                user_id=code.user_id,
             )
         )
 
