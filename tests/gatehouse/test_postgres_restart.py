@@ -140,9 +140,7 @@ def own_postgres():
     cluster.remove()
 
 
-def test_postgres_restart_under_load_503_then_recovery_and_no_lost_write(
-    own_postgres, tmp_path, django_db_setup
-):
+def test_postgres_restart_under_load_503_then_recovery_and_no_lost_write(own_postgres, tmp_path):
     env = service_env(own_postgres.database, DATABASE_URL=own_postgres.url)
     admin_password = remember_secret("pg-restart-admin-password-7Q!")
     commands = [["migrate_schemas", "--shared", "-v", "0"]]
