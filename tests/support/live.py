@@ -75,7 +75,8 @@ def service_env(database_name: str, **extra: str) -> dict[str, str]:
 
 class LiveServer:
     """gunicorn (``workers`` processes x 4 threads) serving ``database_name`` over a real
-    socket; ``env`` adds to or overrides the environment (a pooled DATABASE_URL, say)."""
+    socket; ``env`` adds to or overrides the environment (a pooled DATABASE_URL, say);
+    ``args`` go on gunicorn's command line (``-c python:gatehouse.gunicorn_conf``, say)."""
 
     def __init__(
         self,
@@ -85,6 +86,7 @@ class LiveServer:
         *,
         env: dict[str, str] | None = None,
         name: str = "gunicorn",
+        args: tuple[str, ...] = (),
     ) -> None:
         from django.conf import settings
 
@@ -115,6 +117,7 @@ class LiveServer:
                 "/dev/shm",
                 "--log-level",
                 "warning",
+                *args,
             ],
             cwd=REPO,
             env=env,
