@@ -58,6 +58,9 @@ DEFAULTS: dict[str, Any] = {
     # Failed operators' sign-ins per client IP and per user name in each window
     # (tenants.console).
     "OPERATOR_SIGN_IN_THROTTLE": {"ATTEMPTS": 10, "WINDOW_SECONDS": 900},
+    # Operators sign in with a password and a TOTP code; one without an authenticator app
+    # enrols one right after the password (tenants.console.views.access).
+    "OPERATOR_TOTP_REQUIRED": True,
     # OAuth endpoint limits (oauth.ratelimits): token, introspection, revocation and userinfo
     # each count on their own. Per WINDOW_SECONDS: answers that succeeded per client and per
     # tenant, requests per source IP; per FAILURE_WINDOW_SECONDS: failed client (or bearer)

@@ -2,8 +2,10 @@
 tenants, provisioning, suspension, deletion, and the operators' own audit log."""
 
 import io
+import re
 
 import psycopg
+import pyotp
 import pytest
 from django.conf import settings
 from django.core.management import call_command
@@ -128,7 +130,18 @@ def test_sign_in_with_a_password_then_sign_out(operator):
             "csrfmiddlewaretoken": token,
         },
     )
-    assert page.status_code == 302 and page["Location"] == "/operators/audit/"
+    # No authenticator app yet: the operator adds one before the sign-in completes.
+    assert page.status_code == 302 and page["Location"] == "/operators/security/totp/"
+    assert web.get("/operators/").status_code == 302  # not signed in yet
+    enrol = web.get("/operators/security/totp/")
+    secret = re.search(r'id="totp-secret">([^<]+)<', enrol.content.decode()).group(1)
+    code = pyotp.TOTP(secret.replace(" ", "")).now()
+    done = web.post(
+        "/operators/security/totp/",
+        {"code": code, "csrfmiddlewaretoken": web.cookies["csrftoken"].value},
+    )
+    assert done.status_code == 200 and b"recovery-codes" in done.content
+    assert b'href="/operators/audit/"' in done.content
     assert web.get("/operators/").status_code == 200
     (event,) = _events("operator.signed_in")
     assert event.actor_id == str(operator.pk) and event.actor_label == "op"
@@ -502,7 +515,8 @@ def test_the_public_home_links_the_console_for_operators_only(console):
     assert b"/operators/" not in https_client(BASE).get("/").content
 
 
-def test_django_admins_own_sign_in_is_the_operators_throttled_one(operator):
+def test_django_admins_own_sign_in_is_the_operators_throttled_one(operator, settings):
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "OPERATOR_TOTP_REQUIRED": False}
     web = https_client(BASE)
     sent = web.get("/admin/login/", {"next": "/admin/tenants/tenant/"})
     assert sent.status_code == 302

@@ -2,28 +2,44 @@
 
 The console exists on the public host only (``gatehouse.urls_public``): a tenant host has no
 such URL, so no tenant's admin can reach it. Operators sign in with a password on a page of
-its own; failed attempts are throttled per client IP and per user name
-(``GATEHOUSE["OPERATOR_SIGN_IN_THROTTLE"]``) and audited in the public schema's log. TOTP
-comes with the accounts issue.
+its own, then a TOTP code (RFC 6238, ``oauth.mfa``'s devices, in the public schema) or one
+of their recovery codes; an operator without an authenticator app enrols one right after the
+password while ``GATEHOUSE["OPERATOR_TOTP_REQUIRED"]`` (the default). Failed attempts at
+either step are throttled per client IP and per user name
+(``GATEHOUSE["OPERATOR_SIGN_IN_THROTTLE"]``) and audited in the public schema's log. Between
+the two steps the session holds only the operator's id, the time and the next page, for
+``GATEHOUSE["MFA"]["PENDING_SECONDS"]``.
 """
 
 import hashlib
+import time
 
+import segno
 from django.contrib.auth import login, logout
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
+from kernel.accounts.models import User
 from kernel.audit.context import Actor
 from kernel.conf import setting
 from kernel.http import client_ip
 from kernel.ratelimit import FixedWindow
-from tenants.console.forms.access import OperatorSignInForm
+from oauth.mfa import selectors as mfa_selectors
+from oauth.mfa import services as mfa_services
+from tenants.console.forms.access import OperatorCodeForm, OperatorSignInForm
 from tenants.services import operator_sign_in_record
+
+#: The half-finished sign-in between the password and the code (session key).
+_PENDING = "operators_sign_in_pending"
+#: The authenticator secret shown on the enrolment page, sealed, until a code confirms it.
+_ENROL_SECRET = "operators_totp_secret"
+_MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 #: Rows per page in every operators' list.
 PAGE_SIZE = 50
@@ -102,19 +118,151 @@ def sign_in(request):
             return _secured(response)
         if form.is_valid():
             user = form.get_user()
-            login(request, user)
-            actor = Actor(id=str(user.pk), label=user.get_username(), ip=client_ip(request))
-            operator_sign_in_record(username=user.get_username(), actor=actor, succeeded=True)
-            return redirect(context["next"])
-        for key in keys:
-            limit.hit(key)
-        operator_sign_in_record(
-            username=request.POST.get("username", "").replace("\x00", ""),
-            actor=Actor(label="anonymous", ip=client_ip(request)),
-            succeeded=False,
-        )
+            if mfa_selectors.has_totp(user) or setting("OPERATOR_TOTP_REQUIRED"):
+                request.session[_PENDING] = {
+                    "user": str(user.pk),
+                    "at": int(time.time()),
+                    "next": context["next"],
+                }
+                step = (
+                    "operators-sign-in-code" if mfa_selectors.has_totp(user) else "operators-totp"
+                )
+                return redirect(step)
+            return _complete(request, user, context["next"])
+        _failed(request, keys, request.POST.get("username", ""))
         return _secured(render(request, "operators/sign_in.html", context, status=400))
     return _secured(render(request, "operators/sign_in.html", context))
+
+
+def _failed(request, keys: list[str], username: str) -> None:
+    limit = sign_in_limit()
+    for key in keys:
+        limit.hit(key)
+    operator_sign_in_record(
+        username=username.replace("\x00", ""),
+        actor=Actor(label="anonymous", ip=client_ip(request)),
+        succeeded=False,
+    )
+
+
+def _complete(request, user: User, next_url: str):
+    request.session.pop(_PENDING, None)
+    login(request, user, backend=_MODEL_BACKEND)
+    actor = Actor(id=str(user.pk), label=user.get_username(), ip=client_ip(request))
+    operator_sign_in_record(username=user.get_username(), actor=actor, succeeded=True)
+    return redirect(next_url)
+
+
+def _pending(request) -> tuple[User, str] | None:
+    """The operator who gave the right password in this session, still fresh and staff."""
+    state = request.session.get(_PENDING)
+    if not isinstance(state, dict):
+        return None
+    if time.time() - int(state.get("at") or 0) > setting("MFA")["PENDING_SECONDS"]:
+        request.session.pop(_PENDING, None)
+        return None
+    user = User.objects.filter(pk=state.get("user"), is_active=True, is_staff=True).first()
+    if user is None:
+        request.session.pop(_PENDING, None)
+        return None
+    return user, state.get("next") or reverse("operators-tenants")
+
+
+def _back_to_sign_in():
+    return redirect("operators-sign-in")
+
+
+@sensitive_post_parameters("code")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def sign_in_code(request):
+    """The second step: the operator's TOTP code, or one of their recovery codes."""
+    pending = _pending(request)
+    if pending is None:
+        return _back_to_sign_in()
+    user, next_url = pending
+    if not mfa_selectors.has_totp(user):
+        return redirect("operators-totp")
+    form = OperatorCodeForm(request.POST if request.method == "POST" else None)
+    context = {"form": form}
+    if request.method == "POST":
+        limit = sign_in_limit()
+        keys = throttle_keys(client_ip(request), user.get_username())
+        if any(limit.exceeded(key) for key in keys):
+            context["error"] = "Too many failed sign-ins. Wait a few minutes and try again."
+            response = render(request, "operators/sign_in_code.html", context, status=429)
+            response["Retry-After"] = str(limit.retry_after())
+            return _secured(response)
+        if form.is_valid():
+            code = form.cleaned_data["code"]
+            if mfa_services.totp_verify(user=user, code=code) or mfa_services.recovery_code_use(
+                user=user, code=code, ip=client_ip(request)
+            ):
+                return _complete(request, user, next_url)
+        _failed(request, keys, user.get_username())
+        context["error"] = "That code is not right. Use the newest code your app shows."
+        return _secured(render(request, "operators/sign_in_code.html", context, status=400))
+    return _secured(render(request, "operators/sign_in_code.html", context))
+
+
+@sensitive_post_parameters("code")
+@csrf_protect
+@never_cache
+@require_http_methods(["GET", "POST"])
+def totp_enrol(request):
+    """An authenticator app for an operator who has none: required right after the password
+    (``OPERATOR_TOTP_REQUIRED``), or chosen by a signed-in operator. Saved once a code from
+    the app proves it holds the secret; the recovery codes are shown once, then the
+    sign-in completes."""
+    pending = _pending(request)
+    if pending is not None:
+        user, next_url = pending
+    elif request.user.is_authenticated and request.user.is_staff:
+        user, next_url = request.user, reverse("operators-tenants")
+    else:
+        return _back_to_sign_in()
+    if mfa_selectors.has_totp(user):
+        return redirect("operators-sign-in-code" if pending else "operators-tenants")
+    form = OperatorCodeForm(request.POST if request.method == "POST" else None)
+    sealed = request.session.get(_ENROL_SECRET)
+    error, status = None, 200
+    if request.method == "POST" and sealed and form.is_valid():
+        try:
+            codes = mfa_services.totp_enrol(
+                user=user,
+                sealed_secret=sealed,
+                code=form.cleaned_data["code"],
+                ip=client_ip(request),
+            )
+        except mfa_services.FactorError as exc:
+            error, status = str(exc), 400
+        else:
+            request.session.pop(_ENROL_SECRET, None)
+            if pending is not None:
+                request.session.pop(_PENDING, None)
+                login(request, user, backend=_MODEL_BACKEND)
+                actor = Actor(id=str(user.pk), label=user.get_username(), ip=client_ip(request))
+                operator_sign_in_record(username=user.get_username(), actor=actor, succeeded=True)
+            context = {"codes": codes or [], "next": next_url}
+            return _secured(render(request, "operators/recovery_codes.html", context))
+    elif request.method == "POST":
+        error, status = "Enter the 6-digit code your app shows.", 400
+    if not sealed or request.method == "GET":
+        sealed = mfa_services.seal_secret(mfa_services.totp_new_secret())
+        request.session[_ENROL_SECRET] = sealed
+    secret = mfa_services.unseal_secret(sealed)
+    uri = mfa_services.totp_provisioning_uri(
+        secret=secret, account=user.get_username(), issuer="Gatehouse operators"
+    )
+    context = {
+        "qr_svg": mark_safe(segno.make(uri, error="m").svg_inline(scale=4, border=2)),
+        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "form": OperatorCodeForm(),
+        "error": error,
+        "required": pending is not None,
+    }
+    return _secured(render(request, "operators/totp_enrol.html", context, status=status))
 
 
 @require_http_methods(["GET", "POST"])
@@ -133,5 +281,7 @@ def sign_out(request):
 
 urlpatterns = [
     path("sign-in/", sign_in, name="operators-sign-in"),
+    path("sign-in/code/", sign_in_code, name="operators-sign-in-code"),
+    path("security/totp/", totp_enrol, name="operators-totp"),
     path("sign-out/", sign_out, name="operators-sign-out"),
 ]
