@@ -197,3 +197,22 @@ def test_a_django_tenants_executor_runs_behind_the_ledger(autocommit, capsys):
 
     assert _has_row(SCHEMAS[1], *SESSIONS) and _has_table(SCHEMAS[1], "django_session")
     assert "[multiprocessing] " in capsys.readouterr().out
+
+
+def test_the_table_list_is_the_schemas_own(autocommit):
+    """Introspection lists a schema's tables by index (tenants/postgresql_backend): the same
+    set as the catalog's tables and views of that schema, for a tenant and for public."""
+    for schema in (SCHEMAS[0], "public"):
+        connection.set_schema(schema, include_public=False)
+        with connection.cursor() as cursor:
+            listed = set(connection.introspection.table_names(cursor, include_views=True))
+        connection.set_schema_to_public()
+        in_catalog = {
+            row[0]
+            for row in _execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s"
+                " UNION SELECT viewname FROM pg_views WHERE schemaname = %s",
+                [schema, schema],
+            )
+        }
+        assert listed == in_catalog and "django_migrations" in listed
