@@ -265,8 +265,11 @@ def charts(results: dict) -> list[str]:
     names.append("tenancy-provisioning.png")
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    labels = [r["label"] for r in results["migrate"]]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    labels = [
+        ("no-op: " if r["label"].startswith("no-op") else "real: ") + r["label"].split(": ", 1)[1]
+        for r in results["migrate"]
+    ]
     values = [r["seconds"] for r in results["migrate"]]
     bars = ax.barh(labels, values, color=["#999" if "stock" in r else "#2a7" for r in labels])
     ax.bar_label(bars, fmt="%.0f s")
