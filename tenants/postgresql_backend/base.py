@@ -52,7 +52,10 @@ from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantData
 from django_tenants.utils import quote_schema_name
 
 from tenants.postgresql_backend.cursors import TenantPinnedCursor
-from tenants.postgresql_backend.introspection import TransactionPooledIntrospection
+from tenants.postgresql_backend.introspection import (
+    SessionIntrospection,
+    TransactionPooledIntrospection,
+)
 
 #: A connection whose last request ended cleanly this recently is not health-checked again.
 HEALTH_CHECK_IDLE_SECONDS = 1.0
@@ -91,6 +94,8 @@ class DatabaseWrapper(TenantDatabaseWrapper):
         super().__init__(settings_dict, *args, **kwargs)
         if self.transaction_pooling:
             self.introspection = TransactionPooledIntrospection(self)
+        else:
+            self.introspection = SessionIntrospection(self)
 
     def get_new_connection(self, conn_params):
         connection = super().get_new_connection(conn_params)

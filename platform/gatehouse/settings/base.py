@@ -70,6 +70,9 @@ TENANT_LIMIT_SET_CALLS = True
 TENANT_MULTIPROCESSING_MAX_PROCESSES = env.integer(
     "TENANT_MULTIPROCESSING_MAX_PROCESSES", 2, minimum=1
 )
+# migrate_schemas skips up-to-date schemas (one ledger query) and migrates the rest in
+# parallel, TENANT_MULTIPROCESSING_MAX_PROCESSES connections at most (docs/scaling.md).
+GET_EXECUTOR_FUNCTION = "tenants.migrations_executor.get_executor"
 
 AUTH_USER_MODEL = "accounts.User"
 
