@@ -76,7 +76,7 @@ def userinfo_response(access_token: str) -> tuple[dict, Client]:
     disabled-client tokens are ``invalid_token``; a token without ``openid`` is
     ``insufficient_scope`` (RFC 6750 §3.1).
     """
-    found = selectors.token_by_value(value=access_token, hint=selectors.ACCESS)
+    found = selectors.token_by_value(value=access_token, hint=selectors.ACCESS, full=True)
     if found is None or found[1] != selectors.ACCESS:
         raise BearerError(401, "invalid_token", "The access token is not valid.")
     row, _kind = found
