@@ -229,7 +229,7 @@ def test_migration_job_runs_shared_then_parallel_then_catch_up_tenant_pass(rende
     steps = [line.strip() for line in script.splitlines() if "manage.py" in line]
     assert steps == [
         "python manage.py migrate_schemas --shared",
-        "python manage.py migrate_schemas --tenant --executor multiprocessing",
+        "python manage.py migrate_schemas --tenant",
         "python manage.py migrate_schemas --tenant",
     ]
     assert "set -eu" in script
