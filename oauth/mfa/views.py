@@ -13,12 +13,10 @@ from __future__ import annotations
 import json
 import time
 
-import segno
 from django.contrib.auth import authenticate
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -31,6 +29,7 @@ from kernel.ratelimit import FixedWindow
 from oauth.mfa import pending as pending_sign_in
 from oauth.mfa import selectors, services
 from oauth.mfa.forms import CodeForm, ConfirmForm, NameForm
+from oauth.mfa.offer import totp_offer
 from oauth.oidc import acr
 from oauth.responses import page as _page
 from oauth.services import sign_in
@@ -199,16 +198,15 @@ def totp_add(request):
             return _show_codes_then(request, codes, next_url)
     elif request.method == "POST":
         error, status = "Enter the 6-digit code your app shows.", 400
-    if not sealed or request.method == "GET":
-        sealed = services.seal_secret(services.totp_new_secret())
-        request.session[_TOTP_SECRET_SESSION_KEY] = sealed
-    secret = services.unseal_secret(sealed)
-    uri = services.totp_provisioning_uri(
-        secret=secret, account=user.get_username(), issuer=_rp_name(request)
+    offer = totp_offer(
+        request.session,
+        _TOTP_SECRET_SESSION_KEY,
+        account=user.get_username(),
+        issuer=_rp_name(request),
+        renew=request.method == "GET",
     )
     context = {
-        "qr_svg": mark_safe(segno.make(uri, error="m").svg_inline(scale=4, border=2)),
-        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        **offer,
         "form": CodeForm(),
         "error": error,
         "required": state is not None,

@@ -14,12 +14,10 @@ the two steps the session holds only the operator's id, the time and the next pa
 import hashlib
 import time
 
-import segno
 from django.contrib.auth import login, logout
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
-from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -32,6 +30,7 @@ from kernel.http import client_ip
 from kernel.ratelimit import FixedWindow
 from oauth.mfa import selectors as mfa_selectors
 from oauth.mfa import services as mfa_services
+from oauth.mfa.offer import totp_offer
 from tenants.console.forms.access import OperatorCodeForm, OperatorSignInForm
 from tenants.services import operator_sign_in_record
 
@@ -248,16 +247,15 @@ def totp_enrol(request):
             return _secured(render(request, "operators/recovery_codes.html", context))
     elif request.method == "POST":
         error, status = "Enter the 6-digit code your app shows.", 400
-    if not sealed or request.method == "GET":
-        sealed = mfa_services.seal_secret(mfa_services.totp_new_secret())
-        request.session[_ENROL_SECRET] = sealed
-    secret = mfa_services.unseal_secret(sealed)
-    uri = mfa_services.totp_provisioning_uri(
-        secret=secret, account=user.get_username(), issuer="Gatehouse operators"
+    offer = totp_offer(
+        request.session,
+        _ENROL_SECRET,
+        account=user.get_username(),
+        issuer="Gatehouse operators",
+        renew=request.method == "GET",
     )
     context = {
-        "qr_svg": mark_safe(segno.make(uri, error="m").svg_inline(scale=4, border=2)),
-        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        **offer,
         "form": OperatorCodeForm(),
         "error": error,
         "required": pending is not None,
