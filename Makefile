@@ -31,5 +31,9 @@ test: bootstrap lint
 	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 	$(VENV)/bin/python -m pytest
 
+# Gatehouse and its peers (bench/peers/) in one run; BENCH_ARGS=--quick to try it
+# (see bench/run.py). The peers' venvs are built under bench/.venvs/ from pinned requirements.
 bench: bootstrap
-	$(VENV)/bin/python bench/client_credentials.py
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian) for the benchmark"; \
+	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)
