@@ -535,6 +535,17 @@ def report(results: list[dict], context: dict) -> str:
         "latency distribution (median over rounds); CPU/req: utime+stime of gunicorn's master "
         "and workers from /proc, and of the server's PostgreSQL backends, divided by requests.",
         "",
+        "Servers: **gatehouse** (this repository, `gatehouse.settings.production` plus a "
+        "no-op view at `/bench/noop` from `bench/gatehouse_bench`; rate limits raised so they "
+        "run but never refuse); **guide** (`bench/peers/guide`: a single-tenant Authlib "
+        "1.9.10 server written as Authlib's Django guide writes it: `OAuth2Client` / "
+        "`OAuth2Token` models, plain-text secret compare, client_credentials, code + PKCE, "
+        "rotating refresh, RFC 7662 introspection as its docs show); **dot** "
+        "(`bench/peers/dot`: django-oauth-toolkit 3.4.1, its default PBKDF2-hashed client "
+        "secrets) and **dot-fast** (the same project and code with `BENCH_DOT_HASHER=sha256`: "
+        "one salted SHA-256). All on Django 6.1.3, psycopg 3.3.9, gunicorn 27.0.1 from pinned "
+        "requirements; the peers run startproject's default middleware, ours its own stack.",
+        "",
         "![throughput per scenario and server](bench-throughput.png)",
         "",
         "![server CPU per request, per scenario and server](bench-cpu.png)",
@@ -644,6 +655,11 @@ def main() -> None:
     parser.add_argument("--no-doc", action="store_true", help="print only")
     parser.add_argument("--work", help="working folder (pools, logs); reused if seeded")
     parser.add_argument("--seed-only", action="store_true", help="seed into --work and stop")
+    parser.add_argument(
+        "--profile",
+        help="comma-separated scenario keys: py-spy one Gatehouse worker under load instead "
+        "of the rounds (prints the hottest frames; writes nothing to docs)",
+    )
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = max(2, args.rounds)
@@ -651,7 +667,11 @@ def main() -> None:
     load_start = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk (make bench does)")
-    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
+    work = (
+        Path(args.work).resolve()
+        if args.work
+        else Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
+    )
     work.mkdir(parents=True, exist_ok=True)
     print(f"working folder {work}", flush=True)
     pools = Pools(seconds, rounds, work)
@@ -723,6 +743,13 @@ def main() -> None:
             ok = status == s.expect or (s.expect == 0 and status >= 400)
             probes[i] = f"{status}" + ("" if ok else " (unexpected)")
             print(f"probe {s.peer} {s.key}: {status} {body[:120]!r}", flush=True)
+        if args.profile:
+            keys = set(args.profile.split(","))
+            for s in plan:
+                # Not the single-use pools: a later run with --work starts them from the top.
+                if s.key in keys and s.server == "gatehouse" and not s.sequential:
+                    profile(s, servers["gatehouse"], pools, seconds, work)
+            return
         for s in plan:  # warm-up
             measure(s, servers[s.server], pools, WARMUP, work)
         for round_ in range(1, rounds + 1):
@@ -769,6 +796,38 @@ def main() -> None:
         subprocess.run([charts_python, BENCH / "charts.py", data, common.REPO / "docs"], check=True)
         common.write_section(DOC, START, END, section, heading="# Benchmarks\n")
         print(f"written to {DOC.relative_to(common.REPO)} and docs/bench-*.png")
+
+
+def profile(s: Scenario, server: Server, pools: Pools, seconds: int, work: Path) -> None:
+    """py-spy on one worker of ``server`` while wrk runs ``s``; the hottest frames."""
+    spy = ensure_venv("profile", BENCH / "profile-requirements.txt").parent / "py-spy"
+    workers = [int(e) for e in os.listdir("/proc") if e.isdigit()
+               and (_stat(int(e)) or (0, 0))[0] == server.pid]  # fmt: skip
+    out = work / f"profile-{s.key}-{s.variant}.txt".replace(" ", "_").replace(",", "")
+    recorder = subprocess.Popen(
+        [spy, "record", "-p", str(workers[0]), "-d", str(seconds), "-r", "200", "-f", "raw",
+         "-o", out, "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    r = measure(s, server, pools, seconds, work)
+    recorder.wait(seconds + 60)
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        total += int(count)
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+        own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+    print(f"\n== {s.peer} {s.key}: {r['rps']:.0f} req/s, {total} samples, {out}")
+    print("-- inclusive (ours and Django/Authlib/psycopg frames):")
+    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:45]:
+        print(f"{100 * count / total:5.1f}%  {frame}")
+    print("-- self:")
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:20]:
+        print(f"{100 * count / total:5.1f}%  {frame}")
 
 
 def seeding_note(context: dict) -> str:
