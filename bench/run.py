@@ -264,13 +264,27 @@ class Pools:
 
     def __init__(self, seconds: int, rounds: int, folder: Path) -> None:
         self.seconds, self.rounds, self.folder = seconds, rounds, folder
-        self.used: dict[str, int] = {}
+        # How far each pool has been used, kept across runs on one --work folder.
+        self.ledger = folder / "pools-used.json"
+        self.used: dict[str, int] = (
+            json.loads(self.ledger.read_text()) if self.ledger.exists() else {}
+        )
+        self.last: dict[str, tuple[int, int]] = {}
 
     def sizes(self) -> int:
         return MAX_RATE * (WARMUP + self.seconds * self.rounds) + 2
 
     def lines(self, path: Path) -> list[str]:
         return path.read_text().splitlines()
+
+    def consumed(self, s: Scenario, server: Server, requests: int) -> None:
+        """Give back the unused end of the last chunk: the two wrk threads take alternate
+        lines, so at most 2 x requests (+ those in flight) were taken."""
+        key = f"{server.name}/{s.pool}"
+        if s.sequential and key in self.last:
+            start, size = self.last.pop(key)
+            self.used[key] = start + min(size, 2 * requests + 4 * CONNS)
+            self.ledger.write_text(json.dumps(self.used))
 
     def probe_line(self, s: Scenario, server: Server) -> str:
         return self.lines(server.pools / f"{s.pool}.txt")[-1]
@@ -283,7 +297,11 @@ class Pools:
         key = f"{server.name}/{s.pool}"
         start = self.used.get(key, 0)
         chunk = lines[start : start + MAX_RATE * seconds]
+        if len(chunk) < 100:
+            raise SystemExit(f"the pool {key} is used up: seed again (--seed-only)")
         self.used[key] = start + len(chunk)
+        self.last[key] = (start, len(chunk))
+        self.ledger.write_text(json.dumps(self.used))
         out = self.folder / f"{server.name}-{s.pool}-{start}.txt"
         out.write_text("\n".join(chunk) + "\n")
         return str(out)
@@ -321,6 +339,7 @@ def measure(s: Scenario, server: Server, pools: Pools, seconds: int, folder: Pat
     )  # fmt: skip
     cpu1, db1 = tree_cpu(server.pid), backends_cpu(server.database)
     result = common.parse_wrk(proc.stdout)
+    pools.consumed(s, server, result["requests"])
     n = max(result["requests"], 1)
     result.update(
         cpu_ms=(cpu1 - cpu0) * 1000 / n,
@@ -521,7 +540,14 @@ def report(results: list[dict], context: dict) -> str:
     lines += [
         f"`{context['command']}`: {context['seconds']} s per run, {context['rounds']} rounds "
         f"interleaved (every scenario of every server, then again), after one {WARMUP} s "
-        f"warm-up each; the whole run took {context['duration']:.0f} s. wrk `-t{THREADS} "
+        f"warm-up each; the whole run took {context['duration']:.0f} s"
+        + (
+            " after seeding (done ahead by `--seed-only --work DIR`, then `--work DIR`; "
+            f"seeding took {sum(context['seeding'].values()):.0f} s)"
+            if context.get("seeded_ahead")
+            else f", seeding included ({sum(context['seeding'].values()):.0f} s)"
+        )
+        + f". wrk `-t{THREADS} "
         f"-c{CONNS} --latency` from its own process; gunicorn `--workers 2 --worker-class "
         f"sync` for every server, all on loopback and one PostgreSQL "
         f"({context['pg']}), persistent connections (CONN_MAX_AGE 600), DEBUG off.",
@@ -720,8 +746,10 @@ def main() -> None:
             server.seed, server.pools = saved["seeds"][name], Path(saved["pools"][name])
         common.setup_django(servers["gatehouse"].env)
         print(f"reusing the seed of {seeded}", flush=True)
+        seeded_ahead = True
     else:
         print(f"seeding (single-use pools of {single_use:,}) ...", flush=True)
+        seeded_ahead = False
         timings = seed_gatehouse(
             servers["gatehouse"], work / "gatehouse", tenants=args.tenants, tokens=10000,
             single_use=single_use,
@@ -745,6 +773,10 @@ def main() -> None:
     if args.only:
         keys = set(args.only.split(","))
         plan = [s for s in plan if s.key in keys]
+    if args.profile:
+        # Not the single-use pools: a later run with --work starts them from the top.
+        keys = set(args.profile.split(","))
+        plan = [s for s in plan if s.key in keys and s.server == "gatehouse" and not s.sequential]
     results: list[dict] = []
     probes: dict[int, str] = {}
     with ExitStack() as stack:
@@ -758,11 +790,8 @@ def main() -> None:
             probes[i] = f"{status}" + ("" if ok else " (unexpected)")
             print(f"probe {s.peer} {s.key}: {status} {body[:120]!r}", flush=True)
         if args.profile:
-            keys = set(args.profile.split(","))
             for s in plan:
-                # Not the single-use pools: a later run with --work starts them from the top.
-                if s.key in keys and s.server == "gatehouse" and not s.sequential:
-                    profile(s, servers["gatehouse"], pools, seconds, work)
+                profile(s, servers["gatehouse"], pools, seconds, work)
             return
         for s in plan:  # warm-up
             measure(s, servers[s.server], pools, WARMUP, work)
@@ -800,6 +829,7 @@ def main() -> None:
         "load_end": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         "seeding": {k: round(v, 1) for k, v in timings.items()},
         "tenants": args.tenants,
+        "seeded_ahead": seeded_ahead,
     }
     data = work / "results.json"
     data.write_text(json.dumps({"context": context, "results": results}, indent=1))
