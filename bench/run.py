@@ -272,7 +272,7 @@ class Pools:
         self.last: dict[str, tuple[int, int]] = {}
 
     def sizes(self) -> int:
-        return MAX_RATE * (WARMUP + self.seconds * self.rounds) + 2
+        return MAX_RATE * (WARMUP + self.seconds * self.rounds) + 10
 
     def lines(self, path: Path) -> list[str]:
         return path.read_text().splitlines()
@@ -287,13 +287,20 @@ class Pools:
             self.ledger.write_text(json.dumps(self.used))
 
     def probe_line(self, s: Scenario, server: Server) -> str:
-        return self.lines(server.pools / f"{s.pool}.txt")[-1]
+        """A line for the probe: single-use pools give theirs from the end (one per run)."""
+        lines = self.lines(server.pools / f"{s.pool}.txt")
+        if not s.sequential:
+            return lines[-1]
+        key = f"{server.name}/{s.pool}#probes"
+        self.used[key] = self.used.get(key, 0) + 1
+        self.ledger.write_text(json.dumps(self.used))
+        return lines[-self.used[key]]
 
     def file_for(self, s: Scenario, server: Server, seconds: int) -> str:
         source = server.pools / f"{s.pool}.txt"
         if not s.sequential:
             return str(source)
-        lines = self.lines(source)[:-1]
+        lines = self.lines(source)[:-10]  # the end is the probes''
         key = f"{server.name}/{s.pool}"
         start = self.used.get(key, 0)
         chunk = lines[start : start + MAX_RATE * seconds]
