@@ -300,7 +300,7 @@ class Pools:
         source = server.pools / f"{s.pool}.txt"
         if not s.sequential:
             return str(source)
-        lines = self.lines(source)[:-10]  # the end is the probes''
+        lines = self.lines(source)[:-10]  # the end: the probes' lines
         key = f"{server.name}/{s.pool}"
         start = self.used.get(key, 0)
         chunk = lines[start : start + MAX_RATE * seconds]
