@@ -229,7 +229,8 @@ function request()
   local line
   if sequential then
     i = i + {threads}
-    line = lines[math.min(i, n)]
+    -- A used-up chunk never repeats a token: it sends one the server refuses (non-2xx).
+    line = lines[i] or "x\tpool-used-up"
   else
     line = lines[math.random(n)]
   end
