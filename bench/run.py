@@ -171,13 +171,18 @@ def tree_cpu(root: int) -> float:
     return total
 
 
-def backends_cpu(database: str) -> float:
-    """CPU seconds of the PostgreSQL backends connected to ``database`` (same machine)."""
+def backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to ``database`` (same machine)."""
     with psycopg.connect(PG + "postgres", autocommit=True) as conn:
         pids = [r[0] for r in conn.execute(
             "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = "
             "'client backend'", [database])]  # fmt: skip
-    return sum((_stat(p) or (0, 0.0))[1] for p in pids)
+    return {p: st[1] for p in pids if (st := _stat(p))}
+
+
+def backends_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the backends spent in between (a backend gone by then is not counted)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 # --- wrk ------------------------------------------------------------------------------------
@@ -351,7 +356,7 @@ def measure(s: Scenario, server: Server, pools: Pools, seconds: int, folder: Pat
     n = max(result["requests"], 1)
     result.update(
         cpu_ms=(cpu1 - cpu0) * 1000 / n,
-        db_cpu_ms=(db1 - db0) * 1000 / n,
+        db_cpu_ms=backends_delta(db0, db1) * 1000 / n,
         load=os.getloadavg()[0],
     )
     return result
@@ -703,6 +708,9 @@ def main() -> None:
     parser.add_argument("--work", help="working folder (pools, logs); reused if seeded")
     parser.add_argument("--seed-only", action="store_true", help="seed into --work and stop")
     parser.add_argument(
+        "--reseed-peers", action="store_true", help="with --work: new pools for the peers"
+    )
+    parser.add_argument(
         "--profile",
         help="comma-separated scenario keys: py-spy one Gatehouse worker under load instead "
         "of the rounds (prints the hottest frames; writes nothing to docs)",
@@ -755,6 +763,12 @@ def main() -> None:
         common.setup_django(servers["gatehouse"].env)
         print(f"reusing the seed of {seeded}", flush=True)
         seeded_ahead = True
+        if args.reseed_peers:
+            for name in ("guide", "dot", "dot-fast"):
+                seed_peer(servers[name], work / name, tokens=10000, single_use=single_use)
+                for key in [k for k in pools.used if k.startswith(f"{name}/")]:
+                    del pools.used[key]
+            pools.ledger.write_text(json.dumps(pools.used))
     else:
         print(f"seeding (single-use pools of {single_use:,}) ...", flush=True)
         seeded_ahead = False
