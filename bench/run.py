@@ -570,6 +570,21 @@ def report(results: list[dict], context: dict) -> str:
         "(the machine is shared: above ~2 other processes competed for the cores, so compare "
         "rows of one run, not runs).",
         "",
+        *(
+            [
+                f"Rounds pooled from {len(context['runs'])} runs on one seed "
+                "(`bench/run.py --report-only A/results.json B/results.json`): "
+                + "; ".join(
+                    f"`{r['command']}` at {r['when']}, {r['duration']:.0f} s, load "
+                    f"{r['load_start']} -> {r['load_end']}"
+                    for r in context["runs"]
+                )
+                + ".",
+                "",
+            ]
+            if context.get("runs")
+            else []
+        ),
         "req/s is the median over the rounds (each round in brackets); p50/p99 from wrk's "
         "latency distribution (median over rounds); CPU/req: utime+stime of gunicorn's master "
         "and workers from /proc, and of the server's PostgreSQL backends, divided by requests.",
@@ -708,6 +723,13 @@ def main() -> None:
     parser.add_argument("--work", help="working folder (pools, logs); reused if seeded")
     parser.add_argument("--seed-only", action="store_true", help="seed into --work and stop")
     parser.add_argument(
+        "--report-only",
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="no run: the report and charts of earlier runs' results.json, their rounds "
+        "pooled (e.g. two runs on one seed)",
+    )
+    parser.add_argument(
         "--reseed-peers", action="store_true", help="with --work: new pools for the peers"
     )
     parser.add_argument(
@@ -719,6 +741,9 @@ def main() -> None:
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = max(2, args.rounds)
     args.tenants = args.tenants or (100 if args.quick else 1000)
+    if args.report_only:
+        write_report(args, *pooled(args.report_only))
+        return
     begun = time.monotonic()
     load_start = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     if not shutil.which("wrk"):
@@ -751,7 +776,7 @@ def main() -> None:
             BENCH_DOT_HASHER="sha256",
         ),  # fmt: skip
     }
-    charts_python = ensure_venv("charts", BENCH / "charts-requirements.txt")
+    ensure_venv("charts", BENCH / "charts-requirements.txt")  # before the run, not after
     seeded = work / "seeded.json"
     if seeded.exists() and not args.seed_only:
         # Seeded earlier by --seed-only with the same --seconds/--rounds/--tenants; no pool
@@ -855,10 +880,39 @@ def main() -> None:
     }
     data = work / "results.json"
     data.write_text(json.dumps({"context": context, "results": results}, indent=1))
+    print(f"raw results: {data}")
+    write_report(args, context, results, data)
+
+
+def pooled(paths: list[str]) -> tuple[dict, list[dict], Path]:
+    """The results of several runs as one: rounds renumbered, the context of the last with
+    the load averages and durations of all."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    results, offset = [], 0
+    for run in runs:
+        rounds = max(r["round"] for r in run["results"])
+        # (An earlier version could count a backend that closed mid-run negative.)
+        results += [
+            {**r, "round": r["round"] + offset, "db_cpu_ms": max(0.0, r["db_cpu_ms"])}
+            for r in run["results"]
+        ]
+        offset += rounds
+    context = dict(runs[-1]["context"])
+    context["rounds"] = offset
+    context["runs"] = [
+        {k: run["context"][k] for k in ("when", "command", "duration", "load_start", "load_end")}
+        for run in runs
+    ]
+    merged = Path(paths[-1]).with_name("results-pooled.json")
+    merged.write_text(json.dumps({"context": context, "results": results}, indent=1))
+    return context, results, merged
+
+
+def write_report(args, context: dict, results: list[dict], data: Path) -> None:
     section = report(results, context) + seeding_note(context)
     print(section)
-    print(f"raw results: {data}")
     if not args.no_doc:
+        charts_python = ensure_venv("charts", BENCH / "charts-requirements.txt")
         subprocess.run([charts_python, BENCH / "charts.py", data, common.REPO / "docs"], check=True)
         common.write_section(DOC, START, END, section, heading="# Benchmarks\n")
         print(f"written to {DOC.relative_to(common.REPO)} and docs/bench-*.png")
