@@ -63,8 +63,8 @@ def main() -> None:
     fig.savefig(docs / "bench-throughput.png", dpi=110)
     plt.close(fig)
     fig, ax = plt.subplots(figsize=(10, 0.32 * rows + 1.5))
-    bars(ax, data, "cpu_ms", "CPU of the server's processes per request (gunicorn master "
-         "and workers, /proc utime+stime)", "ms per request (log scale)", log=True)  # fmt: skip
+    bars(ax, data, "cpu_ms", "Server CPU per request (gunicorn master + workers)",
+         "ms per request (log scale)", log=True)  # fmt: skip
     fig.tight_layout()
     fig.savefig(docs / "bench-cpu.png", dpi=110)
     plt.close(fig)
