@@ -17,8 +17,13 @@ rounds run A B C ... A B C ... (each round every scenario of every peer). For ea
 req/s, p50/p99, CPU of the server's processes (utime+stime from /proc of gunicorn's master
 and workers) and of its PostgreSQL backends, per request; the load average.
 
-    .venv/bin/python bench/run.py            # full: 10 s per run, 2 rounds (~15 min)
-    .venv/bin/python bench/run.py --quick    # 3 s per run, 2 rounds, 100 tenants: to try it
+    make bench                               # full: 10 s per run, 2 rounds, 1,000 tenants
+    make bench BENCH_ARGS=--quick            # 3 s per run, 2 rounds, 100 tenants: to try it
+
+Durations on this 2-core shared machine: full ~25 min (seeding ~14 min, most of it the 999
+schema clones, then ~11 min of runs); --quick ~6 min (350 s, seeding 69 s). To seed once and
+measure twice: ``--seed-only --work DIR``, then ``--work DIR`` (and ``--reseed-peers`` for a
+second run), then ``--report-only DIR1/results.json DIR2/results.json`` to pool the rounds.
 
 Writes the section between the ``bench:start`` / ``bench:end`` markers of
 docs/benchmarks.md and the charts docs/bench-*.png (matplotlib, in bench/.venvs/charts).
