@@ -27,9 +27,14 @@ lint: bootstrap
 test: bootstrap lint
 	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
 	  test -x /usr/sbin/pgbouncer || missing="$$missing pgbouncer"; \
+	  command -v wrk >/dev/null || missing="$$missing wrk"; \
 	  if [ -n "$$missing" ]; then echo "installing Debian packages for the tests:$$missing"; \
 	    apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi
 	$(VENV)/bin/python -m pytest
 
+# Gatehouse and its peers (bench/peers/) in one run; BENCH_ARGS=--quick to try it
+# (see bench/run.py). The peers' venvs are built under bench/.venvs/ from pinned requirements.
 bench: bootstrap
-	$(VENV)/bin/python bench/client_credentials.py
+	@command -v wrk >/dev/null || { echo "installing wrk (Debian) for the benchmark"; \
+	  apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+	$(VENV)/bin/python bench/run.py $(BENCH_ARGS)

@@ -246,18 +246,23 @@ class Wrk:
             out, _ = self.proc.communicate(timeout=self.seconds + 60)
         finally:
             os.unlink(self.script)
-        non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-        errors = re.search(r"Socket errors: (.*)", out)
-        p50 = re.search(r"50%\s+([\d.]+\w+)", out)
-        p99 = re.search(r"99%\s+([\d.]+\w+)", out)
-        return {
-            "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-            "requests": int(re.search(r"(\d+) requests in", out).group(1)),
-            "non_2xx": int(non2xx.group(1)) if non2xx else 0,
-            "socket_errors": errors.group(1) if errors else "none",
-            "p50": p50.group(1) if p50 else "?",
-            "p99": p99.group(1) if p99 else "?",
-        }
+        return parse_wrk(out)
+
+
+def parse_wrk(out: str) -> dict:
+    """req/s, requests, non-2xx, socket errors, p50 and p99 of wrk's ``--latency`` output."""
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    p50 = re.search(r"50%\s+([\d.]+\w+)", out)
+    p99 = re.search(r"99%\s+([\d.]+\w+)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "requests": int(re.search(r"(\d+) requests in", out).group(1)),
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(1) if errors else "none",
+        "p50": p50.group(1) if p50 else "?",
+        "p99": p99.group(1) if p99 else "?",
+    }
 
 
 # --- docs -----------------------------------------------------------------------------------

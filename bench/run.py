@@ -1,0 +1,980 @@
+"""``make bench``: Gatehouse and its peers in one run, scenario by scenario, rounds interleaved.
+
+Peers (``bench/peers/``, each a small Django project from pinned requirements in its own
+venv under ``bench/.venvs/``):
+
+- ``gatehouse``: our platform, production settings plus a no-op view (``bench/gatehouse_bench``);
+- ``guide``: a single-tenant Authlib server written as Authlib's Django guide writes it;
+- ``dot``: django-oauth-toolkit, its default PBKDF2 client secrets;
+- ``dot-fast``: the same with a one-round salted SHA-256 client-secret hasher.
+
+Every server is gunicorn with the same flags (2 sync workers, ``--worker-tmp-dir /dev/shm``)
+on loopback, on its own database of the same PostgreSQL, persistent connections
+(CONN_MAX_AGE 600), DEBUG off. All run at once; idle ones cost nothing. Load comes from wrk
+(``-t2 -c8 --latency``, a separate process) with a Lua script per scenario (a random line of a
+pool, or lines in order for single-use tokens). Every scenario gets one 2 s warm-up, then
+rounds run A B C ... A B C ... (each round every scenario of every peer). For each run:
+req/s, p50/p99, CPU of the server's processes (utime+stime from /proc of gunicorn's master
+and workers) and of its PostgreSQL backends, per request; the load average.
+
+    make bench                               # full: 10 s per run, 2 rounds, 1,000 tenants
+    make bench BENCH_ARGS=--quick            # 3 s per run, 2 rounds, 100 tenants: to try it
+
+Durations on this 2-core shared machine: full ~25 min (seeding ~14 min, most of it the 999
+schema clones, then ~11 min of runs); --quick ~6 min (350 s, seeding 69 s). To seed once and
+measure twice: ``--seed-only --work DIR``, then ``--work DIR`` (and ``--reseed-peers`` for a
+second run), then ``--report-only DIR1/results.json DIR2/results.json`` to pool the rounds.
+
+Writes the section between the ``bench:start`` / ``bench:end`` markers of
+docs/benchmarks.md and the charts docs/bench-*.png (matplotlib, in bench/.venvs/charts).
+Databases: gatehouse_bench_gh, _guide, _dot, _dotfast (dropped and re-created); Redis db
+``BENCH_REDIS_DB`` (default 8).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform as host_platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import common  # this folder is on sys.path: the benchmarks run as scripts
+import psycopg
+import seed_gatehouse as seed_gatehouse_module
+
+BENCH = common.REPO / "bench"
+PEERS_DIR = BENCH / "peers"
+VENVS = BENCH / ".venvs"
+DOC = common.REPO / "docs" / "benchmarks.md"
+START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+PG = "postgres://postgres@127.0.0.1:5432/"
+CLK = os.sysconf("SC_CLK_TCK")
+CONNS, THREADS = 8, 2
+WARMUP = 2
+#: Upper bound of any server's rate here, to size the pools of single-use tokens.
+MAX_RATE = 700
+
+
+# --- venvs ----------------------------------------------------------------------------------
+
+
+def ensure_venv(name: str, requirements: Path) -> Path:
+    """``bench/.venvs/NAME`` with ``requirements`` installed (uv, our own Python, nothing
+    downloaded but the pinned packages); its python."""
+    venv = VENVS / name
+    python = venv / "bin" / "python"
+    stamp = venv / ".requirements-sha256"
+    wanted = hashlib.sha256(requirements.read_bytes()).hexdigest()
+    if python.exists() and stamp.exists() and stamp.read_text() == wanted:
+        return python
+    uv = common.REPO / ".venv" / "bin" / "uv"
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    print(f"building {venv.relative_to(common.REPO)} from {requirements.name} ...", flush=True)
+    subprocess.run(
+        [uv, "venv", "-q", "--clear", "--python", common.REPO / ".venv/bin/python", venv],
+        check=True,
+        env=env,
+    )
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", python, "-r", requirements], check=True, env=env
+    )
+    stamp.write_text(wanted)
+    return python
+
+
+# --- servers ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    name: str
+    label: str
+    python: Path
+    cwd: Path
+    app: str
+    env: dict
+    database: str
+    health: str
+    port: int = 0
+    pid: int = 0
+    seed: dict = field(default_factory=dict)
+    pools: Path = Path()
+
+
+def gunicorn_cmd(server: Server, port: int) -> list:
+    return [
+        server.python, "-m", "gunicorn", server.app, "--bind", f"127.0.0.1:{port}",
+        "--workers", "2", "--worker-class", "sync", "--worker-tmp-dir", "/dev/shm",
+        "--log-level", "warning",
+    ]  # fmt: skip
+
+
+@contextmanager
+def serve(server: Server, log: Path):
+    port = common.free_port()
+    proc = subprocess.Popen(
+        gunicorn_cmd(server, port),
+        cwd=server.cwd,
+        env=server.env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}{server.health}",
+                    headers={"Host": "t0001.bench.test", "X-Forwarded-Proto": "https"},
+                )
+                urllib.request.urlopen(request, timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(
+                        f"{server.name} did not start: {log.read_text()[-1500:]}"
+                    ) from None
+                time.sleep(0.3)
+        server.port, server.pid = port, proc.pid
+        yield server
+    finally:
+        proc.terminate()
+        proc.wait(15)
+
+
+def _stat(pid: int) -> tuple[int, float] | None:
+    """(ppid, utime+stime seconds) of ``pid`` from /proc, None if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of ``root`` and its children (gunicorn's master and workers)."""
+    total = (_stat(root) or (0, 0.0))[1]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _stat(int(entry))
+            if st and st[0] == root:
+                total += st[1]
+    return total
+
+
+def backends_cpu(database: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to ``database`` (same machine)."""
+    with psycopg.connect(PG + "postgres", autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND backend_type = "
+            "'client backend'", [database])]  # fmt: skip
+    return {p: st[1] for p in pids if (st := _stat(p))}
+
+
+def backends_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the backends spent in between (a backend gone by then is not counted)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+# --- wrk ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    key: str  # e.g. "cc"
+    title: str
+    server: str  # a Server.name
+    variant: str  # the column label: "1 tenant", "1,000 tenants", "", "PBKDF2"
+    method: str
+    path: str
+    headers: dict
+    body: str = ""
+    pool: str = ""  # file in the server's pool folder: "host<TAB>token" lines
+    sequential: bool = False  # single-use tokens: each line once, in order
+    host_from_pool: bool = False
+    expect: int = 200
+    note: str = ""
+
+    @property
+    def peer(self) -> str:
+        return f"{self.server} ({self.variant})" if self.variant else self.server
+
+
+LUA = r"""
+wrk.method = "{method}"
+local headers = {{}}
+{headers}
+local prefix, suffix = "{prefix}", "{suffix}"
+local file, sequential, host_from_pool = "{file}", {sequential}, {host_from_pool}
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+local lines, n, i = {{}}, 0, 0
+function init(args)
+  if file ~= "" then
+    for line in io.lines(file) do n = n + 1; lines[n] = line end
+  end
+  i = tid + 1 - {threads}
+end
+function request()
+  if n == 0 then
+    return wrk.format(nil, "{path}", headers, prefix)
+  end
+  local line
+  if sequential then
+    i = i + {threads}
+    -- A used-up chunk never repeats a token: it sends one the server refuses (non-2xx).
+    line = lines[i] or "x\tpool-used-up"
+  else
+    line = lines[math.random(n)]
+  end
+  local host, token = line:match("^([^\t]*)\t(.*)$")
+  if host_from_pool then headers["Host"] = host end
+  return wrk.format(nil, "{path}", headers, prefix .. token .. suffix)
+end
+"""
+
+
+def lua_script(s: Scenario, pool_file: str, folder: Path) -> Path:
+    prefix, _, suffix = s.body.partition("{token}")
+    script = LUA.format(
+        method=s.method,
+        headers="\n".join(f'headers["{k}"] = "{v}"' for k, v in s.headers.items()),
+        prefix=prefix,
+        suffix=suffix,
+        file=pool_file,
+        sequential="true" if s.sequential else "false",
+        host_from_pool="true" if s.host_from_pool else "false",
+        threads=THREADS,
+        path=s.path,
+    )
+    path = folder / f"{s.server}-{s.key}-{s.variant or 'x'}.lua".replace(" ", "_").replace(",", "")
+    path.write_text(script)
+    return path
+
+
+class Pools:
+    """Single-use pools cut into one chunk per run (warm-up, round 1, round 2, ...) and the
+    last line kept for the probe; random pools used whole."""
+
+    def __init__(self, seconds: int, rounds: int, folder: Path) -> None:
+        self.seconds, self.rounds, self.folder = seconds, rounds, folder
+        # How far each pool has been used, kept across runs on one --work folder.
+        self.ledger = folder / "pools-used.json"
+        self.used: dict[str, int] = (
+            json.loads(self.ledger.read_text()) if self.ledger.exists() else {}
+        )
+        self.last: dict[str, tuple[int, int]] = {}
+
+    def sizes(self) -> int:
+        return MAX_RATE * (WARMUP + self.seconds * self.rounds) + 10
+
+    def lines(self, path: Path) -> list[str]:
+        return path.read_text().splitlines()
+
+    def consumed(self, s: Scenario, server: Server, requests: int) -> None:
+        """Give back the unused end of the last chunk: the two wrk threads take alternate
+        lines, so at most 2 x requests (+ those in flight) were taken."""
+        key = f"{server.name}/{s.pool}"
+        if s.sequential and key in self.last:
+            start, size = self.last.pop(key)
+            self.used[key] = start + min(size, 2 * requests + 4 * CONNS)
+            self.ledger.write_text(json.dumps(self.used))
+
+    def probe_line(self, s: Scenario, server: Server) -> str:
+        """A line for the probe: single-use pools give theirs from the end (one per run)."""
+        lines = self.lines(server.pools / f"{s.pool}.txt")
+        if not s.sequential:
+            return lines[-1]
+        key = f"{server.name}/{s.pool}#probes"
+        self.used[key] = self.used.get(key, 0) + 1
+        self.ledger.write_text(json.dumps(self.used))
+        return lines[-self.used[key]]
+
+    def file_for(self, s: Scenario, server: Server, seconds: int) -> str:
+        source = server.pools / f"{s.pool}.txt"
+        if not s.sequential:
+            return str(source)
+        lines = self.lines(source)[:-10]  # the end: the probes' lines
+        key = f"{server.name}/{s.pool}"
+        start = self.used.get(key, 0)
+        chunk = lines[start : start + MAX_RATE * seconds]
+        if len(chunk) < 100:
+            raise SystemExit(f"the pool {key} is used up: seed again (--seed-only)")
+        self.used[key] = start + len(chunk)
+        self.last[key] = (start, len(chunk))
+        self.ledger.write_text(json.dumps(self.used))
+        out = self.folder / f"{server.name}-{s.pool}-{start}.txt"
+        out.write_text("\n".join(chunk) + "\n")
+        return str(out)
+
+
+def probe(s: Scenario, server: Server, line: str) -> tuple[int, str]:
+    """One request as the Lua script would send it: (status, start of the body)."""
+    headers = dict(s.headers)
+    body = s.body
+    if s.pool:
+        host, _, token = line.partition("\t")
+        body = body.replace("{token}", token)
+        if s.host_from_pool:
+            headers["Host"] = host
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{server.port}{s.path}",
+        data=body.encode() if s.method == "POST" else None,
+        headers=headers,
+        method=s.method,
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read(300).decode(errors="replace")
+    except urllib.error.HTTPError as error:
+        return error.code, error.read(300).decode(errors="replace")
+
+
+def measure(s: Scenario, server: Server, pools: Pools, seconds: int, folder: Path) -> dict:
+    script = lua_script(s, pools.file_for(s, server, seconds) if s.pool else "", folder)
+    cpu0, db0 = tree_cpu(server.pid), backends_cpu(server.database)
+    proc = subprocess.run(
+        ["wrk", f"-t{THREADS}", f"-c{CONNS}", f"-d{seconds}s", "--latency", "-s", script,
+         f"http://127.0.0.1:{server.port}{s.path}"],
+        capture_output=True, text=True, timeout=seconds + 60,
+    )  # fmt: skip
+    cpu1, db1 = tree_cpu(server.pid), backends_cpu(server.database)
+    result = common.parse_wrk(proc.stdout)
+    pools.consumed(s, server, result["requests"])
+    n = max(result["requests"], 1)
+    result.update(
+        cpu_ms=(cpu1 - cpu0) * 1000 / n,
+        db_cpu_ms=backends_delta(db0, db1) * 1000 / n,
+        load=os.getloadavg()[0],
+    )
+    return result
+
+
+# --- set-up -------------------------------------------------------------------------------
+
+
+def peer_server(name: str, label: str, project: str, app: str, settings: str, **extra) -> Server:
+    python = ensure_venv(project, PEERS_DIR / project / "requirements.txt")
+    database = f"gatehouse_bench_{name.replace('-', '')}"
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "DATABASE_URL": PG + database,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "PYTHONPATH": os.pathsep.join([str(PEERS_DIR / project), str(PEERS_DIR)]),
+        **extra,
+    }
+    return Server(name, label, python, PEERS_DIR / project, app, env, database, "/noop")
+
+
+def seed_peer(server: Server, out: Path, *, tokens: int, single_use: int) -> None:
+    common.ensure_database(PG + server.database, recreate=True)
+    run = [server.python, "manage.py"]
+    subprocess.run([*run, "migrate", "-v0"], cwd=server.cwd, env=server.env, check=True)
+    subprocess.run(
+        [*run, "bench_seed", "--out", out, "--tokens", str(tokens),
+         "--refresh", str(single_use), "--codes", str(single_use)],
+        cwd=server.cwd, env=server.env, check=True,
+    )  # fmt: skip
+    # "host<TAB>token" lines, as the Lua scripts read them (peers have one host).
+    for name in ("tokens", "refresh", "codes"):
+        path = out / f"{name}.txt"
+        path.write_text("".join(f"x\t{t}\n" for t in path.read_text().split()))
+    server.seed = json.loads((out / "seed.json").read_text())
+    server.pools = out
+
+
+def gatehouse_server(redis_url: str) -> Server:
+    database = "gatehouse_bench_gh"
+    env = common.bench_env(PG + database, redis_url)
+    env["DJANGO_SETTINGS_MODULE"] = "gatehouse_bench.settings"
+    env["PYTHONPATH"] = os.pathsep.join([env["PYTHONPATH"], str(BENCH)])
+    return Server(
+        "gatehouse", "Gatehouse", Path(sys.executable), common.REPO, "gatehouse.wsgi", env,
+        database, "/bench/noop",
+    )  # fmt: skip
+
+
+def seed_gatehouse(server: Server, out: Path, *, tenants: int, tokens: int, single_use: int):
+    """Returns timings of the seeding steps."""
+    common.ensure_database(PG + server.database, recreate=True)
+    timings = {}
+    started = time.monotonic()
+    common.manage(server.env, "migrate_schemas", "--shared", "-v", "0")
+    server.seed = seed_gatehouse_module.provision(server.env)
+    timings["provision t0001 + 5 clients (CLI)"] = time.monotonic() - started
+    common.setup_django(server.env)
+    timings[f"clone {tenants - 1} tenants + 1 suspended"] = seed_gatehouse_module.clone_tenants(
+        PG + server.database, tenants
+    )
+    started = time.monotonic()
+    seed_gatehouse_module.pools(
+        out, tenants=tenants, tokens=tokens, refresh=single_use, codes=single_use
+    )
+    timings["pools (tokens, refresh, codes)"] = time.monotonic() - started
+    server.pools = out
+    return timings
+
+
+# --- scenarios ------------------------------------------------------------------------------
+
+FORM = "application/x-www-form-urlencoded"
+ES256_NOTE = (
+    "Gatehouse signs every JWT access token RS256 (oauth.oidc.tokens); a client's ES256 is its "
+    "id_token alg, so this row is the same code path as RS256"
+)
+
+
+def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
+    gh, out = servers["gatehouse"], []
+    many = f"{tenants:,} tenants"
+    h1 = {"Host": "t0001.bench.test", "X-Forwarded-Proto": "https"}
+
+    def post(auth: str, host: dict | None = None) -> dict:
+        return {**(host or h1), "Authorization": auth, "Content-Type": FORM}
+
+    cc_body = "grant_type=client_credentials"
+    refresh_body = "grant_type=refresh_token&refresh_token={token}"
+
+    def pkce_body(seed_redirect: str, verifier: str) -> str:
+        return (
+            "grant_type=authorization_code&code={token}&redirect_uri="
+            + urllib.request.quote(seed_redirect, safe="")
+            + "&code_verifier="
+            + verifier
+        )
+
+    # The ceiling: a no-op view through each project's full middleware.
+    out.append(Scenario("noop", "No-op view (full middleware)", "gatehouse", "1 tenant",
+                        "GET", "/bench/noop", h1))  # fmt: skip
+    out.append(Scenario("noop", "", "gatehouse", many, "GET", "/bench/noop",
+                        {"X-Forwarded-Proto": "https"}, pool="gh_hosts_n",
+                        host_from_pool=True))  # fmt: skip
+    for name in ("guide", "dot"):
+        out.append(Scenario("noop", "", name, "", "GET", "/noop", {}))
+    # client_credentials, opaque.
+    out.append(Scenario("cc", "client_credentials, opaque token", "gatehouse", "1 tenant",
+                        "POST", "/oauth/token", post(gh.seed["cc"]), cc_body))  # fmt: skip
+    out.append(Scenario("cc", "", "gatehouse", many, "POST", "/oauth/token",
+                        post(gh.seed["cc"], {"X-Forwarded-Proto": "https"}), cc_body,
+                        pool="gh_hosts_n", host_from_pool=True))  # fmt: skip
+    paths = {"guide": "/oauth/", "dot": "/o/", "dot-fast": "/o/"}
+    slash = {"guide": "", "dot": "/", "dot-fast": "/"}
+
+    def peer_path(name: str, what: str) -> str:
+        return paths[name] + what + slash[name]
+
+    for name in ("guide", "dot", "dot-fast"):
+        s = servers[name]
+        out.append(Scenario("cc", "", name, "", "POST", peer_path(name, "token"),
+                            {"Authorization": s.seed["cc"], "Content-Type": FORM},
+                            cc_body))  # fmt: skip
+    # JWT access tokens (RFC 9068), ours only.
+    out.append(Scenario("jwt", "client_credentials, JWT access token (RFC 9068)", "gatehouse",
+                        "RS256, 1 tenant", "POST", "/oauth/token", post(gh.seed["jwt_rs256"]),
+                        cc_body))  # fmt: skip
+    out.append(Scenario("jwt", "", "gatehouse", f"RS256, {many}", "POST", "/oauth/token",
+                        post(gh.seed["jwt_rs256"], {"X-Forwarded-Proto": "https"}), cc_body,
+                        pool="gh_hosts_n", host_from_pool=True))  # fmt: skip
+    out.append(Scenario("jwt", "", "gatehouse", "ES256 id_token alg, 1 tenant", "POST",
+                        "/oauth/token", post(gh.seed["jwt_es256"]), cc_body,
+                        note=ES256_NOTE))  # fmt: skip
+    # Introspection over many distinct tokens, a random one per request.
+    out.append(Scenario("introspect", "Introspection (RFC 7662), random token of 10,000",
+                        "gatehouse", "1 tenant", "POST", "/oauth/introspect",
+                        post(gh.seed["introspect"]), "token={token}",
+                        pool="gh_tokens_1"))  # fmt: skip
+    out.append(Scenario("introspect", "", "gatehouse", many, "POST", "/oauth/introspect",
+                        post(gh.seed["introspect"], {"X-Forwarded-Proto": "https"}),
+                        "token={token}", pool="gh_tokens_n", host_from_pool=True))  # fmt: skip
+    for name in ("guide", "dot", "dot-fast"):
+        s = servers[name]
+        out.append(Scenario("introspect", "", name, "", "POST", peer_path(name, "introspect"),
+                            {"Authorization": s.seed["introspect"], "Content-Type": FORM},
+                            "token={token}", pool="tokens"))  # fmt: skip
+    # Refresh rotation: each refresh token used once.
+    out.append(Scenario("refresh", "Refresh token rotation (each token used once)",
+                        "gatehouse", "1 tenant", "POST", "/oauth/token", post(gh.seed["web"]),
+                        refresh_body, pool="gh_refresh", sequential=True))  # fmt: skip
+    for name in ("guide", "dot", "dot-fast"):
+        s = servers[name]
+        out.append(Scenario("refresh", "", name, "", "POST", peer_path(name, "token"),
+                            {"Authorization": s.seed["refresh"], "Content-Type": FORM},
+                            refresh_body, pool="refresh", sequential=True))  # fmt: skip
+    # The token step of authorization_code + PKCE (pre-created codes).
+    out.append(Scenario("pkce", "Authorization code + PKCE, token step (pre-created codes)",
+                        "gatehouse", "1 tenant", "POST", "/oauth/token", post(gh.seed["web"]),
+                        pkce_body(seed_gatehouse_module.REDIRECT_URI,
+                                  seed_gatehouse_module.VERIFIER),
+                        pool="gh_codes", sequential=True))  # fmt: skip
+    for name in ("guide", "dot", "dot-fast"):
+        s = servers[name]
+        out.append(Scenario("pkce", "", name, "", "POST", peer_path(name, "token"),
+                            {"Authorization": s.seed["pkce"], "Content-Type": FORM},
+                            pkce_body(s.seed["redirect_uri"], s.seed["verifier"]),
+                            pool="codes", sequential=True))  # fmt: skip
+    # Requests that must be refused.
+    out.append(Scenario("refused", "Refused before any OAuth work", "gatehouse",
+                        "unknown host", "POST", "/oauth/token",
+                        post(gh.seed["cc"], {"Host": "nope.bench.test",
+                                             "X-Forwarded-Proto": "https"}),
+                        cc_body, expect=404))  # fmt: skip
+    out.append(Scenario("refused", "", "gatehouse", "suspended tenant", "POST", "/oauth/token",
+                        post(gh.seed["cc"], {"Host": "suspended.bench.test",
+                                             "X-Forwarded-Proto": "https"}),
+                        cc_body, expect=0))  # fmt: skip
+    return out
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def report(results: list[dict], context: dict) -> str:
+    by_key: dict[str, list[dict]] = {}
+    for r in results:
+        by_key.setdefault(r["key"], []).append(r)
+
+    def median(rows: list[dict], name: str) -> float:
+        return statistics.median(r[name] for r in rows)
+
+    lines = [f"## Gatehouse and its peers, same run ({context['when']})", ""]
+    lines += [
+        f"`{context['command']}`: {context['seconds']} s per run, {context['rounds']} rounds "
+        f"interleaved (every scenario of every server, then again), after one {WARMUP} s "
+        f"warm-up each; the whole run took {context['duration']:.0f} s"
+        + (
+            " after seeding (done ahead by `--seed-only --work DIR`, then `--work DIR`; "
+            f"seeding took {sum(context['seeding'].values()):.0f} s)"
+            if context.get("seeded_ahead")
+            else f", seeding included ({sum(context['seeding'].values()):.0f} s)"
+        )
+        + f". wrk `-t{THREADS} "
+        f"-c{CONNS} --latency` from its own process; gunicorn `--workers 2 --worker-class "
+        f"sync` for every server, all on loopback and one PostgreSQL "
+        f"({context['pg']}), persistent connections (CONN_MAX_AGE 600), DEBUG off.",
+        "",
+        "Reproduce: `make bench` (seeds and runs in one go: ~25 min on this machine, ~14 of "
+        "them seeding 1,000 tenants); `make bench BENCH_ARGS=--quick` to try it (3 s per run, "
+        "100 tenants, ~6 min).",
+        "",
+        f"Machine: {context['cores']} cores ({context['cpu']}), Python {context['python']}; "
+        f"load average {context['load_start']} at the start, {context['load_end']} at the end "
+        "(the machine is shared: above ~2 other processes competed for the cores, so compare "
+        "rows of one run, not runs).",
+        "",
+        *(
+            [
+                f"Rounds pooled from {len(context['runs'])} runs on one seed "
+                "(`bench/run.py --report-only A/results.json B/results.json`): "
+                + "; ".join(
+                    f"`{r['command']}` at {r['when']}, {r['duration']:.0f} s, load "
+                    f"{r['load_start']} -> {r['load_end']}"
+                    for r in context["runs"]
+                )
+                + ".",
+                "",
+            ]
+            if context.get("runs")
+            else []
+        ),
+        "req/s is the median over the rounds (each round in brackets); p50/p99 from wrk's "
+        "latency distribution (median over rounds); CPU/req: utime+stime of gunicorn's master "
+        "and workers from /proc, and of the server's PostgreSQL backends, divided by requests.",
+        "",
+        "Servers: **gatehouse** (this repository, `gatehouse.settings.production` plus a "
+        "no-op view at `/bench/noop` from `bench/gatehouse_bench`; rate limits raised so they "
+        "run but never refuse); **guide** (`bench/peers/guide`: a single-tenant Authlib "
+        "1.9.10 server written as Authlib's Django guide writes it: `OAuth2Client` / "
+        "`OAuth2Token` models, plain-text secret compare, client_credentials, code + PKCE, "
+        "rotating refresh, RFC 7662 introspection as its docs show); **dot** "
+        "(`bench/peers/dot`: django-oauth-toolkit 3.4.1, its default PBKDF2-hashed client "
+        "secrets) and **dot-fast** (the same project and code with `BENCH_DOT_HASHER=sha256`: "
+        "one salted SHA-256). All on Django 6.1.3, psycopg 3.3.9, gunicorn 27.0.1 from pinned "
+        "requirements; the peers run startproject's default middleware, ours its own stack.",
+        "",
+        "![throughput per scenario and server](bench-throughput.png)",
+        "",
+        "![server CPU per request, per scenario and server](bench-cpu.png)",
+        "",
+    ]
+    for rows in by_key.values():
+        title = next(r["title"] for r in rows if r["title"])
+        lines += [f"### {title}", ""]
+        lines += [
+            "| server | req/s | rounds | p50 | p99 | server CPU ms/req | PostgreSQL CPU ms/req "
+            "| answer | non-2xx |",
+            "|---|---:|---|---:|---:|---:|---:|---|---:|",
+        ]
+        peers: dict[str, list[dict]] = {}
+        for r in rows:
+            peers.setdefault(r["peer"], []).append(r)
+        for peer, runs in peers.items():
+            rounds = ", ".join(f"{r['rps']:.0f}" for r in runs)
+            non2xx = sum(r["non_2xx"] for r in runs)
+            lines.append(
+                f"| {peer} | **{median(runs, 'rps'):.0f}** | {rounds} | "
+                f"{statistics.median(r['p50_ms'] for r in runs):.1f} ms | "
+                f"{statistics.median(r['p99_ms'] for r in runs):.1f} ms | "
+                f"{median(runs, 'cpu_ms'):.2f} | {median(runs, 'db_cpu_ms'):.2f} | "
+                f"{runs[0]['probe']} | {non2xx} |"
+            )
+        notes = {r["note"] for r in rows if r["note"]}
+        lines += [""] + [f"Note: {n}." for n in sorted(notes)] + ([""] if notes else [])
+    lines += ratios(results)
+    return "\n".join(lines) + "\n"
+
+
+def rps(results: list[dict], key: str, peer: str) -> float | None:
+    values = [r["rps"] for r in results if r["key"] == key and r["peer"] == peer]
+    return statistics.median(values) if values else None
+
+
+def cpu(results: list[dict], key: str, peer: str) -> float | None:
+    """Median server + PostgreSQL CPU ms per request."""
+    values = [r["cpu_ms"] + r["db_cpu_ms"] for r in results if r["key"] == key
+              and r["peer"] == peer]  # fmt: skip
+    return statistics.median(values) if values else None
+
+
+def ratios(results: list[dict]) -> list[str]:
+    lines = ["### Ratios and the targets of issue 14", ""]
+    lines += [
+        "Throughput decides the targets; the CPU ratio (the peer's server + PostgreSQL CPU per "
+        "request over ours; above 1: we spend less) is steadier on a shared machine.",
+        "",
+        "| target | measured (this run) | met? | CPU ratio |",
+        "|---|---|---|---:|",
+    ]
+    for key, name in (("cc", "opaque client_credentials"), ("introspect", "introspection")):
+        for variant in ("1 tenant", next(
+            (r["variant"] for r in results if r["key"] == key and "tenants" in r["variant"]),
+            "",
+        )):  # fmt: skip
+            ours = rps(results, key, f"gatehouse ({variant})")
+            for peer, target in (("guide", 1.2), ("dot-fast", 1.5), ("dot", None)):
+                theirs = rps(results, key, peer)
+                if ours is None or not theirs:
+                    continue
+                ratio = ours / theirs
+                goal = f">= {target}x" if target else "(no target)"
+                met = ("met" if ratio >= target else "**missed**") if target else "-"
+                mine, other = cpu(results, key, f"gatehouse ({variant})"), cpu(results, key, peer)
+                lines.append(
+                    f"| {name}, {variant}: {goal} {peer} | {ours:.0f} / {theirs:.0f} req/s "
+                    f"= {ratio:.2f}x | {met} | {other / mine:.2f}x |"
+                )
+    noop = rps(results, "noop", "gatehouse (1 tenant)")
+    for variant in ("RS256, 1 tenant", "ES256 id_token alg, 1 tenant"):
+        jwt = rps(results, "jwt", f"gatehouse ({variant})")
+        if jwt and noop:
+            ratio = jwt / noop
+            mine = cpu(results, "jwt", f"gatehouse ({variant})")
+            ceiling = cpu(results, "noop", "gatehouse (1 tenant)")
+            lines.append(
+                f"| JWT client_credentials ({variant}): >= 0.30x our no-op ceiling | "
+                f"{jwt:.0f} / {noop:.0f} req/s = {ratio:.2f}x | "
+                f"{'met' if ratio >= 0.30 else '**missed**'} | {ceiling / mine:.2f}x |"
+            )
+    lines.append("")
+    # Every ratio of ours to each peer, scenario by scenario.
+    lines += ["Ratio of Gatehouse (1 tenant) to each peer, median req/s:", ""]
+    lines += ["| scenario | guide | dot (PBKDF2) | dot-fast (SHA-256) |", "|---|---:|---:|---:|"]
+    for key in ("noop", "cc", "introspect", "refresh", "pkce"):
+        ours = rps(results, key, "gatehouse (1 tenant)")
+        cells = []
+        for peer in ("guide", "dot", "dot-fast"):
+            theirs = rps(results, key, peer)
+            cells.append(f"{ours / theirs:.2f}x" if ours and theirs else "-")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    lines.append("")
+    return lines
+
+
+def to_ms(value: str) -> float:
+    number = float(value.rstrip("usm"))
+    if value.endswith("us"):
+        return number / 1000
+    if value.endswith("ms"):
+        return number
+    if value.endswith("s"):
+        return number * 1000
+    return number
+
+
+# --- main -----------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 s per run: to try it")
+    parser.add_argument("--seconds", type=int, help="per run (default 10, --quick 3)")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--tenants", type=int, help="default 1000, --quick 100")
+    parser.add_argument("--only", help="comma-separated scenario keys (noop,cc,jwt,...)")
+    parser.add_argument("--no-doc", action="store_true", help="print only")
+    parser.add_argument("--work", help="working folder (pools, logs); reused if seeded")
+    parser.add_argument("--seed-only", action="store_true", help="seed into --work and stop")
+    parser.add_argument(
+        "--report-only",
+        nargs="+",
+        metavar="RESULTS_JSON",
+        help="no run: the report and charts of earlier runs' results.json, their rounds "
+        "pooled (e.g. two runs on one seed)",
+    )
+    parser.add_argument(
+        "--reseed-peers", action="store_true", help="with --work: new pools for the peers"
+    )
+    parser.add_argument(
+        "--profile",
+        help="comma-separated scenario keys: py-spy one Gatehouse worker under load instead "
+        "of the rounds (prints the hottest frames; writes nothing to docs)",
+    )
+    args = parser.parse_args()
+    seconds = args.seconds or (3 if args.quick else 10)
+    rounds = max(2, args.rounds)
+    args.tenants = args.tenants or (100 if args.quick else 1000)
+    if args.report_only:
+        write_report(args, *pooled(args.report_only))
+        return
+    begun = time.monotonic()
+    load_start = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed: apt-get install wrk (make bench does)")
+    work = (
+        Path(args.work).resolve()
+        if args.work
+        else Path(tempfile.mkdtemp(prefix="gatehouse-bench-"))
+    )
+    work.mkdir(parents=True, exist_ok=True)
+    print(f"working folder {work}", flush=True)
+    pools = Pools(seconds, rounds, work)
+    single_use = pools.sizes()
+    redis_url = os.environ.get(
+        "BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '8')}"
+    )
+
+    servers = {
+        "gatehouse": gatehouse_server(redis_url),
+        "guide": peer_server("guide", "Authlib guide", "guide", "guide.wsgi", "guide.settings"),
+        "dot": peer_server(
+            "dot", "DOT", "dot", "dotpeer.wsgi", "dotpeer.settings", BENCH_DOT_HASHER="pbkdf2"
+        ),  # fmt: skip
+        "dot-fast": peer_server(
+            "dot-fast",
+            "DOT fast",
+            "dot",
+            "dotpeer.wsgi",
+            "dotpeer.settings",
+            BENCH_DOT_HASHER="sha256",
+        ),  # fmt: skip
+    }
+    ensure_venv("charts", BENCH / "charts-requirements.txt")  # before the run, not after
+    seeded = work / "seeded.json"
+    if seeded.exists() and not args.seed_only:
+        # Seeded earlier by --seed-only with the same --seconds/--rounds/--tenants; no pool
+        # line has been used since (the probes use the last line, the runs the others).
+        saved = json.loads(seeded.read_text())
+        timings = saved["timings"]
+        for name, server in servers.items():
+            server.seed, server.pools = saved["seeds"][name], Path(saved["pools"][name])
+        common.setup_django(servers["gatehouse"].env)
+        print(f"reusing the seed of {seeded}", flush=True)
+        seeded_ahead = True
+        if args.reseed_peers:
+            for name in ("guide", "dot", "dot-fast"):
+                seed_peer(servers[name], work / name, tokens=10000, single_use=single_use)
+                for key in [k for k in pools.used if k.startswith(f"{name}/")]:
+                    del pools.used[key]
+            pools.ledger.write_text(json.dumps(pools.used))
+    else:
+        print(f"seeding (single-use pools of {single_use:,}) ...", flush=True)
+        seeded_ahead = False
+        timings = seed_gatehouse(
+            servers["gatehouse"], work / "gatehouse", tenants=args.tenants, tokens=10000,
+            single_use=single_use,
+        )  # fmt: skip
+        for name in ("guide", "dot", "dot-fast"):
+            started = time.monotonic()
+            seed_peer(servers[name], work / name, tokens=10000, single_use=single_use)
+            timings[f"{name}: migrate + seed"] = time.monotonic() - started
+        for step, took in timings.items():
+            print(f"  {step}: {took:.1f} s", flush=True)
+        seeded.write_text(json.dumps({
+            "timings": timings,
+            "seeds": {name: server.seed for name, server in servers.items()},
+            "pools": {name: str(server.pools) for name, server in servers.items()},
+        }))  # fmt: skip
+        if args.seed_only:
+            print(f"seeded: run again with --work {work} (same --seconds, --rounds, --tenants)")
+            return
+
+    plan = scenarios(servers, args.tenants)
+    if args.only:
+        keys = set(args.only.split(","))
+        plan = [s for s in plan if s.key in keys]
+    if args.profile:
+        # Not the single-use pools: a later run with --work starts them from the top.
+        keys = set(args.profile.split(","))
+        plan = [s for s in plan if s.key in keys and s.server == "gatehouse" and not s.sequential]
+    results: list[dict] = []
+    probes: dict[int, str] = {}
+    with ExitStack() as stack:
+        for server in servers.values():
+            stack.enter_context(serve(server, work / f"{server.name}.log"))
+        for i, s in enumerate(plan):
+            server = servers[s.server]
+            line = pools.probe_line(s, server) if s.pool else ""
+            status, body = probe(s, server, line)
+            ok = status == s.expect or (s.expect == 0 and status >= 400)
+            probes[i] = f"{status}" + ("" if ok else " (unexpected)")
+            print(f"probe {s.peer} {s.key}: {status} {body[:120]!r}", flush=True)
+        if args.profile:
+            for s in plan:
+                profile(s, servers["gatehouse"], pools, seconds, work)
+            return
+        for s in plan:  # warm-up
+            measure(s, servers[s.server], pools, WARMUP, work)
+        for round_ in range(1, rounds + 1):
+            for i, s in enumerate(plan):
+                r = measure(s, servers[s.server], pools, seconds, work)
+                r.update(
+                    round=round_, key=s.key, title=s.title, peer=s.peer, variant=s.variant,
+                    note=s.note, probe=probes[i], p50_ms=to_ms(r["p50"]), p99_ms=to_ms(r["p99"]),
+                )  # fmt: skip
+                results.append(r)
+                print(
+                    f"round {round_} {s.key:10} {s.peer:32} {r['rps']:8.0f} req/s "
+                    f"p50 {r['p50']:>8} p99 {r['p99']:>8} cpu {r['cpu_ms']:.2f} ms "
+                    f"db {r['db_cpu_ms']:.2f} ms non2xx {r['non_2xx']} load {r['load']:.1f}",
+                    flush=True,
+                )
+    with psycopg.connect(PG + "postgres") as conn:
+        pg_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+    cpu = next(
+        (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+         if line.startswith("model name")), host_platform.machine(),
+    )  # fmt: skip
+    context = {
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": " ".join(["bench/run.py", *sys.argv[1:]]),
+        "seconds": seconds,
+        "rounds": rounds,
+        "duration": time.monotonic() - begun,
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "python": host_platform.python_version(),
+        "pg": f"PostgreSQL {pg_version}",
+        "load_start": load_start,
+        "load_end": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
+        "seeding": {k: round(v, 1) for k, v in timings.items()},
+        "tenants": args.tenants,
+        "seeded_ahead": seeded_ahead,
+    }
+    data = work / "results.json"
+    data.write_text(json.dumps({"context": context, "results": results}, indent=1))
+    print(f"raw results: {data}")
+    write_report(args, context, results, data)
+
+
+def pooled(paths: list[str]) -> tuple[dict, list[dict], Path]:
+    """The results of several runs as one: rounds renumbered, the context of the last with
+    the load averages and durations of all."""
+    runs = [json.loads(Path(p).read_text()) for p in paths]
+    results, offset = [], 0
+    for run in runs:
+        rounds = max(r["round"] for r in run["results"])
+        # (An earlier version could count a backend that closed mid-run negative.)
+        results += [
+            {**r, "round": r["round"] + offset, "db_cpu_ms": max(0.0, r["db_cpu_ms"])}
+            for r in run["results"]
+        ]
+        offset += rounds
+    context = dict(runs[-1]["context"])
+    context["rounds"] = offset
+    context["runs"] = [
+        {k: run["context"][k] for k in ("when", "command", "duration", "load_start", "load_end")}
+        for run in runs
+    ]
+    merged = Path(paths[-1]).with_name("results-pooled.json")
+    merged.write_text(json.dumps({"context": context, "results": results}, indent=1))
+    return context, results, merged
+
+
+def write_report(args, context: dict, results: list[dict], data: Path) -> None:
+    section = report(results, context) + seeding_note(context)
+    print(section)
+    if not args.no_doc:
+        charts_python = ensure_venv("charts", BENCH / "charts-requirements.txt")
+        subprocess.run([charts_python, BENCH / "charts.py", data, common.REPO / "docs"], check=True)
+        common.write_section(DOC, START, END, section, heading="# Benchmarks\n")
+        print(f"written to {DOC.relative_to(common.REPO)} and docs/bench-*.png")
+
+
+def profile(s: Scenario, server: Server, pools: Pools, seconds: int, work: Path) -> None:
+    """py-spy on one worker of ``server`` while wrk runs ``s``; the hottest frames."""
+    spy = ensure_venv("profile", BENCH / "profile-requirements.txt").parent / "py-spy"
+    workers = [int(e) for e in os.listdir("/proc") if e.isdigit()
+               and (_stat(int(e)) or (0, 0))[0] == server.pid]  # fmt: skip
+    out = work / f"profile-{s.key}-{s.variant}.txt".replace(" ", "_").replace(",", "")
+    recorder = subprocess.Popen(
+        [spy, "record", "-p", str(workers[0]), "-d", str(seconds), "-r", "200", "-f", "raw",
+         "-o", out, "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    r = measure(s, server, pools, seconds, work)
+    recorder.wait(seconds + 60)
+    inclusive: dict[str, int] = {}
+    own: dict[str, int] = {}
+    total = 0
+    for line in out.read_text().splitlines():
+        stack, _, count = line.rpartition(" ")
+        frames = stack.split(";")
+        total += int(count)
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + int(count)
+        own[frames[-1]] = own.get(frames[-1], 0) + int(count)
+    print(f"\n== {s.peer} {s.key}: {r['rps']:.0f} req/s, {total} samples, {out}")
+    print("-- inclusive (ours and Django/Authlib/psycopg frames):")
+    for frame, count in sorted(inclusive.items(), key=lambda kv: -kv[1])[:45]:
+        print(f"{100 * count / total:5.1f}%  {frame}")
+    print("-- self:")
+    for frame, count in sorted(own.items(), key=lambda kv: -kv[1])[:20]:
+        print(f"{100 * count / total:5.1f}%  {frame}")
+
+
+def seeding_note(context: dict) -> str:
+    steps = "; ".join(f"{k}: {v} s" for k, v in context["seeding"].items())
+    return f"""
+Seeding ({steps}). Gatehouse: `t0001` provisioned and its clients registered through the
+CLI (`provision_tenant`, `register_client`); the other {context["tenants"] - 1:,} tenants
+(and `suspended`) are SQL clones of `t0001`'s schema with their tenant and domain rows
+(`bench/seed_gatehouse.py`): provisioning them one by one would take longer than the whole
+run. The "1 tenant" rows hit `t0001` of the same {context["tenants"]:,}-tenant database; the
+"{context["tenants"]:,} tenants" rows pick a random tenant host per request (introspection:
+a random one of 10 tokens in each tenant). Pools of single-use tokens (refresh, codes) are
+cut into one chunk per run, so no token is presented twice; codes are created with
+`authorization_code_create` after raising the tenant's code lifetime to an hour (peers:
+their code expiry pushed past the run the same way). The peers' pools are bulk-inserted
+rows of their own models.
+"""
+
+
+if __name__ == "__main__":
+    main()
