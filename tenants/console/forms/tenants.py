@@ -178,6 +178,16 @@ LIMIT_LABELS = {
 }
 
 
+#: The same limits as table headings, short; the plans page says what each window is.
+LIMIT_HEADINGS = {
+    "CLIENT_REQUESTS": "Per client",
+    "TENANT_REQUESTS": "Per tenant",
+    "IP_REQUESTS": "Per address",
+    "IP_AUTH_FAILURES": "Failed auth. per address",
+    "CLIENT_IP_AUTH_FAILURES": "Failed auth. per client + address",
+}
+
+
 class PlanForm(forms.Form):
     """A plan's name and quotas; an empty limit is the platform default (shown beside it)."""
 

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from kernel.conf import setting
 from oauth.selectors import RATE_LIMIT_FIELDS
-from tenants.console.forms.tenants import LIMIT_LABELS, PlanForm
+from tenants.console.forms.tenants import LIMIT_HEADINGS, LIMIT_LABELS, PlanForm
 from tenants.console.views.access import operator_required
 from tenants.models import Plan
 from tenants.selectors import plan_by_slug
@@ -29,8 +29,9 @@ def plan_list(request):
     rows = [(plan, [plan.rate_limits.get(name) for name in LIMIT_LABELS]) for plan in plans]
     context = {
         "rows": rows,
-        "labels": LIMIT_LABELS,
-        "defaults": _defaults(),
+        "headings": [(LIMIT_HEADINGS[name], LIMIT_LABELS[name]) for name in LIMIT_LABELS],
+        "window": setting("RATE_LIMITS")["WINDOW_SECONDS"],
+        "failure_window": setting("RATE_LIMITS")["FAILURE_WINDOW_SECONDS"],
     }
     return render(request, "operators/plans.html", context)
 
