@@ -4,10 +4,11 @@ middleware set, so everything here is the current tenant's (DESIGN.md §1)."""
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import Exists, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
@@ -216,13 +217,6 @@ def client_by_client_id(*, client_id: str, cached: bool = False) -> Client | Non
     return client
 
 
-def client_is_current(client: Client) -> Exists:
-    """SQL for "``client`` is still the enabled row it was read as" (``updated_at``
-    unchanged: every UPDATE moves it, migration 0009), to confirm a cached client in the
-    statement that acts on it."""
-    return Exists(Client.objects.filter(pk=client.pk, updated_at=client.updated_at, disabled=False))
-
-
 def forget_cached_client(*, client_id: str) -> None:
     """Drop ``client_id`` of this tenant from this process's client cache."""
     _client_cache.delete(
@@ -310,9 +304,9 @@ _PRESENTED_RELATED = {
     "user": ("id", "is_active"),
     "family": ("id", "scope", "revoked_at"),
 }
-_PRESENTED_SQL: dict[str, str] = {}
 
 
+@functools.cache
 def _presented_related() -> dict[str, list[str]]:
     """``_PRESENTED_RELATED`` with each model's fields in its concrete-field order, the
     order ``Model.from_db`` reads a partial row in."""
@@ -323,38 +317,37 @@ def _presented_related() -> dict[str, list[str]]:
     return ordered
 
 
+@functools.cache
 def _presented_sql(field: str) -> str:
     """``SELECT <token> , <client, user, family parts>, <confirmed> FROM oauth_token JOIN ...
     WHERE <field> = %s``: built once from the models. The ORM's ``select_related`` compiled
     the same query on every request, most of introspection's CPU on the benchmark."""
-    if field not in _PRESENTED_SQL:
-        qn = connection.ops.quote_name
-        columns = [f"t.{qn(f.column)}" for f in Token._meta.concrete_fields]
-        joins = []
-        for alias, (name, fields) in enumerate(_presented_related().items()):
-            fk = Token._meta.get_field(name)
-            related = fk.related_model._meta
-            table = f"r{alias}"
-            columns += [f"{table}.{qn(related.get_field(f).column)}" for f in fields]
-            kind = "LEFT JOIN" if fk.null else "JOIN"
-            joins.append(
-                f"{kind} {qn(related.db_table)} {table} "
-                f"ON {table}.{qn(related.pk.column)} = t.{qn(fk.column)}"
-            )
-        client = Client._meta
-        confirmed = (
-            f"EXISTS (SELECT 1 FROM {qn(client.db_table)} cc "
-            f"WHERE cc.{qn(client.pk.column)} = %s "
-            f"AND cc.{qn(client.get_field('updated_at').column)} = %s "
-            f"AND NOT cc.{qn(client.get_field('disabled').column)})"
+    qn = connection.ops.quote_name
+    columns = [f"t.{qn(f.column)}" for f in Token._meta.concrete_fields]
+    joins = []
+    for alias, (name, fields) in enumerate(_presented_related().items()):
+        fk = Token._meta.get_field(name)
+        related = fk.related_model._meta
+        table = f"r{alias}"
+        columns += [f"{table}.{qn(related.get_field(f).column)}" for f in fields]
+        kind = "LEFT JOIN" if fk.null else "JOIN"
+        joins.append(
+            f"{kind} {qn(related.db_table)} {table} "
+            f"ON {table}.{qn(related.pk.column)} = t.{qn(fk.column)}"
         )
-        column = Token._meta.get_field(field).column
-        _PRESENTED_SQL[field] = (
-            f"SELECT {', '.join(columns)}, {confirmed} "
-            f"FROM {qn(Token._meta.db_table)} t {' '.join(joins)} "
-            f"WHERE t.{qn(column)} = %s LIMIT 1"
-        )
-    return _PRESENTED_SQL[field]
+    client = Client._meta
+    confirmed = (
+        f"EXISTS (SELECT 1 FROM {qn(client.db_table)} cc "
+        f"WHERE cc.{qn(client.pk.column)} = %s "
+        f"AND cc.{qn(client.get_field('updated_at').column)} = %s "
+        f"AND NOT cc.{qn(client.get_field('disabled').column)})"
+    )
+    column = Token._meta.get_field(field).column
+    return (
+        f"SELECT {', '.join(columns)}, {confirmed} "
+        f"FROM {qn(Token._meta.db_table)} t {' '.join(joins)} "
+        f"WHERE t.{qn(column)} = %s LIMIT 1"
+    )
 
 
 def _presented_row(values: tuple) -> Token:
@@ -383,7 +376,8 @@ def token_by_value(
     search; an unknown or wrong hint is not an error, the other kind is searched as well.
     One query per kind searched, the token with the parts of its client, user and grant
     family an answer needs (``_PRESENTED_RELATED``). ``confirm``: a cached client the same
-    query confirms (``client_is_current``), its answer in the row's ``confirmed``. ``full``:
+    query confirms (still the enabled row it was read as: ``updated_at`` unchanged, which
+    every UPDATE moves, migration 0009), its answer in the row's ``confirmed``. ``full``:
     the whole client, user and family rows (userinfo answers with the user's claims).
     """
     if not value:

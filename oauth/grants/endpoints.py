@@ -39,7 +39,7 @@ class PresentedToken:
 
 
 #: The introspecting client, when it came from the process's client cache: the token
-#: query confirms it (``selectors.client_is_current``), set per request in ``check_params``.
+#: query confirms it (``selectors.token_by_value``), set per request in ``check_params``.
 _caller_to_confirm: ContextVar[Client | None] = ContextVar("gatehouse_caller", default=None)
 
 

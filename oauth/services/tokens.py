@@ -6,6 +6,7 @@ RFC 6749 §4.4.3, §6; RFC 7009 §2.1; RFC 9700 §4.14.2 (refresh rotation, reus
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,7 @@ class StaleClient(Exception):
     fresh read (``oauth.server``)."""
 
 
+@functools.cache
 def _confirmed_insert_sql() -> tuple[str, list]:
     """``INSERT INTO oauth_token (...) SELECT <values> WHERE EXISTS (<the client row, still
     as read and enabled>) RETURNING id``, and the fields in the order of its values."""
@@ -82,9 +84,6 @@ def _confirmed_insert_sql() -> tuple[str, list]:
     return sql, fields
 
 
-_CONFIRMED_INSERT: list = []
-
-
 def token_issue(
     *, client: Client, token: dict, audience: str = "", jti: str | None = None
 ) -> Token:
@@ -99,9 +98,7 @@ def token_issue(
     Built from the model's fields once; values prepared by each field, as the ORM does.
     """
     row = token_row(client=client, token=token, now=timezone.now(), audience=audience, jti=jti)
-    if not _CONFIRMED_INSERT:
-        _CONFIRMED_INSERT.append(_confirmed_insert_sql())
-    sql, fields = _CONFIRMED_INSERT[0]
+    sql, fields = _confirmed_insert_sql()
     values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, client.pk, client.updated_at])
