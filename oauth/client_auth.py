@@ -33,6 +33,9 @@ from oauth.models import Client
 BASIC = Client.AuthMethod.BASIC.value
 POST = Client.AuthMethod.POST.value
 NONE = Client.AuthMethod.NONE.value
+#: The token endpoint authentication methods this server implements, as registered in
+#: ``oauth.server`` and advertised (RFC 8414 §2 ``token_endpoint_auth_methods_supported``).
+TOKEN_ENDPOINT_AUTH_METHODS: tuple[str, ...] = (BASIC, POST, NONE)
 
 _FAILED = "Client authentication failed."
 _MALFORMED = "Malformed HTTP Basic credentials: expected base64 of client_id:client_secret."

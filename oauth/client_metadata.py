@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from kernel.errors import DomainError
+from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
+from oauth.client_keys import ClientKeysError, check_public_jwks
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, IssuerSettings, SigningKey
 
@@ -150,6 +152,18 @@ class ClientMetadata:
     access_token_format: str = ""
     post_logout_redirect_uris: list[str] = field(default_factory=list)
     id_token_signed_response_alg: str = SigningKey.Alg.RS256
+    # High-assurance clients (RFC 7591 §2 jwks/jwks_uri; RFC 7523; RFC 9126 §6; RFC 9101;
+    # RFC 9449 §5.2; FAPI 2.0), OIDC Back-Channel Logout §2.2, RFC 8693 audiences.
+    jwks: dict | None = None
+    jwks_uri: str = ""
+    token_endpoint_auth_signing_alg: str = ""
+    request_object_signing_alg: str = ""
+    require_pushed_authorization_requests: bool = False
+    dpop_bound_access_tokens: bool = False
+    security_profile: str = ""
+    backchannel_logout_uri: str = ""
+    backchannel_logout_session_required: bool = False
+    token_exchange_audiences: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         def normalise(name: str, value) -> None:
@@ -159,7 +173,7 @@ class ClientMetadata:
         if not name or len(name) > 200:
             raise ClientError("name must be 1-200 characters", field="name")
         normalise("name", name)
-        if self.auth_method not in Client.AuthMethod.values:
+        if self.auth_method not in TOKEN_ENDPOINT_AUTH_METHODS:
             raise ClientError(f"unknown auth method {self.auth_method!r}", field="auth_method")
         if not self.access_token_format:
             normalise("access_token_format", IssuerSettings.load().default_access_token_format)
@@ -247,6 +261,27 @@ class ClientMetadata:
                 self.refresh_token_lifetime, "refresh token lifetime", "refresh_token_lifetime"
             ),
         )
+
+        self._check_keys()
+
+    def _check_keys(self) -> None:
+        """RFC 7591 §2: ``jwks`` and ``jwks_uri`` are exclusive; a set holds public keys only
+        (``oauth.client_keys.check_public_jwks``); ``jwks_uri`` is an https URL."""
+        if self.jwks is not None and self.jwks_uri:
+            raise ClientError("send jwks or jwks_uri, not both (RFC 7591 2)", field="jwks")
+        if self.jwks is not None:
+            try:
+                check_public_jwks(self.jwks)
+            except ClientKeysError as error:
+                raise ClientError(str(error), field="jwks") from None
+        if self.jwks_uri:
+            parts = urlsplit(self.jwks_uri)
+            if parts.scheme != "https" or not parts.hostname or len(self.jwks_uri) > 2000:
+                raise ClientError("jwks_uri must be an https URL", field="jwks_uri")
+        if self.security_profile not in Client.SecurityProfile.values:
+            raise ClientError(
+                f"unknown security profile {self.security_profile!r}", field="security_profile"
+            )
 
     @property
     def is_public(self) -> bool:

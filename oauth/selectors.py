@@ -55,6 +55,10 @@ class IssuerPolicy:
     #: Per-tenant rate-limit overrides by ``GATEHOUSE["RATE_LIMITS"]`` name; a name left out
     #: takes the platform default (``oauth.ratelimits``).
     rate_limits: tuple[tuple[str, int], ...] = ()
+    #: RFC 9126 §5 for every client of the tenant.
+    require_pushed_authorization_requests: bool = False
+    #: "" or "fapi2" (``oauth.security_profile``).
+    security_profile: str = ""
 
 
 #: ``GATEHOUSE["RATE_LIMITS"]`` names a tenant may override -> their ``IssuerSettings`` fields.
@@ -83,6 +87,8 @@ def _load_issuer_policy() -> IssuerPolicy:
             for name, field in RATE_LIMIT_FIELDS.items()
             if getattr(row, field) is not None
         ),
+        require_pushed_authorization_requests=row.require_pushed_authorization_requests,
+        security_profile=row.security_profile,
     )
 
 

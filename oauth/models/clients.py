@@ -36,10 +36,20 @@ class Client(ClientMixin, models.Model):
         BASIC = "client_secret_basic", "client_secret_basic"
         POST = "client_secret_post", "client_secret_post"
         NONE = "none", "none (public client)"
+        #: RFC 7523 §2.2 / OIDC Core §9: a JWT signed with the client's private key.
+        PRIVATE_KEY_JWT = "private_key_jwt", "private_key_jwt (RFC 7523)"
+        #: RFC 7523 §2.2 / OIDC Core §9: a JWT MACed with the client secret (HS256).
+        SECRET_JWT = "client_secret_jwt", "client_secret_jwt (RFC 7523)"
 
     class AccessTokenFormat(models.TextChoices):
         OPAQUE = "opaque", "Opaque"
         JWT = "jwt", "JWT (RFC 9068)"
+
+    class SecurityProfile(models.TextChoices):
+        """A client may only tighten its tenant's profile (``oauth.security_profile``)."""
+
+        TENANT = "", "The tenant's profile"
+        FAPI2 = "fapi2", "FAPI 2.0 Security Profile"
 
     class Registration(models.TextChoices):
         CONSOLE = "", "Console or CLI"
@@ -83,6 +93,34 @@ class Client(ClientMixin, models.Model):
     registration_token_digest = models.CharField(max_length=64, blank=True, default="")
     #: A metadata document client: when its document was last fetched and validated.
     document_fetched_at = models.DateTimeField(null=True, blank=True)
+    # --- High-assurance clients (RFC 7523, RFC 9126, RFC 9101, RFC 9449, FAPI 2.0) ----------
+    #: RFC 7591 §2: the client's public keys, inline (a JWK Set) or by reference (https).
+    #: Read through ``oauth.client_keys``; never both.
+    jwks = models.JSONField(null=True, blank=True)
+    jwks_uri = models.CharField(max_length=2000, blank=True, default="")
+    #: OIDC Registration §2: the one JWS alg this client signs assertions with ("" = any
+    #: alg its profile allows).
+    token_endpoint_auth_signing_alg = models.CharField(max_length=8, blank=True, default="")
+    #: ``client_secret_jwt`` needs the secret itself (HS256 key, RFC 7523 §2.2): kept only for
+    #: such clients, encrypted at rest like signing keys (``oauth.signing.encryption``).
+    secret_ciphertext = models.TextField(blank=True, default="")
+    #: OIDC Registration §2 / RFC 9101 §10.5: "" = request objects not accepted from this
+    #: client (``request_not_supported``); otherwise the JWS alg they must be signed with.
+    request_object_signing_alg = models.CharField(max_length=8, blank=True, default="")
+    #: RFC 9126 §6: this client's authorization requests must come through PAR.
+    require_pushed_authorization_requests = models.BooleanField(default=False)
+    #: RFC 9449 §5.2: this client's access tokens must be DPoP-bound.
+    dpop_bound_access_tokens = models.BooleanField(default=False)
+    #: "" = the tenant's profile; "fapi2" = FAPI 2.0 for this client even if not the tenant's.
+    security_profile = models.CharField(
+        max_length=16, choices=SecurityProfile.choices, default="", blank=True
+    )
+    #: OIDC Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed ("" = none).
+    backchannel_logout_uri = models.CharField(max_length=2000, blank=True, default="")
+    backchannel_logout_session_required = models.BooleanField(default=False)
+    #: RFC 8693: audiences/resources this client may request when exchanging tokens (with
+    #: the token-exchange grant type registered); empty = any audience the subject token had.
+    token_exchange_audiences = _strings()
     disabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

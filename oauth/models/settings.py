@@ -56,6 +56,12 @@ class IssuerSettings(models.Model):
     rate_limit_client_ip_auth_failures = models.PositiveIntegerField(
         null=True, blank=True, help_text="failed authentications per client_id and IP"
     )
+    # RFC 9126 §5: every client's authorization requests must come through PAR.
+    require_pushed_authorization_requests = models.BooleanField(default=False)
+    # "" or "fapi2": the FAPI 2.0 Security Profile for every client (oauth.security_profile).
+    security_profile = models.CharField(
+        max_length=16, choices=Client.SecurityProfile.choices, default="", blank=True
+    )
 
     class Meta:
         verbose_name = "issuer settings"

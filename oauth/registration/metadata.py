@@ -19,6 +19,7 @@ from authlib.oauth2.rfc7591 import (
     InvalidSoftwareStatementError,
 )
 
+from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_metadata import ClientError, ClientMetadata
 from oauth.grants.errors import safe_text
 from oauth.models import Client, InitialAccessToken, IssuerSettings, RegistrationPolicy
@@ -213,10 +214,10 @@ def registration_from_json(
             "A client identified by its metadata document has no secret: its "
             "token_endpoint_auth_method must be none."
         )
-    if auth_method not in Client.AuthMethod.values:
+    if auth_method not in TOKEN_ENDPOINT_AUTH_METHODS:
         raise _metadata_error(
             f"token_endpoint_auth_method {auth_method} is not supported; use "
-            f"{', '.join(Client.AuthMethod.values)}."
+            f"{', '.join(TOKEN_ENDPOINT_AUTH_METHODS)}."
         )
     application_type = body.get("application_type") or _inferred_application_type(redirect_uris)
     scope = body.get("scope")

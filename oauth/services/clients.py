@@ -38,6 +38,16 @@ def client_snapshot(client: Client) -> dict:
         "id_token_alg": client.id_token_signed_response_alg,
         "can_introspect": client.can_introspect,
         "disabled": client.disabled,
+        "jwks_kids": [key.get("kid") for key in (client.jwks or {}).get("keys", [])],
+        "jwks_uri": client.jwks_uri,
+        "auth_signing_alg": client.token_endpoint_auth_signing_alg,
+        "request_object_alg": client.request_object_signing_alg,
+        "require_par": client.require_pushed_authorization_requests,
+        "dpop_bound": client.dpop_bound_access_tokens,
+        "security_profile": client.security_profile,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
+        "exchange_audiences": list(client.token_exchange_audiences),
     }
 
 
@@ -57,6 +67,16 @@ def _apply(client: Client, metadata: ClientMetadata) -> None:
     client.post_logout_redirect_uris = metadata.post_logout_redirect_uris
     client.id_token_signed_response_alg = metadata.id_token_signed_response_alg
     client.can_introspect = metadata.can_introspect
+    client.jwks = metadata.jwks
+    client.jwks_uri = metadata.jwks_uri
+    client.token_endpoint_auth_signing_alg = metadata.token_endpoint_auth_signing_alg
+    client.request_object_signing_alg = metadata.request_object_signing_alg
+    client.require_pushed_authorization_requests = metadata.require_pushed_authorization_requests
+    client.dpop_bound_access_tokens = metadata.dpop_bound_access_tokens
+    client.security_profile = metadata.security_profile
+    client.backchannel_logout_uri = metadata.backchannel_logout_uri
+    client.backchannel_logout_session_required = metadata.backchannel_logout_session_required
+    client.token_exchange_audiences = metadata.token_exchange_audiences
 
 
 def _audit(action: str, client: Client, changes: dict) -> None:

@@ -1,0 +1,65 @@
+"""``oauth.security_profile``: the stricter of the tenant's and the client's profile."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.factories import make_client
+
+pytestmark = pytest.mark.django_db
+
+
+def _row(client):
+    from oauth.models import Client
+
+    with client.tenant.context():
+        return Client.objects.get(pk=client.pk)
+
+
+def test_plain_profile_follows_the_client_and_tenant_switches(tenant_a):
+    from oauth.models import IssuerSettings
+    from oauth.security_profile import requirements
+
+    plain = _row(make_client(tenant_a))
+    strict = _row(
+        make_client(
+            tenant_a, require_pushed_authorization_requests=True, dpop_bound_access_tokens=True
+        )
+    )
+    with tenant_a.context():
+        assert requirements(plain).par_required is False
+        assert requirements(plain).dpop_required is False
+        assert "RS256" in requirements(plain).signing_algs
+        assert requirements(strict).par_required and requirements(strict).dpop_required
+        IssuerSettings.objects.update_or_create(
+            pk=IssuerSettings.load().pk, defaults={"require_pushed_authorization_requests": True}
+        )
+        from oauth.selectors import clear_issuer_policy_cache
+
+        clear_issuer_policy_cache()
+        assert requirements(plain).par_required is True
+
+
+def test_fapi2_from_the_client_or_the_tenant_and_never_loosened(tenant_a, tenant_b):
+    from oauth.models import IssuerSettings
+    from oauth.security_profile import FAPI2, requirements
+    from oauth.selectors import clear_issuer_policy_cache
+
+    fapi_client = _row(make_client(tenant_a, security_profile=FAPI2))
+    plain = _row(make_client(tenant_a))
+    with tenant_a.context():
+        needs = requirements(fapi_client)
+        assert needs.fapi2 and needs.par_required and needs.dpop_required
+        assert needs.auth_methods == ("private_key_jwt",)
+        assert "RS256" not in needs.signing_algs and "PS256" in needs.signing_algs
+        assert needs.max_code_lifetime == 60 and needs.response_types == ("code",)
+        assert not requirements(plain).fapi2
+        row = IssuerSettings.load()
+        row.security_profile = FAPI2
+        row.save()
+        clear_issuer_policy_cache()
+        assert requirements(plain).fapi2
+    # The other tenant is untouched.
+    with tenant_b.context():
+        clear_issuer_policy_cache()
+        assert not requirements(_row(make_client(tenant_b))).fapi2
