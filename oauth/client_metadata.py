@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from kernel.errors import DomainError
 from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
-from oauth.grant_types import GRANT_TYPES
+from oauth.grant_types import GRANT_TYPES, TOKEN_EXCHANGE
 from oauth.models import Client, IssuerSettings, SigningKey
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -263,6 +263,31 @@ class ClientMetadata:
         )
 
         self._check_keys()
+        self._check_token_exchange()
+
+    def _check_token_exchange(self) -> None:
+        """RFC 8693: only confidential clients exchange tokens (the grant authenticates the
+        client); ``token_exchange_audiences`` are the audiences or resources (RFC 8693 §2.1)
+        it may request beyond the subject token's own, and need the grant type."""
+        if self.is_public and TOKEN_EXCHANGE in self.grant_types:
+            raise ClientError(
+                "a public client (auth method none) cannot use token exchange",
+                field="grant_types",
+            )
+        audiences = _unique(self.token_exchange_audiences)
+        for audience in audiences:
+            if len(audience) > 500 or not _SCOPE_TOKEN.match(audience):
+                raise ClientError(
+                    f"token exchange audience {audience[:60]!r} must be 1-500 printable "
+                    "characters without spaces (a URI or a logical name)",
+                    field="token_exchange_audiences",
+                )
+        if audiences and TOKEN_EXCHANGE not in self.grant_types:
+            raise ClientError(
+                "token exchange audiences are only used with the token-exchange grant type",
+                field="token_exchange_audiences",
+            )
+        object.__setattr__(self, "token_exchange_audiences", audiences)
 
     def _check_keys(self) -> None:
         """RFC 7591 §2: ``jwks`` and ``jwks_uri`` are exclusive; a set holds public keys only

@@ -3,4 +3,12 @@
 metrics labels read. A test ties it to the grants registered on the server. No model imports
 here: the composition reads it while the app registry is still loading."""
 
-GRANT_TYPES: tuple[str, ...] = ("authorization_code", "client_credentials", "refresh_token")
+#: RFC 8693 §2.1: OAuth 2.0 Token Exchange.
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+
+GRANT_TYPES: tuple[str, ...] = (
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    TOKEN_EXCHANGE,
+)

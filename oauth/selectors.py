@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from dataclasses import dataclass
 
 from django.db import connection
@@ -370,6 +371,9 @@ def _presented_row(values: tuple) -> Token:
             attnames = [related._meta.get_field(f).attname for f in fields]
             setattr(row, name, related.from_db(connection.alias, attnames, part))
     row.confirmed = bool(values[offset])
+    # jsonb comes from a raw cursor as text, and Model.from_db applies no field converters.
+    if isinstance(row.act, str):
+        row.act = json.loads(row.act)
     return row
 
 

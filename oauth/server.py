@@ -22,7 +22,14 @@ from django.http import HttpResponse
 
 from oauth import client_auth, selectors
 from oauth.client_auth import ClientAuthenticationFailed
-from oauth.grants import authorization_code, client_credentials, endpoints, pkce, refresh_token
+from oauth.grants import (
+    authorization_code,
+    client_credentials,
+    endpoints,
+    pkce,
+    refresh_token,
+    token_exchange,
+)
 from oauth.grants.errors import TemporarilyUnavailableError
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
@@ -63,6 +70,8 @@ class GatehouseAuthorizationServer(AuthorizationServer):
             row = authorization_code.save_token(token, request)
         elif request.refresh_token is not None:
             row = refresh_token.save_token(token, request)
+        elif request.payload.grant_type == token_exchange.TokenExchangeGrant.GRANT_TYPE:
+            row = token_exchange.save_token(token, request)
         else:
             row = client_credentials.save_token(token, request)
         token_issued.send(
@@ -157,5 +166,6 @@ server.register_client_auth_method(client_auth.NONE, client_auth.authenticate_no
 server.register_grant(client_credentials.ClientCredentialsGrant)
 server.register_grant(authorization_code.AuthorizationCodeGrant, CODE_GRANT_EXTENSIONS)
 server.register_grant(refresh_token.RefreshTokenGrant)
+server.register_grant(token_exchange.TokenExchangeGrant)
 server.register_endpoint(endpoints.RevocationEndpoint)
 server.register_endpoint(endpoints.IntrospectionEndpoint)

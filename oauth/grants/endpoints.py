@@ -122,6 +122,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             payload["sub"] = str(row.user_id)
         if row.audience:
             payload["aud"] = row.audience
+        if row.act:
+            payload["act"] = row.act  # RFC 8693 §4.1, §2.2.1: a token issued by delegation
         return payload
 
     def create_endpoint_response(self, request):

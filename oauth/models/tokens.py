@@ -55,6 +55,9 @@ class Token(TokenMixin, models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)  # rotated out by a refresh
     revoked_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(db_index=True)
+    #: RFC 8693 §4.1: the ``act`` claim of a token issued by delegation (token exchange with
+    #: an actor token), the current actor outermost; None for every other token.
+    act = models.JSONField(null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["client", "-issued_at"], name="oauth_token_client_issued")]

@@ -161,11 +161,13 @@ def build_jwt_access_token(
     expires_in: int,
     auth_time: datetime | int | None = None,
     now: int | None = None,
+    act: dict | None = None,
 ) -> tuple[str, str]:
     """An RFC 9068 access token and its ``jti``, signed RS256 with the tenant's key.
 
     ``sub`` is the user's UUID for user grants and the client_id for client credentials
-    (RFC 9068 §2.2); ``aud`` is ``audience`` as ``access_token_audience`` resolved it.
+    (RFC 9068 §2.2); ``aud`` is ``audience`` as ``access_token_audience`` resolved it;
+    ``act`` is the delegation chain of a token issued by token exchange (RFC 8693 §4.1).
     """
     now = int(time.time()) if now is None else now
     jti = secrets.token_urlsafe(JTI_BYTES)
@@ -182,4 +184,6 @@ def build_jwt_access_token(
         claims["scope"] = scope
     if user is not None and auth_time is not None:
         claims["auth_time"] = _timestamp(auth_time)
+    if act:
+        claims["act"] = act
     return sign_jwt(claims, typ=ACCESS_TOKEN_TYP), jti

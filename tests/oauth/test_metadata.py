@@ -21,6 +21,7 @@ def test_metadata_lists_every_endpoint_of_this_tenant(tenant):
         "authorization_code",
         "client_credentials",
         "refresh_token",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
     assert doc["response_types_supported"] == ["code"]
     assert doc["response_modes_supported"] == ["query"]

@@ -143,6 +143,11 @@ class ClientEditForm(MetadataForm):
         label="ID token signing algorithm", choices=SigningKey.Alg.choices
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
+    token_exchange_audiences = _lines_field(
+        "Token exchange audiences (RFC 8693)",
+        "audiences or resources this client may request by token exchange, beyond the "
+        "subject token's own; one per line",
+    )
 
     @classmethod
     def for_client(cls, client: Client, data=None) -> "ClientEditForm":
@@ -161,6 +166,7 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": client.refresh_token_lifetime,
             "id_token_signed_response_alg": client.id_token_signed_response_alg,
             "can_introspect": client.can_introspect,
+            "token_exchange_audiences": "\n".join(client.token_exchange_audiences),
         }
         return cls(data, initial=initial)
 
@@ -181,6 +187,7 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": data["refresh_token_lifetime"],
             "id_token_signed_response_alg": data["id_token_signed_response_alg"],
             "can_introspect": data["can_introspect"],
+            "token_exchange_audiences": _lines(data["token_exchange_audiences"]),
         }
 
 

@@ -71,6 +71,13 @@ class Command(OperatorCommand):
             default=SigningKey.Alg.RS256,
             help="id_token_signed_response_alg (OIDC Registration 2)",
         )
+        parser.add_argument(
+            "--token-exchange-audience",
+            action="append",
+            dest="token_exchange_audiences",
+            help="audience or resource the client may request by token exchange (RFC 8693); "
+            "repeatable",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -91,6 +98,7 @@ class Command(OperatorCommand):
                 access_token_format=options["access_token_format"],
                 post_logout_redirect_uris=options["post_logout_redirect_uris"],
                 id_token_signed_response_alg=options["id_token_alg"],
+                token_exchange_audiences=options["token_exchange_audiences"],
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}

@@ -35,6 +35,7 @@ def test_discovery_document_is_valid_and_names_this_tenant(tenant):
         "authorization_code",
         "client_credentials",
         "refresh_token",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
     assert {"openid", "profile", "email"} <= set(doc["scopes_supported"])
     assert {"sub", "email", "email_verified", "preferred_username"} <= set(doc["claims_supported"])

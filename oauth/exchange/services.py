@@ -1,0 +1,46 @@
+"""Writes of token exchange (RFC 8693): the issued access token and its audit row, together."""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+
+from kernel.audit.services import audit_record
+from oauth.models import Client, Token
+from oauth.services.tokens import token_row
+
+#: The audit action of every exchange.
+EXCHANGED = "token.exchanged"
+
+
+@transaction.atomic
+def exchanged_token_issue(
+    *,
+    client: Client,
+    token: dict,
+    user_id,
+    audience: str,
+    act: dict | None,
+    jti: str | None,
+    record: dict,
+) -> Token:
+    """Store the access token issued by an exchange (RFC 8693 §2.2.1: no refresh token) for
+    ``client``, standing for ``user_id``, with its ``act`` chain (§4.1), and audit it.
+
+    Only the token's digest is stored (DESIGN.md §3). ``record`` is what the audit row says
+    of the exchange: who the subject and the actor are, the audience and scope, never a
+    token value (the audit log also redacts any member named like a credential).
+    """
+    row = token_row(
+        client=client, token=token, now=timezone.now(), user_id=user_id, audience=audience, jti=jti
+    )
+    row.act = act
+    row.save(force_insert=True)
+    audit_record(
+        action=EXCHANGED,
+        object_type="client",
+        object_id=client.client_id,
+        object_label=client.name,
+        changes=record,
+    )
+    return row
