@@ -56,6 +56,7 @@ class ExchangedToken:
     an access token, a partial row: its ``pk`` and ``is_active``).
     ``audience`` is "" when the token has none usable as an access token's (an id_token's
     ``aud`` is a client_id, RFC 9068 §4). ``act`` is its delegation chain (RFC 8693 §4.1).
+    ``family_id`` is the grant family of a user's access token (None for an id_token).
     """
 
     kind: str
@@ -65,6 +66,7 @@ class ExchangedToken:
     audience: str
     expires_at: datetime
     act: dict | None
+    family_id: int | None = None
 
 
 def _refused(name: str, token_type: str) -> InvalidGrantError:
@@ -114,6 +116,7 @@ def _access_token(value: str, issuer: str) -> ExchangedToken | None:
         audience=row.audience,
         expires_at=row.access_expires_at,
         act=row.act,
+        family_id=row.family_id,
     )
 
 

@@ -22,10 +22,16 @@ def exchanged_token_issue(
     audience: str,
     act: dict | None,
     jti: str | None,
+    family_id: int | None,
     record: dict,
 ) -> Token:
     """Store the access token issued by an exchange (RFC 8693 §2.2.1: no refresh token) for
     ``client``, standing for ``user_id``, with its ``act`` chain (§4.1), and audit it.
+
+    The token joins the grant family of its subject token (``family_id``), so revoking the
+    user's grant (refresh reuse, revocation of its refresh token, RFC 9700 §4.14.2) also
+    revokes every token exchanged from it; it is never rotated (it has no refresh token),
+    and ends before its subject token, so it never outlives the family's purge.
 
     Only the token's digest is stored (DESIGN.md §3). ``record`` is what the audit row says
     of the exchange: who the subject and the actor are, the audience and scope, never a
@@ -35,6 +41,7 @@ def exchanged_token_issue(
         client=client, token=token, now=timezone.now(), user_id=user_id, audience=audience, jti=jti
     )
     row.act = act
+    row.family_id = family_id
     row.save(force_insert=True)
     audit_record(
         action=EXCHANGED,

@@ -34,7 +34,8 @@ Policy, per client:
 
 Which subject and actor tokens are accepted: ``oauth.exchange.selectors``. The issued token is
 stored like any other (digest only, its client the exchanging one, ``act`` in ``Token.act``
-for introspection) and every exchange is audited (``oauth.exchange.services``).
+for introspection), in the grant family of its subject token, so revoking the user's grant
+revokes what was exchanged from it; every exchange is audited (``oauth.exchange.services``).
 """
 
 from __future__ import annotations
@@ -262,6 +263,7 @@ def save_token(token: dict, request) -> Token:
         audience=exchange.audience,
         act=exchange.act,
         jti=jti,
+        family_id=exchange.subject.family_id,
         record={
             "subject": exchange.subject.sub,
             "subject_type": exchange.subject.kind,

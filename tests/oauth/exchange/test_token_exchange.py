@@ -28,6 +28,7 @@ from tests.support.factories import (
     revoke,
     user_tokens,
 )
+from tests.support.secrets import remember_secret
 
 pytestmark = pytest.mark.django_db
 
@@ -263,9 +264,42 @@ def test_an_id_token_is_exchanged_by_the_client_it_was_issued_to(tenant_a, tenan
     assert_error(exchange(tenant_a, other, id_token, ID_TOKEN), 400, "invalid_grant")
     assert_error(exchange(tenant_a, web, id_token, ACCESS), 400, "invalid_grant")
     assert_error(exchange(tenant_a, web, tokens["access_token"], ID_TOKEN), 400, "invalid_grant")
+    # One that has expired, or names another issuer, though signed with this tenant's key.
+    for age, issuer in ((7200, tenant_a.issuer), (0, "https://elsewhere.example.com")):
+        forged = _signed_id_token(tenant_a, web, user, issuer=issuer, age=age)
+        assert_error(exchange(tenant_a, web, forged, ID_TOKEN), 400, "invalid_grant")
     web_b, _, tokens_b = _user_token(tenant_b, scope="openid api", grant_types=grants)
     assert_error(exchange(tenant_a, web, tokens_b["id_token"], ID_TOKEN), 400, "invalid_grant")
     assert exchange(tenant_b, web_b, tokens_b["id_token"], ID_TOKEN).status_code == 200
+
+
+def _signed_id_token(tenant, web, user, *, issuer: str, age: int) -> str:
+    """An id_token of ``user`` for ``web`` issued ``age`` seconds ago, signed by ``tenant``."""
+    import time
+
+    from oauth.models import Client
+    from oauth.oidc.tokens import id_token_claims
+    from oauth.signing.jws import sign_jwt
+
+    with tenant.context():
+        client = Client.objects.get(client_id=web.client_id)
+        claims = id_token_claims(
+            issuer=issuer, client=client, user=user, auth_time=0, now=int(time.time()) - age
+        )
+        return remember_secret(sign_jwt(claims))
+
+
+def test_revoking_the_users_grant_revokes_what_was_exchanged_from_it(tenant_a):
+    web, _, tokens = _user_token(tenant_a)
+    service = make_exchanger(tenant_a)
+    hop1 = exchanged(tenant_a, service, tokens["access_token"])
+    hop2 = exchanged(tenant_a, service, hop1["access_token"])
+    assert _introspected(tenant_a, hop2["access_token"])["active"] is True
+    # RFC 7009 §2.1: revoking the refresh token revokes the grant, exchanged tokens included.
+    assert revoke(tenant_a, web, tokens["refresh_token"]).status_code == 200
+    for body in (hop1, hop2):
+        assert _introspected(tenant_a, body["access_token"]) == {"active": False}
+    assert_error(exchange(tenant_a, service, hop1["access_token"]), 400, "invalid_grant")
 
 
 def test_malformed_exchanges_are_invalid_request(tenant_a):
