@@ -84,6 +84,16 @@ def test_impersonation_issues_a_token_for_the_subject_user(tenant):
     assert info["active"] is True and info["sub"] == str(user.pk)
     assert info["client_id"] == service.client_id and info["scope"] == "api read"
     assert "act" not in info
+    # Other grants' tokens carry no act: SQL NULL, not a JSON null.
+    from kernel import credentials
+    from oauth.models import Token
+
+    own = client_credentials_token(tenant, service)["access_token"]
+    assert "act" not in _introspected(tenant, own)
+    with tenant.context():
+        assert Token.objects.filter(
+            access_digest=credentials.digest(own), act__isnull=True
+        ).exists()
 
 
 @pytest.mark.parametrize("token_format", ["opaque", "jwt"])
