@@ -70,7 +70,7 @@ class ExchangedToken:
 
 
 def _refused(name: str, token_type: str) -> InvalidGrantError:
-    kind = "access token" if token_type == ACCESS_TOKEN_TYPE else "id_token"
+    kind = {ACCESS_TOKEN_TYPE: "access token", ID_TOKEN_TYPE: "id_token"}[token_type]
     return InvalidGrantError(
         f"The {name} is not an active {kind} of this issuer: it is unknown, expired or "
         "revoked, or it was issued by another issuer or to another client."
@@ -81,18 +81,15 @@ def exchanged_token(*, value: str, token_type: str, issuer: str, client: Client,
     """The ``ExchangedToken`` of ``value`` presented as ``token_type`` in parameter ``name``
     (``subject_token`` or ``actor_token``) to ``client``; ``invalid_grant`` if refused.
     ``token_type`` is one of ``oauth.exchange.ACCEPTED_TOKEN_TYPES``."""
-    if token_type == ACCESS_TOKEN_TYPE:
-        found = _access_token(value, issuer)
-    elif token_type == ID_TOKEN_TYPE:
-        found = _id_token(value, issuer, client)
-    else:
+    if token_type not in _READERS:
         raise ValueError(f"unsupported token type {token_type!r}")
+    found = _READERS[token_type](value, issuer, client)
     if found is None:
         raise _refused(name, token_type)
     return found
 
 
-def _access_token(value: str, issuer: str) -> ExchangedToken | None:
+def _access_token(value: str, issuer: str, client: Client) -> ExchangedToken | None:
     if jws.unverified_header(value) is not None:
         try:
             claims = jws.verify_jwt(value, typ=ACCESS_TOKEN_TYP)
@@ -148,6 +145,9 @@ def _id_token(value: str, issuer: str, client: Client) -> ExchangedToken | None:
         expires_at=expires_at,
         act=act if isinstance(act, dict) else None,
     )
+
+
+_READERS = {ACCESS_TOKEN_TYPE: _access_token, ID_TOKEN_TYPE: _id_token}
 
 
 def _active_user(sub):

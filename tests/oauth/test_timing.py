@@ -40,6 +40,14 @@ REVIEWED = {
     "self.id_token_signed_response_alg not in SigningKey.Alg.values",
     # two fields the same user typed into one form (password and confirmation)
     "data['password'] != data['confirm']",
+    # public identifiers: auth-method names, grant and token type URNs (RFC 8693 §3)
+    "self.auth_method not in TOKEN_ENDPOINT_AUTH_METHODS",
+    "auth_method not in TOKEN_ENDPOINT_AUTH_METHODS",
+    "TOKEN_EXCHANGE in self.grant_types",
+    "TOKEN_EXCHANGE not in self.grant_types",
+    "token_type not in ACCEPTED_TOKEN_TYPES",
+    "requested not in ISSUED_TOKEN_TYPES",
+    "token_type not in _READERS",
 }
 #: Tries per user in the login timing test; medians of interleaved runs.
 TRIES = 11
