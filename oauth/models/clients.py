@@ -119,7 +119,8 @@ class Client(ClientMixin, models.Model):
     backchannel_logout_uri = models.CharField(max_length=2000, blank=True, default="")
     backchannel_logout_session_required = models.BooleanField(default=False)
     #: RFC 8693: audiences/resources this client may request when exchanging tokens (with
-    #: the token-exchange grant type registered); empty = any audience the subject token had.
+    #: the token-exchange grant type registered), beyond the subject token's own; empty =
+    #: only the subject token's own (``oauth.grants.token_exchange``).
     token_exchange_audiences = _strings()
     disabled = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
