@@ -3,4 +3,12 @@
 metrics labels read. A test ties it to the grants registered on the server. No model imports
 here: the composition reads it while the app registry is still loading."""
 
-GRANT_TYPES: tuple[str, ...] = ("authorization_code", "client_credentials", "refresh_token")
+#: RFC 8628 §3.4 (``authlib.oauth2.rfc8628.DEVICE_CODE_GRANT_TYPE``).
+DEVICE_CODE = "urn:ietf:params:oauth:grant-type:device_code"
+
+GRANT_TYPES: tuple[str, ...] = (
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    DEVICE_CODE,
+)

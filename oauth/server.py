@@ -22,6 +22,8 @@ from django.http import HttpResponse
 
 from oauth import client_auth, selectors
 from oauth.client_auth import ClientAuthenticationFailed
+from oauth.device import endpoint as device_endpoint
+from oauth.device import grant as device_code
 from oauth.grants import authorization_code, client_credentials, endpoints, pkce, refresh_token
 from oauth.grants.errors import TemporarilyUnavailableError
 from oauth.grants.tokens import generate_bearer_token
@@ -63,6 +65,8 @@ class GatehouseAuthorizationServer(AuthorizationServer):
             row = authorization_code.save_token(token, request)
         elif request.refresh_token is not None:
             row = refresh_token.save_token(token, request)
+        elif request.payload.grant_type == device_code.GRANT_TYPE:
+            row = device_code.save_token(token, request)
         else:
             row = client_credentials.save_token(token, request)
         token_issued.send(
@@ -157,5 +161,7 @@ server.register_client_auth_method(client_auth.NONE, client_auth.authenticate_no
 server.register_grant(client_credentials.ClientCredentialsGrant)
 server.register_grant(authorization_code.AuthorizationCodeGrant, CODE_GRANT_EXTENSIONS)
 server.register_grant(refresh_token.RefreshTokenGrant)
+server.register_grant(device_code.DeviceCodeGrant, [device_code.DeviceOpenIDToken()])
 server.register_endpoint(endpoints.RevocationEndpoint)
 server.register_endpoint(endpoints.IntrospectionEndpoint)
+server.register_endpoint(device_endpoint.DeviceAuthorizationEndpoint)
