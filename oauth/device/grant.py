@@ -22,6 +22,7 @@ from authlib.oauth2.rfc8628 import DeviceCodeGrant as _DeviceCodeGrant
 from authlib.oidc.core.grants import OpenIDToken as _OpenIDToken
 from django.utils import timezone
 
+from oauth import selectors as oauth_selectors
 from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.device import selectors, services
 from oauth.grants import resources, tokens
@@ -44,7 +45,8 @@ class DeviceCodeGrant(_DeviceCodeGrant):
         ``invalid_grant``), never checks RFC 8707 ``resource``, and leaves the decision to
         ``query_user_grant``/``should_slow_down`` hooks that cannot enforce the interval
         atomically. Here, in order: the client, the device code, its expiry (§3.5
-        ``expired_token``), a replay of a redeemed one (its family revoked), the user's
+        ``expired_token``), a redeemed one (past the tenant's reuse window a replay, which
+        revokes its family), the user's
         denial (``access_denied``), and for a pending one the polling interval, enforced in
         one conditional UPDATE (``slow_down``, else ``authorization_pending``)."""
         request = self.request
@@ -61,7 +63,10 @@ class DeviceCodeGrant(_DeviceCodeGrant):
             raise InvalidGrantError("The device code is invalid.")
         state = DeviceAuthorization.State
         if row.state == state.CONSUMED:
-            services.device_code_replayed(authorization_id=row.pk)
+            services.device_code_replayed(
+                authorization_id=row.pk,
+                reuse_window=oauth_selectors.issuer_policy(fresh=True).refresh_reuse_window,
+            )
             raise InvalidGrantError("The device code was already used.")
         if row.expires_at <= timezone.now():
             raise ExpiredTokenError(

@@ -147,7 +147,7 @@ def device_authorization_poll(*, authorization_id: int) -> bool:
 
 class Redemption(enum.Enum):
     ISSUED = "issued"
-    REPLAYED = "replayed"
+    RACE_LOST = "race_lost"
     NOT_APPROVED = "not_approved"
     EXPIRED = "expired"
 
@@ -173,8 +173,10 @@ def device_authorization_redeem(
     row = DeviceAuthorization.objects.select_for_update().get(pk=authorization_id)
     now = timezone.now()
     if row.state == DeviceAuthorization.State.CONSUMED:
-        _replayed(row, client)
-        return RedemptionResult(Redemption.REPLAYED)
+        # Approved when the caller read it, consumed now: a concurrent poll won. A lost race
+        # revokes nothing (the winner keeps its tokens); a later replay does (the grant's
+        # ``validate_token_request`` sees the code consumed: ``device_code_replayed``).
+        return RedemptionResult(Redemption.RACE_LOST)
     if row.state != DeviceAuthorization.State.APPROVED:
         return RedemptionResult(Redemption.NOT_APPROVED)
     if row.expires_at <= now:
@@ -206,19 +208,21 @@ def device_authorization_redeem(
 
 
 @transaction.atomic
-def device_code_replayed(*, authorization_id: int) -> None:
-    """A consumed device code was presented again: revoke what it started (as a replayed
-    authorization code does, RFC 6749 §4.1.2) and audit it."""
+def device_code_replayed(*, authorization_id: int, reuse_window: int) -> bool:
+    """A consumed device code was presented again. Within ``reuse_window`` seconds of its
+    redemption it is a concurrent poll that lost (a device that sent two at once): nothing
+    is revoked, as for a refresh token (DESIGN.md §3). Later it is a replay: what the code
+    started is revoked (as for a replayed authorization code, RFC 6749 §4.1.2) and audited.
+    Returns whether it was a replay."""
     row = DeviceAuthorization.objects.select_for_update().get(pk=authorization_id)
-    _replayed(row, Client.objects.get(pk=row.client_id))
-
-
-def _replayed(row: DeviceAuthorization, client: Client) -> None:
+    if row.consumed_at and timezone.now() - row.consumed_at <= timedelta(seconds=reuse_window):
+        return False
     if row.family_id is not None:
         family_revoke(family_id=row.family_id, reason="device code replayed")
     security_event_record(
         action="security.device_code_replayed",
-        client=client,
+        client=Client.objects.get(pk=row.client_id),
         family_id=row.family_id,
         user_id=row.user_id,
     )
+    return True

@@ -11,6 +11,7 @@ from django.utils import timezone
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from kernel.audit.models import AuditEvent
 from oauth.grant_types import DEVICE_CODE
 from oauth.models import DeviceAuthorization, Token
 from tests.oauth.device.helpers import (
@@ -122,11 +123,24 @@ def test_end_to_end_with_refresh_and_id_token(tenant):
     assert refreshed.status_code == 200, refreshed.content
     remember_tokens(refreshed.json())
 
-    # Single use: the device code again is invalid_grant and revokes what it started.
-    again = poll(tenant, client, data["device_code"])
-    assert_error(again, 400, "invalid_grant")
+    # Single use: the device code again is invalid_grant. At once, it is a poll that lost a
+    # race and revokes nothing; past the reuse window it is a replay and revokes the grant.
+    assert_error(poll(tenant, client, data["device_code"]), 400, "invalid_grant")
+    assert active(tenant, refreshed.json()["access_token"])
+    with tenant.context():
+        DeviceAuthorization.objects.filter(pk=_latest(tenant).pk).update(
+            consumed_at=timezone.now() - timedelta(minutes=1)
+        )
+    assert_error(poll(tenant, client, data["device_code"]), 400, "invalid_grant")
     assert not active(tenant, refreshed.json()["access_token"])
     assert _latest(tenant).state == "consumed"
+    with tenant.context():
+        assert AuditEvent.objects.filter(
+            action="security.device_code_replayed", object_id=client.client_id
+        ).exists()
+        assert AuditEvent.objects.filter(
+            action="device.approved", object_id=client.client_id
+        ).exists()
 
 
 def test_a_confidential_client_authenticates_with_its_registered_method(tenant):
