@@ -349,3 +349,38 @@ def test_tenants_are_walls(tenant_a, tenant_b, settings):
     assert ok.status_code == 200, ok.content
     remember_tokens(ok.json())
     assert _row(tenant_a, pk=_latest(tenant_a).pk).state == "consumed"
+
+
+def test_the_pages_carry_the_tenants_branding_and_refuse_framing(tenant_a, tenant_b):
+    from oauth.services.branding import branding_update
+
+    with tenant_a.context():
+        branding_update(display_name="Alpha Identity", primary_colour="#c81e3c")
+    page = tenant_a.client().get("/device")
+    assert page.status_code == 200
+    assert b"Alpha Identity" in page.content and b"#c81e3c" in page.content
+    assert page["Content-Security-Policy"] == "frame-ancestors 'none'"
+    assert "no-store" in page["Cache-Control"]
+    assert b"Alpha Identity" not in tenant_b.client().get("/device").content
+
+
+@pytest.mark.parametrize(
+    "typed", ["", "B" * 40, "BBBB-BBB", "AEIO-UAEI", "ßççç-çççç", "BBBB\x00BBBB", "<script>"]
+)
+def test_odd_codes_get_a_readable_page_never_a_500(tenant_a, typed):
+    response = enter_code(tenant_a.client(), typed)
+    assert response.status_code == 400
+    assert b"not known" in response.content and b"<script>" not in response.content
+
+
+def test_a_disabled_client_can_neither_start_nor_be_approved(tenant_a):
+    from oauth.models import Client
+
+    client = make_device_client(tenant_a, name="Soon disabled")
+    data = started(tenant_a, client)
+    with tenant_a.context():
+        Client.objects.filter(pk=client.pk).update(disabled=True)
+    page = enter_code(signed_in(tenant_a, make_user(tenant_a)), data["user_code"])
+    assert page.status_code == 400 and b"disabled" in page.content
+    assert_error(start(tenant_a, client), 401, "invalid_client")
+    assert_error(poll(tenant_a, client, data["device_code"]), 401, "invalid_client")
