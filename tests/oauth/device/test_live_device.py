@@ -124,6 +124,8 @@ def test_a_device_gets_tokens_once_the_user_allows_in_a_browser(gatehouse_server
     keys = jwk.JWKSet.from_json(requests.get(meta["jwks_uri"], timeout=10).text)
     claims = json.loads(jwt.JWT(jwt=tokens["id_token"], key=keys, expected_type="JWS").claims)
     assert claims["iss"] == issuer and claims["aud"] == client.client_id
+    # How the approving user signed in (RFC 8176), and no nonce: the request had none.
+    assert claims["amr"] == ["pwd"] and "acr" in claims and "nonce" not in claims
     userinfo = requests.get(
         f"{issuer}/oauth/userinfo",
         headers={"Authorization": f"Bearer {tokens['access_token']}"},
