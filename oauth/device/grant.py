@@ -44,11 +44,11 @@ class DeviceCodeGrant(_DeviceCodeGrant):
         6749 §5.2: a grant that is invalid or issued to another client is
         ``invalid_grant``), never checks RFC 8707 ``resource``, and leaves the decision to
         ``query_user_grant``/``should_slow_down`` hooks that cannot enforce the interval
-        atomically. Here, in order: the client, the device code, its expiry (§3.5
-        ``expired_token``), a redeemed one (past the tenant's reuse window a replay, which
-        revokes its family), the user's
-        denial (``access_denied``), and for a pending one the polling interval, enforced in
-        one conditional UPDATE (``slow_down``, else ``authorization_pending``)."""
+        atomically. Here, in order: the client, the device code, a redeemed one
+        (``invalid_grant``; past the tenant's reuse window a replay, which revokes its
+        family), its expiry (§3.5 ``expired_token``), the user's denial
+        (``access_denied``), and for a pending one the polling interval, enforced in one
+        conditional UPDATE (``slow_down``, else ``authorization_pending``)."""
         request = self.request
         device_code = request.payload.data.get("device_code")
         if not device_code:
