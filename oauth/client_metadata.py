@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from kernel.errors import DomainError
 from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
-from oauth.grant_types import GRANT_TYPES, TOKEN_EXCHANGE
+from oauth.grant_types import DEVICE_CODE, GRANT_TYPES, TOKEN_EXCHANGE
 from oauth.models import Client, IssuerSettings, SigningKey
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
@@ -212,9 +212,12 @@ class ClientMetadata:
                 field="redirect_uris",
                 web="add at least one redirect URI: the authorization code grant needs one",
             )
-        if "refresh_token" in grant_types and "authorization_code" not in grant_types:
+        if "refresh_token" in grant_types and not {"authorization_code", DEVICE_CODE} & set(
+            grant_types
+        ):
             raise ClientError(
-                "refresh_token is only issued with authorization_code", field="grant_types"
+                "refresh_token is only issued with authorization_code or device_code",
+                field="grant_types",
             )
         if redirect_uris and "authorization_code" not in grant_types:
             raise ClientError(

@@ -450,6 +450,7 @@ METADATA_ENDPOINTS = {
     "introspection_endpoint": "oauth-introspect",
     "jwks_uri": "oauth-jwks",
     "userinfo_endpoint": "oauth-userinfo",
+    "device_authorization_endpoint": "oauth-device-authorization",
 }
 
 #: The grant types the server implements (RFC 6749 §4.1, §4.4, §6): the grants

@@ -30,6 +30,8 @@ from oauth.grants import (
     refresh_token,
     token_exchange,
 )
+from oauth.device import endpoint as device_endpoint
+from oauth.device import grant as device_code
 from oauth.grants.errors import TemporarilyUnavailableError
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
@@ -72,6 +74,8 @@ class GatehouseAuthorizationServer(AuthorizationServer):
             row = refresh_token.save_token(token, request)
         elif request.payload.grant_type == token_exchange.TokenExchangeGrant.GRANT_TYPE:
             row = token_exchange.save_token(token, request)
+        elif request.payload.grant_type == device_code.GRANT_TYPE:
+            row = device_code.save_token(token, request)
         else:
             row = client_credentials.save_token(token, request)
         token_issued.send(
@@ -167,5 +171,7 @@ server.register_grant(client_credentials.ClientCredentialsGrant)
 server.register_grant(authorization_code.AuthorizationCodeGrant, CODE_GRANT_EXTENSIONS)
 server.register_grant(refresh_token.RefreshTokenGrant)
 server.register_grant(token_exchange.TokenExchangeGrant)
+server.register_grant(device_code.DeviceCodeGrant, [device_code.DeviceOpenIDToken()])
 server.register_endpoint(endpoints.RevocationEndpoint)
 server.register_endpoint(endpoints.IntrospectionEndpoint)
+server.register_endpoint(device_endpoint.DeviceAuthorizationEndpoint)

@@ -8,5 +8,6 @@ urlpatterns = [
     path("branding/logo", branding.logo, name="branding-logo"),
     path("", include("oauth.urls_core")),
     path("", include("oauth.registration.urls")),
+    path("", include("oauth.device.urls")),
     path("", include("oauth.urls_oidc")),
 ]

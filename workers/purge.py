@@ -163,13 +163,19 @@ class PurgeKind:
 PURGE_KINDS: tuple[PurgeKind, ...] = (
     PurgeKind("tokens", "oauth.Token", "purge_after", 10_000),
     PurgeKind("authorization_codes", "oauth.AuthorizationCode", "purge_after", 10_000),
+    # RFC 8628 device authorizations: plain rows like codes, far fewer of them.
+    PurgeKind("device_authorizations", "oauth.DeviceAuthorization", "purge_after", 10_000),
     PurgeKind(
         "grant_families",
         "oauth.GrantFamily",
         "purge_after",
         2_000,
         # CASCADE would take a family's live tokens with it: a family goes after its last token.
-        keep_while_referenced_by=("oauth.Token.family", "oauth.AuthorizationCode.family"),
+        keep_while_referenced_by=(
+            "oauth.Token.family",
+            "oauth.AuthorizationCode.family",
+            "oauth.DeviceAuthorization.family",
+        ),
     ),
     PurgeKind("sessions", "sessions.Session", "expire_date", 10_000),
     # The per-user index of sessions (kernel.accounts), once its session is gone: expired

@@ -3,6 +3,7 @@
 from oauth.models.branding import Branding
 from oauth.models.clients import Client
 from oauth.models.codes import AuthorizationCode, Consent
+from oauth.models.devices import DeviceAuthorization
 from oauth.models.keys import SigningKey
 from oauth.models.registration import InitialAccessToken, RegistrationPolicy
 from oauth.models.settings import IssuerSettings
@@ -13,6 +14,7 @@ __all__ = [
     "Branding",
     "Client",
     "Consent",
+    "DeviceAuthorization",
     "GrantFamily",
     "InitialAccessToken",
     "IssuerSettings",

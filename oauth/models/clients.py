@@ -193,7 +193,8 @@ class Client(ClientMixin, models.Model):
         client (RFC 7009 §2.1); introspection requires a confidential client (RFC 7662 §2.1).
         """
         secret_methods = (self.AuthMethod.BASIC, self.AuthMethod.POST)
-        if endpoint == "token":
+        # RFC 8628 §3.1: the device authorization endpoint authenticates as the token one.
+        if endpoint in ("token", "device_authorization"):
             return method == self.token_endpoint_auth_method
         if self.is_public:
             return endpoint == "revocation" and method == self.AuthMethod.NONE

@@ -76,6 +76,16 @@ DEFAULTS: dict[str, Any] = {
         "IP_AUTH_FAILURES": 100,
         "CLIENT_IP_AUTH_FAILURES": 20,
     },
+    # The device authorization grant (oauth.device, RFC 8628): how long a device code and
+    # its user code live, the polling interval a device starts with (slow_down adds 5 s),
+    # and wrong user codes accepted per window per client IP and per tenant (§5.1).
+    "DEVICE_FLOW": {
+        "LIFETIME_SECONDS": 600,
+        "INTERVAL_SECONDS": 5,
+        "IP_GUESSES": 10,
+        "TENANT_GUESSES": 200,
+        "WINDOW_SECONDS": 300,
+    },
     # Self-service account mails (password reset, email verification again): requests per
     # client IP and per target address (or user name) in each window (kernel.accounts).
     "ACCOUNT_MAIL_THROTTLE": {"IP_REQUESTS": 10, "ADDRESS_REQUESTS": 3, "WINDOW_SECONDS": 3600},

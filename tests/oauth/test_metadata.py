@@ -22,7 +22,9 @@ def test_metadata_lists_every_endpoint_of_this_tenant(tenant):
         "client_credentials",
         "refresh_token",
         "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:device_code",
     ]
+    assert doc["device_authorization_endpoint"] == f"{issuer}/oauth/device_authorization"
     assert doc["response_types_supported"] == ["code"]
     assert doc["response_modes_supported"] == ["query"]
     assert doc["code_challenge_methods_supported"] == ["S256"]

@@ -68,6 +68,7 @@ def test_every_endpoint_in_the_metadata_is_described(tenant_a):
         "userinfo_endpoint",
         "jwks_uri",
         "end_session_endpoint",
+        "device_authorization_endpoint",
     ):
         assert urlsplit(metadata[name]).path in paths, name
     for path in (
@@ -126,7 +127,12 @@ EXCLUDED_CHECKS = [schemathesis.checks.positive_data_acceptance]
 #: Kubernetes probes are answered by ``gatehouse.probes`` before routing, for any method.
 PROBES = {"/healthz", "/readyz"}
 
-CLIENT_AUTH_PATHS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect"}
+CLIENT_AUTH_PATHS = {
+    "/oauth/token",
+    "/oauth/revoke",
+    "/oauth/introspect",
+    "/oauth/device_authorization",
+}
 
 
 #: Authorization headers a careless or hostile client sends.

@@ -16,6 +16,7 @@ from tests.workers import seeding
 KINDS = {
     "tokens",
     "authorization_codes",
+    "device_authorizations",
     "grant_families",
     "sessions",
     "user_sessions",

@@ -5,7 +5,7 @@ its ``ClientError`` is shown next to the field it names."""
 from django import forms
 
 from oauth.client_metadata import ClientError, ClientMetadata
-from oauth.grant_types import GRANT_TYPES
+from oauth.grant_types import DEVICE_CODE, GRANT_TYPES
 from oauth.models import Client, SigningKey
 from oauth.services.clients import MAX_GRACE_SECONDS
 
@@ -63,6 +63,7 @@ class ClientForm(MetadataForm):
             ("web", "Web application (confidential, authorization code + refresh)"),
             ("spa", "Browser or native app (public, PKCE, authorization code + refresh)"),
             ("service", "Machine to machine (confidential, client credentials)"),
+            ("device", "TV or command-line tool (public, device authorization + refresh)"),
         ]
     )
     redirect_uris = _lines_field("Redirect URIs", "one per line")
@@ -77,12 +78,16 @@ class ClientForm(MetadataForm):
         grant_types = (
             ["client_credentials"] if kind == "service" else ["authorization_code", "refresh_token"]
         )
+        if kind == "device":  # RFC 8628
+            grant_types = [DEVICE_CODE, "refresh_token"]
         return {
             "name": data["name"],
             "grant_types": grant_types,
             "redirect_uris": _lines(data["redirect_uris"]),
             "scopes": data["scopes"].split(),
-            "auth_method": Client.AuthMethod.NONE if kind == "spa" else Client.AuthMethod.BASIC,
+            "auth_method": Client.AuthMethod.NONE
+            if kind in ("spa", "device")
+            else Client.AuthMethod.BASIC,
             "can_introspect": data["can_introspect"],
         }
 

@@ -36,7 +36,9 @@ def test_discovery_document_is_valid_and_names_this_tenant(tenant):
         "client_credentials",
         "refresh_token",
         "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:device_code",
     ]
+    assert doc["device_authorization_endpoint"] == f"{issuer}/oauth/device_authorization"
     assert {"openid", "profile", "email"} <= set(doc["scopes_supported"])
     assert {"sub", "email", "email_verified", "preferred_username"} <= set(doc["claims_supported"])
     # Defaults that would claim more than the server does are spelled out (Discovery §3).
