@@ -23,6 +23,7 @@ from django.http import HttpResponse
 from oauth import client_auth, selectors
 from oauth.client_auth import ClientAuthenticationFailed
 from oauth.grants import authorization_code, client_credentials, endpoints, pkce, refresh_token
+from oauth.grants import par, request_objects
 from oauth.grants.errors import TemporarilyUnavailableError
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
@@ -159,3 +160,5 @@ server.register_grant(authorization_code.AuthorizationCodeGrant, CODE_GRANT_EXTE
 server.register_grant(refresh_token.RefreshTokenGrant)
 server.register_endpoint(endpoints.RevocationEndpoint)
 server.register_endpoint(endpoints.IntrospectionEndpoint)
+server.register_endpoint(par.PushedAuthorizationEndpoint)
+server.register_extension(request_objects.RequestObjects())

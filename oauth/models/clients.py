@@ -187,12 +187,12 @@ class Client(ClientMixin, models.Model):
         )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        """The token endpoint takes the registered ``token_endpoint_auth_method`` only
-        (RFC 7591 §2). Revocation accepts either secret method, or ``none`` for a public
+        """The token and PAR endpoints take the registered ``token_endpoint_auth_method`` only
+        (RFC 7591 §2, RFC 9126 §2.1). Revocation accepts either secret method, or ``none`` for a public
         client (RFC 7009 §2.1); introspection requires a confidential client (RFC 7662 §2.1).
         """
         secret_methods = (self.AuthMethod.BASIC, self.AuthMethod.POST)
-        if endpoint == "token":
+        if endpoint in ("token", "par"):
             return method == self.token_endpoint_auth_method
         if self.is_public:
             return endpoint == "revocation" and method == self.AuthMethod.NONE
