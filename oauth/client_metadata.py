@@ -17,6 +17,7 @@ from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, IssuerSettings, SigningKey
+from oauth.security_profile import ASYMMETRIC_ALGS
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -263,6 +264,7 @@ class ClientMetadata:
         )
 
         self._check_keys()
+        self._check_request_objects()
 
     def _check_keys(self) -> None:
         """RFC 7591 §2: ``jwks`` and ``jwks_uri`` are exclusive; a set holds public keys only
@@ -281,6 +283,24 @@ class ClientMetadata:
         if self.security_profile not in Client.SecurityProfile.values:
             raise ClientError(
                 f"unknown security profile {self.security_profile!r}", field="security_profile"
+            )
+
+    def _check_request_objects(self) -> None:
+        """RFC 9101 §10.5 / OIDC Registration §2 ``request_object_signing_alg``: an asymmetric
+        alg (never ``none``: unsigned request objects are refused), verified against the
+        client's registered keys, so it needs ``jwks`` or ``jwks_uri``."""
+        alg = self.request_object_signing_alg
+        if not alg:
+            return
+        if alg not in ASYMMETRIC_ALGS:
+            raise ClientError(
+                f"request_object_signing_alg must be one of {', '.join(ASYMMETRIC_ALGS)}",
+                field="request_object_signing_alg",
+            )
+        if self.jwks is None and not self.jwks_uri:
+            raise ClientError(
+                "request_object_signing_alg needs the client's keys (jwks or jwks_uri)",
+                field="request_object_signing_alg",
             )
 
     @property

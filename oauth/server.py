@@ -23,8 +23,9 @@ from django.http import HttpResponse
 from oauth import client_auth, selectors
 from oauth.client_auth import ClientAuthenticationFailed
 from oauth.grants import authorization_code, client_credentials, endpoints, pkce, refresh_token
-from oauth.grants import par, request_objects
 from oauth.grants.errors import TemporarilyUnavailableError
+from oauth.grants.par import PushedAuthorizationEndpoint
+from oauth.grants.request_objects import RequestObjects
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
 from oauth.registration import documents
@@ -160,5 +161,5 @@ server.register_grant(authorization_code.AuthorizationCodeGrant, CODE_GRANT_EXTE
 server.register_grant(refresh_token.RefreshTokenGrant)
 server.register_endpoint(endpoints.RevocationEndpoint)
 server.register_endpoint(endpoints.IntrospectionEndpoint)
-server.register_endpoint(par.PushedAuthorizationEndpoint)
-server.register_extension(request_objects.RequestObjects())
+server.register_endpoint(PushedAuthorizationEndpoint)
+server.register_extension(RequestObjects())

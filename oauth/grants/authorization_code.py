@@ -24,8 +24,8 @@ from django.utils import timezone
 from kernel import credentials
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.grants import resources, scopes, tokens
-from oauth.grants.request_objects import consume_pushed_request
 from oauth.grants.errors import AuthorizationPageError, safe_text
+from oauth.grants.request_objects import consume_pushed_request
 from oauth.models import AuthorizationCode, Client, Token
 from oauth.oidc import authorization as oidc_authorization
 from oauth.oidc import tokens as oidc_tokens

@@ -46,7 +46,7 @@ from oauth import pushed_requests
 from oauth.client_keys import ClientKeysError, verify_client_jwt
 from oauth.grants.errors import AuthorizationPageError, safe_text
 from oauth.models import Client
-from oauth.requests import FormPayload
+from oauth.requests import MAX_PARAMETERS, MAX_VALUE_LENGTH, FormPayload
 from oauth.security_profile import requirements
 from oauth.services.sign_in import AUTH_TIME_SESSION_KEY
 
@@ -183,6 +183,14 @@ class RequestObjects(JWTAuthenticationRequest):
             for name, claim in claims.items()
             if name not in JWT_CLAIMS and claim is not None
         }
+        # The limits of the form parser (oauth.requests), which these values bypassed.
+        if len(params) > MAX_PARAMETERS or any(
+            len(v[0]) > MAX_VALUE_LENGTH or "\x00" in v[0] for v in params.values()
+        ):
+            raise InvalidRequestObjectPage(
+                f"A request object holds at most {MAX_PARAMETERS} parameters of at most "
+                f"{MAX_VALUE_LENGTH} characters, none with a NUL character."
+            )
         issued_at = claims.get("iat") or claims.get("nbf")
         self._replace(request, params, issued_at=issued_at if isinstance(issued_at, int) else None)
 

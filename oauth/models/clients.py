@@ -188,8 +188,9 @@ class Client(ClientMixin, models.Model):
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         """The token and PAR endpoints take the registered ``token_endpoint_auth_method`` only
-        (RFC 7591 §2, RFC 9126 §2.1). Revocation accepts either secret method, or ``none`` for a public
-        client (RFC 7009 §2.1); introspection requires a confidential client (RFC 7662 §2.1).
+        (RFC 7591 §2, RFC 9126 §2.1). Revocation accepts either secret method, or ``none``
+        for a public client (RFC 7009 §2.1); introspection requires a confidential client
+        (RFC 7662 §2.1).
         """
         secret_methods = (self.AuthMethod.BASIC, self.AuthMethod.POST)
         if endpoint in ("token", "par"):

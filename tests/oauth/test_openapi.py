@@ -65,6 +65,7 @@ def test_every_endpoint_in_the_metadata_is_described(tenant_a):
         "token_endpoint",
         "revocation_endpoint",
         "introspection_endpoint",
+        "pushed_authorization_request_endpoint",
         "userinfo_endpoint",
         "jwks_uri",
         "end_session_endpoint",
@@ -126,7 +127,7 @@ EXCLUDED_CHECKS = [schemathesis.checks.positive_data_acceptance]
 #: Kubernetes probes are answered by ``gatehouse.probes`` before routing, for any method.
 PROBES = {"/healthz", "/readyz"}
 
-CLIENT_AUTH_PATHS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect"}
+CLIENT_AUTH_PATHS = {"/oauth/token", "/oauth/revoke", "/oauth/introspect", "/oauth/par"}
 
 
 #: Authorization headers a careless or hostile client sends.

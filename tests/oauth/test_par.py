@@ -13,12 +13,12 @@ from tests.support.factories import (
     assert_error,
     exchange_code,
     make_client,
+    make_user,
     make_web_client,
     pkce_pair,
     post_form,
     query_of,
     signed_in,
-    make_user,
 )
 from tests.support.secrets import remember_secret
 
@@ -88,7 +88,9 @@ def test_push_authorize_exchange_and_the_second_use_is_refused(tenant):
 
 
 def test_the_query_beside_request_uri_is_ignored(tenant_a):
-    client = make_web_client(tenant_a, redirect_uris=["https://app.example.com/a", "https://app.example.com/b"])
+    client = make_web_client(
+        tenant_a, redirect_uris=["https://app.example.com/a", "https://app.example.com/b"]
+    )
     verifier, challenge = pkce_pair()
     request_uri = pushed_uri(
         tenant_a, client, challenge, redirect_uri="https://app.example.com/a", scope="read"
