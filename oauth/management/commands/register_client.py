@@ -9,6 +9,7 @@ from kernel.cli import OperatorCommand
 from oauth.client_metadata import ClientMetadata
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, SigningKey
+from oauth.security_profile import ASYMMETRIC_ALGS
 from oauth.services.clients import client_create
 
 
@@ -71,6 +72,17 @@ class Command(OperatorCommand):
             default=SigningKey.Alg.RS256,
             help="id_token_signed_response_alg (OIDC Registration 2)",
         )
+        parser.add_argument(
+            "--require-par",
+            action="store_true",
+            help="authorization requests must be pushed to /oauth/par first (RFC 9126)",
+        )
+        parser.add_argument(
+            "--request-object-signing-alg",
+            choices=ASYMMETRIC_ALGS,
+            default="",
+            help="accept signed request objects (RFC 9101) with this alg; needs the client's keys",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -91,6 +103,8 @@ class Command(OperatorCommand):
                 access_token_format=options["access_token_format"],
                 post_logout_redirect_uris=options["post_logout_redirect_uris"],
                 id_token_signed_response_alg=options["id_token_alg"],
+                require_pushed_authorization_requests=options["require_par"],
+                request_object_signing_alg=options["request_object_signing_alg"],
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}
