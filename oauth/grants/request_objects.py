@@ -1,7 +1,8 @@
 """Where an authorization request's parameters come from: the query, a signed request object
 (RFC 9101, OIDC Core §6.1 ``request``), or a pushed request (RFC 9126 §4 ``request_uri``);
 and the requirements of the client's security profile on them (``oauth.security_profile``:
-PAR required, RFC 9126 §5-§6; the allowed response types, FAPI 2.0 §5.3.2.2 item 1).
+PAR required, RFC 9126 §5-§6; the allowed response types, FAPI 2.0 §5.3.2.2 item 1; and, for
+FAPI 2.0, PKCE from every client, §5.3.2.2 item 5).
 
 ``RequestObjects`` is Authlib's RFC 9101 extension (``JWTAuthenticationRequest``), registered
 on the server (``oauth.server``); its hook runs before the authorization grant is chosen, at
@@ -133,6 +134,12 @@ class RequestObjects(JWTAuthenticationRequest):
             )
         elif request_object is not None:
             self._use_request_object(request, client, request_object)
+        if needs.fapi2 and not request.payload.data.get("code_challenge"):
+            # FAPI 2.0 §5.3.2.2 item 5: PKCE (S256, checked by the grant) for every client.
+            raise AuthorizationPageError(
+                "This application's security profile (FAPI 2.0) requires PKCE: send "
+                "code_challenge with code_challenge_method S256."
+            )
         response_type = request.payload.data.get("response_type")
         if needs.response_types is not None and response_type not in needs.response_types:
             raise AuthorizationPageError(

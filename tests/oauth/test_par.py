@@ -147,6 +147,19 @@ def test_pkce_is_required_of_public_and_fapi_clients(tenant_a):
     remember_secret(push(tenant_a, confidential, None).json()["request_uri"])
 
 
+def test_fapi_clients_must_send_pkce(tenant_a):
+    client = make_web_client(tenant_a, security_profile="fapi2")
+    response = push(tenant_a, client, None)
+    # FAPI 2.0 allows private_key_jwt only: where client authentication enforces that, the
+    # secret is refused first (401); otherwise the missing PKCE is.
+    if response.status_code != 401:
+        body = assert_error(response, 400, "invalid_request")
+        assert "requires PKCE" in body["error_description"]
+        pushed = push(tenant_a, client, pkce_pair()[1])
+        assert pushed.status_code == 201, pushed.content
+        remember_secret(pushed.json()["request_uri"])
+
+
 def test_push_needs_client_authentication(tenant_a):
     client = make_web_client(tenant_a)
     _verifier, challenge = pkce_pair()
