@@ -155,7 +155,9 @@ class RequestObjects(JWTAuthenticationRequest):
         ``prompt=login`` and ``max_age`` (OIDC Core §3.1.2.1): the login redirect cannot
         drop them from a request it cannot rewrite, so they are dropped here."""
         params = dict(params)
-        signed_in = request.http_request.session.get(AUTH_TIME_SESSION_KEY)
+        signed_in = None
+        if not request.pushing:  # a push stores the request as the client made it
+            signed_in = request.http_request.session.get(AUTH_TIME_SESSION_KEY)
         if issued_at is not None and signed_in is not None and int(signed_in) >= issued_at:
             params.pop("max_age", None)
             prompt = [p for p in (params.get("prompt") or [""])[0].split() if p != "login"]

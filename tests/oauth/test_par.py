@@ -312,3 +312,21 @@ def test_prompt_login_in_a_pushed_request_is_satisfied_by_the_login(tenant_a):
             {"client_id": client.client_id, "request_uri": request_uri, "decision": "allow"},
         )  # fmt: skip
     code_from(back, tenant_a)
+
+
+def test_a_request_uri_is_consumed_by_exactly_one_of_concurrent_decisions(tenant_a):
+    """RFC 9126 §4: one-time use is Redis's atomic DEL; of racing decisions one wins."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oauth import pushed_requests
+
+    client = make_web_client(tenant_a)
+    request_uri = pushed_uri(tenant_a, client, pkce_pair()[1])
+
+    def consume(_):
+        with tenant_a.context():
+            return pushed_requests.consume(request_uri)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(consume, range(8)))
+    assert results.count(True) == 1 and results.count(False) == 7
