@@ -17,7 +17,7 @@ from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, IssuerSettings, SigningKey
-from oauth.security_profile import ASYMMETRIC_ALGS
+from oauth.security_profile import ASYMMETRIC_ALGS, FAPI2, FAPI2_ALGS
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -300,6 +300,12 @@ class ClientMetadata:
         if self.jwks is None and not self.jwks_uri:
             raise ClientError(
                 "request_object_signing_alg needs the client's keys (jwks or jwks_uri)",
+                field="request_object_signing_alg",
+            )
+        if self.security_profile == FAPI2 and alg not in FAPI2_ALGS:
+            raise ClientError(
+                f"the FAPI 2.0 profile allows request objects signed with "
+                f"{', '.join(FAPI2_ALGS)} only",
                 field="request_object_signing_alg",
             )
 

@@ -184,9 +184,16 @@ def test_a_client_without_an_alg_gets_request_not_supported(tenant_a, ec_key):
 
 
 def test_an_alg_the_fapi_profile_forbids_is_refused(tenant_a):
-    key = RSAKey.generate_key(2048, parameters={"kid": "ro-rsa"})
-    client = keyed_client(tenant_a, key, alg="RS256", security_profile="fapi2")
+    """The tenant turned FAPI 2.0 on after the client registered RS256 (FAPI 2.0 §5.4.1)."""
+    from oauth.models import IssuerSettings
+    from oauth.selectors import clear_issuer_policy_cache
     from tests.support.factories import post_form
+
+    key = RSAKey.generate_key(2048, parameters={"kid": "ro-rsa"})
+    client = keyed_client(tenant_a, key, alg="RS256")
+    with tenant_a.context():
+        IssuerSettings.objects.update(security_profile="fapi2")
+    clear_issuer_policy_cache()
 
     value = request_object(tenant_a, client, key, pkce_pair()[1], alg="RS256")
     pushed = post_form(tenant_a.client(), "/oauth/par", {"request": value}, **client.basic())
@@ -209,6 +216,12 @@ def test_registration_refuses_none_and_an_alg_without_keys(tenant_a):
             ClientMetadata(
                 name="x", redirect_uris=["https://app.example.com/cb"],
                 request_object_signing_alg="none",
+            )  # fmt: skip
+        with pytest.raises(ClientError, match="FAPI 2.0 profile allows"):
+            ClientMetadata(
+                name="x", redirect_uris=["https://app.example.com/cb"],
+                jwks={"keys": [ECKey.generate_key("P-256").as_dict()]},
+                request_object_signing_alg="RS256", security_profile="fapi2",
             )  # fmt: skip
         with pytest.raises(ClientError, match="needs the client's keys"):
             ClientMetadata(
