@@ -158,6 +158,10 @@ def test_fapi_clients_must_send_pkce(tenant_a):
         pushed = push(tenant_a, client, pkce_pair()[1])
         assert pushed.status_code == 201, pushed.content
         remember_secret(pushed.json()["request_uri"])
+        # FAPI 2.0 §5.3.2.2 item 1: the code response type only (the profile's own check).
+        other = push(tenant_a, client, pkce_pair()[1], response_type="code id_token")
+        body = assert_error(other, 400, "invalid_request")
+        assert "not allowed for this application" in body["error_description"]
 
 
 def test_push_needs_client_authentication(tenant_a):
