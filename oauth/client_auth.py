@@ -179,7 +179,7 @@ def refusal(
             f"This endpoint does not accept {presented.method} client authentication.",
             realm=realm,
         )
-    client = query_client(presented.client_id) if endpoint == "token" else None
+    client = query_client(presented.client_id) if endpoint in ("token", "par") else None
     if client is not None:
         expected = client.token_endpoint_auth_method
         return ClientAuthenticationFailed(

@@ -17,6 +17,7 @@ from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
 from oauth.grant_types import DEVICE_CODE, GRANT_TYPES, TOKEN_EXCHANGE
 from oauth.models import Client, IssuerSettings, SigningKey
+from oauth.security_profile import ASYMMETRIC_ALGS, FAPI2, FAPI2_ALGS
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -267,6 +268,7 @@ class ClientMetadata:
 
         self._check_keys()
         self._check_token_exchange()
+        self._check_request_objects()
 
     def _check_token_exchange(self) -> None:
         """RFC 8693: only confidential clients exchange tokens (the grant authenticates the
@@ -309,6 +311,30 @@ class ClientMetadata:
         if self.security_profile not in Client.SecurityProfile.values:
             raise ClientError(
                 f"unknown security profile {self.security_profile!r}", field="security_profile"
+            )
+
+    def _check_request_objects(self) -> None:
+        """RFC 9101 §10.5 / OIDC Registration §2 ``request_object_signing_alg``: an asymmetric
+        alg (never ``none``: unsigned request objects are refused), verified against the
+        client's registered keys, so it needs ``jwks`` or ``jwks_uri``."""
+        alg = self.request_object_signing_alg
+        if not alg:
+            return
+        if alg not in ASYMMETRIC_ALGS:
+            raise ClientError(
+                f"request_object_signing_alg must be one of {', '.join(ASYMMETRIC_ALGS)}",
+                field="request_object_signing_alg",
+            )
+        if self.jwks is None and not self.jwks_uri:
+            raise ClientError(
+                "request_object_signing_alg needs the client's keys (jwks or jwks_uri)",
+                field="request_object_signing_alg",
+            )
+        if self.security_profile == FAPI2 and alg not in FAPI2_ALGS:
+            raise ClientError(
+                f"the FAPI 2.0 profile allows request objects signed with "
+                f"{', '.join(FAPI2_ALGS)} only",
+                field="request_object_signing_alg",
             )
 
     @property

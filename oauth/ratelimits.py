@@ -59,6 +59,7 @@ TOKEN = "token"
 INTROSPECTION = "introspection"
 REVOCATION = "revocation"
 USERINFO = "userinfo"
+PAR = "par"
 
 _REASONS = {
     "ip": "Too many requests from this address",

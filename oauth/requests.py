@@ -78,6 +78,13 @@ class GatehouseRequest(OAuth2Request):
         self.resource = ""
         #: The audience of the token being issued (RFC 8707 §2, RFC 9068 §3).
         self.audience = ""
+        #: Set at the PAR endpoint (RFC 9126 §2.1) while the pushed request is validated.
+        self.pushing = False
+        #: The parameters as sent, when a request object or ``request_uri`` replaced them
+        #: (``oauth.grants.request_objects``); the login and consent pages carry these on.
+        self.front_channel: dict[str, list[str]] | None = None
+        #: The RFC 9126 ``request_uri`` this request came from, used up with the decision.
+        self.pushed_request_uri = ""
 
     @property
     def args(self) -> dict[str, str]:

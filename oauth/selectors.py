@@ -448,6 +448,7 @@ METADATA_ENDPOINTS = {
     "token_endpoint": "oauth-token",
     "revocation_endpoint": "oauth-revoke",
     "introspection_endpoint": "oauth-introspect",
+    "pushed_authorization_request_endpoint": "oauth-par",
     "jwks_uri": "oauth-jwks",
     "userinfo_endpoint": "oauth-userinfo",
     "device_authorization_endpoint": "oauth-device-authorization",

@@ -22,6 +22,8 @@ from django.http import HttpResponse
 
 from oauth import client_auth, selectors
 from oauth.client_auth import ClientAuthenticationFailed
+from oauth.device import endpoint as device_endpoint
+from oauth.device import grant as device_code
 from oauth.grants import (
     authorization_code,
     client_credentials,
@@ -30,9 +32,9 @@ from oauth.grants import (
     refresh_token,
     token_exchange,
 )
-from oauth.device import endpoint as device_endpoint
-from oauth.device import grant as device_code
 from oauth.grants.errors import TemporarilyUnavailableError
+from oauth.grants.par import PushedAuthorizationEndpoint
+from oauth.grants.request_objects import RequestObjects
 from oauth.grants.tokens import generate_bearer_token
 from oauth.models import Client, Token
 from oauth.registration import documents
@@ -175,3 +177,5 @@ server.register_grant(device_code.DeviceCodeGrant, [device_code.DeviceOpenIDToke
 server.register_endpoint(endpoints.RevocationEndpoint)
 server.register_endpoint(endpoints.IntrospectionEndpoint)
 server.register_endpoint(device_endpoint.DeviceAuthorizationEndpoint)
+server.register_endpoint(PushedAuthorizationEndpoint)
+server.register_extension(RequestObjects())

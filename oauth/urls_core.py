@@ -12,6 +12,7 @@ urlpatterns = [
     path("oauth/token", views.token, name="oauth-token"),
     path("oauth/revoke", views.revoke, name="oauth-revoke"),
     path("oauth/introspect", views.introspect, name="oauth-introspect"),
+    path("oauth/par", views.par, name="oauth-par"),
     path("oauth/login", views.login, name="oauth-login"),
     path("oauth/consent", views.consent, name="oauth-consent"),
     path("openapi.json", openapi, name="oauth-openapi"),

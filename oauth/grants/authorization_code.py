@@ -25,6 +25,7 @@ from kernel import credentials
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.grants import resources, scopes, tokens
 from oauth.grants.errors import AuthorizationPageError, safe_text
+from oauth.grants.request_objects import consume_pushed_request
 from oauth.models import AuthorizationCode, Client, Token
 from oauth.oidc import authorization as oidc_authorization
 from oauth.oidc import tokens as oidc_tokens
@@ -169,7 +170,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def create_authorization_response(self, redirect_uri: str, grant_user):
         """RFC 6749 §4.1.2: Authlib's response (a new code and ``state``) plus RFC 9207 §2
         ``iss``, which Authlib adds only through its ``IssuerParameter`` server extension,
-        whose ``get_issuer()`` is given no request and so cannot name this tenant."""
+        whose ``get_issuer()`` is given no request and so cannot name this tenant. A
+        pushed request's ``request_uri`` is used up first (RFC 9126 §4, one-time use)."""
+        consume_pushed_request(self.request)
         status, body, headers = super().create_authorization_response(redirect_uri, grant_user)
         location = add_params_to_uri(dict(headers)["Location"], [("iss", self.request.issuer)])
         return status, body, [("Location", location)]

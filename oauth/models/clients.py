@@ -188,13 +188,15 @@ class Client(ClientMixin, models.Model):
         )
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        """The token endpoint takes the registered ``token_endpoint_auth_method`` only
-        (RFC 7591 §2). Revocation accepts either secret method, or ``none`` for a public
-        client (RFC 7009 §2.1); introspection requires a confidential client (RFC 7662 §2.1).
+        """The token and PAR endpoints take the registered ``token_endpoint_auth_method`` only
+        (RFC 7591 §2, RFC 9126 §2.1). Revocation accepts either secret method, or ``none``
+        for a public client (RFC 7009 §2.1); introspection requires a confidential client
+        (RFC 7662 §2.1).
         """
         secret_methods = (self.AuthMethod.BASIC, self.AuthMethod.POST)
-        # RFC 8628 §3.1: the device authorization endpoint authenticates as the token one.
-        if endpoint in ("token", "device_authorization"):
+        # RFC 8628 §3.1 and RFC 9126 §2.1: the device authorization and PAR endpoints
+        # authenticate as the token one.
+        if endpoint in ("token", "par", "device_authorization"):
             return method == self.token_endpoint_auth_method
         if self.is_public:
             return endpoint == "revocation" and method == self.AuthMethod.NONE

@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.urls import reverse
 
 from oauth import selectors
+from oauth.grants import request_objects
 from oauth.oidc.acr import ACR_VALUES_SUPPORTED
 from oauth.oidc.claims import SCOPE_CLAIMS, claims_supported
 from oauth.signing.constants import SUPPORTED_ALGS
@@ -19,7 +20,8 @@ def provider_metadata(request) -> dict:
 
     Everything advertised is true: id_tokens are signed with the algs the tenant holds keys
     for (RS256 first, as §3 requires); ``request_uri_parameter_supported`` defaults to true
-    (§3) and is therefore explicitly false.
+    (§3) and is therefore explicitly false: request objects are accepted by value
+    (``request``) and through PAR, never fetched from a client's URL.
     """
     metadata = selectors.authorization_server_metadata(request)
     issuer = metadata["issuer"]
@@ -34,8 +36,9 @@ def provider_metadata(request) -> dict:
             "claims_supported": claims_supported(),
             "acr_values_supported": list(ACR_VALUES_SUPPORTED),
             "claims_parameter_supported": False,
-            "request_parameter_supported": False,
+            "request_parameter_supported": True,
             "request_uri_parameter_supported": False,
         }
     )
+    metadata.update(request_objects.metadata())
     return metadata

@@ -41,6 +41,7 @@ _TEXT_MEMBERS = (
     "policy_uri",
     "software_id",
     "software_version",
+    "request_object_signing_alg",
 )
 #: Members a client may not set (RFC 7591 §3.2.1, RFC 7592 §2.2: the server's to issue).
 SERVER_MEMBERS = (
@@ -109,6 +110,8 @@ def _read_members(body) -> dict:
         raise _metadata_error("jwks must be a JSON Web Key Set object.")
     if body.get("jwks") is not None and body.get("jwks_uri") is not None:
         raise _metadata_error("Send jwks or jwks_uri, not both (RFC 7591 section 2).")
+    if not isinstance(body.get("require_pushed_authorization_requests", False), bool):
+        raise _metadata_error("require_pushed_authorization_requests must be a boolean.")
     return body
 
 
@@ -229,6 +232,13 @@ def registration_from_json(
             redirect_uris=redirect_uris,
             scopes=scopes,
             auth_method=auth_method,
+            jwks=body.get("jwks"),
+            jwks_uri=body.get("jwks_uri") or "",
+            # RFC 9101 §10.5 / OIDC Registration §2; RFC 9126 §6.
+            request_object_signing_alg=body.get("request_object_signing_alg") or "",
+            require_pushed_authorization_requests=body.get(
+                "require_pushed_authorization_requests", False
+            ),
         )
     except ClientError as error:
         raise client_error(error) from None
@@ -260,4 +270,8 @@ def client_json(client: Client) -> dict:
     }
     if not client.is_public:
         body["client_secret_expires_at"] = 0  # RFC 7591 §3.2.1: 0 = does not expire
+    if client.request_object_signing_alg:
+        body["request_object_signing_alg"] = client.request_object_signing_alg
+    if client.require_pushed_authorization_requests:
+        body["require_pushed_authorization_requests"] = True
     return body

@@ -22,6 +22,7 @@ EDITABLE = (
     "jwks_max_age",
     "default_access_token_format",
     "scopes_supported",
+    "require_pushed_authorization_requests",
 )
 
 

@@ -34,6 +34,7 @@ from oauth.account import views as account_views
 from oauth.forms import LoginForm
 from oauth.grants.authorization_code import AuthorizationCodeGrant
 from oauth.grants.errors import authorization_error_location, is_page_error
+from oauth.grants.request_objects import consume_pushed_request
 from oauth.mfa import pending as pending_sign_in
 from oauth.oidc import authorization as oidc_authorization
 from oauth.registration.metadata import is_loopback
@@ -77,9 +78,15 @@ def _prompts(oauth: GatehouseRequest) -> set[str]:
     return set((oauth.payload.data.get("prompt") or "").split())
 
 
+def _sent_params(oauth: GatehouseRequest) -> dict[str, list[str]]:
+    """The request as the browser sent it: a ``request_uri`` or request object is carried
+    on as such and resolved again at the next step (``oauth.grants.request_objects``)."""
+    return oauth.front_channel if oauth.front_channel is not None else oauth.payload.datalist
+
+
 def _authorize_url(oauth: GatehouseRequest, *, drop_prompt: str = "") -> str:
     params = []
-    for name, values in oauth.payload.datalist.items():
+    for name, values in _sent_params(oauth).items():
         if name in _PAGE_FIELDS:
             continue
         for value in values:
@@ -144,7 +151,10 @@ def authorize(request):
         if "none" in prompts:
             return _prompt_none_error(oauth, grant, "consent_required")
         return _consent_page(request, oauth, grant)
-    return _issue_code(request, grant)
+    try:
+        return _issue_code(request, grant)
+    except OAuth2Error as error:  # a pushed request used meanwhile (RFC 9126 §4)
+        return _authorization_error(request, oauth, error)
 
 
 def _needs_fresh_login(request, oauth: GatehouseRequest, prompts: set[str]) -> bool:
@@ -187,7 +197,7 @@ def _consent_page(request, oauth: GatehouseRequest, grant) -> HttpResponse:
     scopes = [s for s in requested if s not in already]
     fields = [
         (name, value)
-        for name, values in oauth.payload.datalist.items()
+        for name, values in _sent_params(oauth).items()
         if name not in _PAGE_FIELDS
         for value in values
     ]
@@ -225,6 +235,7 @@ def consent(request):
     try:
         grant = _validated_grant(request, oauth)
         if decision != "allow":
+            consume_pushed_request(grant.request)
             return _redirect(
                 authorization_error_location(
                     AccessDeniedError(redirect_uri=grant.redirect_uri, state=oauth.payload.state),

@@ -13,6 +13,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from django.views.decorators.csrf import csrf_exempt
 
 from oauth import client_auth, cors, ratelimits, selectors
+from oauth.grants import request_objects
 from oauth.requests import oauth_request
 from oauth.responses import public_document
 from oauth.server import json_error, server
@@ -82,7 +83,19 @@ def introspect(request, oauth):
     return server.create_endpoint_response("introspection", oauth)
 
 
+@_oauth_endpoint(ratelimits.PAR)
+def par(request, oauth):
+    """RFC 9126 §2: pushed authorization requests (``oauth.grants.par``)."""
+    return server.create_endpoint_response("par", oauth)
+
+
 @csrf_exempt
 def metadata(request):
     """RFC 8414 §3: this tenant's metadata, readable from any origin."""
-    return public_document(request, selectors.authorization_server_metadata)
+    return public_document(request, _server_metadata)
+
+
+def _server_metadata(request) -> dict:
+    """RFC 8414 metadata with the PAR and request-object members, which depend on the
+    tenant's security profile (``oauth.grants.request_objects.metadata``)."""
+    return {**selectors.authorization_server_metadata(request), **request_objects.metadata()}

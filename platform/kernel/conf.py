@@ -26,6 +26,8 @@ DEFAULTS: dict[str, Any] = {
     "CLIENT_CACHE_SECONDS": 60,
     # How long token and code rows outlive their last expiry, for replay and reuse detection.
     "TOKEN_RETENTION_SECONDS": 86400,
+    # How long a pushed authorization request's request_uri stays usable (RFC 9126 §2.2).
+    "PAR_LIFETIME_SECONDS": 60,
     # GATEHOUSE_KEY_ENCRYPTION_KEY: comma-separated, newest first.
     "KEY_ENCRYPTION_KEYS": [],
     # Celery beat intervals (seconds) and worker behaviour (workers/app.py, workers/purge.py).

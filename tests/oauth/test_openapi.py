@@ -65,6 +65,7 @@ def test_every_endpoint_in_the_metadata_is_described(tenant_a):
         "token_endpoint",
         "revocation_endpoint",
         "introspection_endpoint",
+        "pushed_authorization_request_endpoint",
         "userinfo_endpoint",
         "jwks_uri",
         "end_session_endpoint",
@@ -132,6 +133,7 @@ CLIENT_AUTH_PATHS = {
     "/oauth/revoke",
     "/oauth/introspect",
     "/oauth/device_authorization",
+    "/oauth/par",
 }
 
 

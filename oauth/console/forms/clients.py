@@ -7,9 +7,20 @@ from django import forms
 from oauth.client_metadata import ClientError, ClientMetadata
 from oauth.grant_types import DEVICE_CODE, GRANT_TYPES
 from oauth.models import Client, SigningKey
+from oauth.security_profile import ASYMMETRIC_ALGS
 from oauth.services.clients import MAX_GRACE_SECONDS
 
 MAX_LIST_TEXT = 20_000
+#: ``ClientMetadata`` fields the edit form does not show (yet): kept from the client.
+KEPT_FIELDS = (
+    "jwks",
+    "jwks_uri",
+    "token_endpoint_auth_signing_alg",
+    "dpop_bound_access_tokens",
+    "security_profile",
+    "backchannel_logout_uri",
+    "backchannel_logout_session_required",
+)
 MAX_LIFETIME = 10 * 365 * 86400
 
 
@@ -153,6 +164,18 @@ class ClientEditForm(MetadataForm):
         "audiences or resources this client may request by token exchange, beyond the "
         "subject token's own; one per line",
     )
+    require_pushed_authorization_requests = forms.BooleanField(
+        required=False,
+        label="Require PAR",
+        help_text="authorization requests must be pushed to /oauth/par first (RFC 9126)",
+    )
+    request_object_signing_alg = forms.ChoiceField(
+        label="Request object signing algorithm",
+        required=False,
+        choices=[("", "none: signed request objects are refused")]
+        + [(alg, alg) for alg in ASYMMETRIC_ALGS],
+        help_text="RFC 9101 / OIDC Core 6.1; verified with the client's registered keys",
+    )
 
     @classmethod
     def for_client(cls, client: Client, data=None) -> "ClientEditForm":
@@ -172,12 +195,20 @@ class ClientEditForm(MetadataForm):
             "id_token_signed_response_alg": client.id_token_signed_response_alg,
             "can_introspect": client.can_introspect,
             "token_exchange_audiences": "\n".join(client.token_exchange_audiences),
+            "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
+            "request_object_signing_alg": client.request_object_signing_alg,
         }
-        return cls(data, initial=initial)
+        form = cls(data, initial=initial)
+        form.client = client
+        return form
 
     def metadata_arguments(self) -> dict:
         data = self.cleaned_data
         return {
+            # What this form does not show stays as it is (``ClientMetadata`` replaces all).
+            **{name: getattr(self.client, name) for name in KEPT_FIELDS},
+            "require_pushed_authorization_requests": data["require_pushed_authorization_requests"],
+            "request_object_signing_alg": data["request_object_signing_alg"],
             "name": data["name"],
             "auth_method": data["auth_method"],
             "grant_types": list(data["grant_types"]),

@@ -61,6 +61,14 @@ class IssuerSettingsForm(forms.Form):
         choices=Client.AccessTokenFormat.choices,
         help_text="For clients registered without choosing one.",
     )
+    require_pushed_authorization_requests = forms.BooleanField(
+        label="Require PAR for every client",
+        required=False,
+        help_text=(
+            "Authorization requests must be pushed to /oauth/par first (RFC 9126); plain "
+            "requests are refused."
+        ),
+    )
     scopes_supported = forms.CharField(
         label="Allowed scopes",
         required=False,

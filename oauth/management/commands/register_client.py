@@ -9,6 +9,7 @@ from kernel.cli import OperatorCommand
 from oauth.client_metadata import ClientMetadata
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, SigningKey
+from oauth.security_profile import ASYMMETRIC_ALGS
 from oauth.services.clients import client_create
 
 
@@ -78,6 +79,17 @@ class Command(OperatorCommand):
             help="audience or resource the client may request by token exchange (RFC 8693); "
             "repeatable",
         )
+        parser.add_argument(
+            "--require-par",
+            action="store_true",
+            help="authorization requests must be pushed to /oauth/par first (RFC 9126)",
+        )
+        parser.add_argument(
+            "--request-object-signing-alg",
+            choices=ASYMMETRIC_ALGS,
+            default="",
+            help="accept signed request objects (RFC 9101) with this alg; needs the client's keys",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -99,6 +111,8 @@ class Command(OperatorCommand):
                 post_logout_redirect_uris=options["post_logout_redirect_uris"],
                 id_token_signed_response_alg=options["id_token_alg"],
                 token_exchange_audiences=options["token_exchange_audiences"],
+                require_pushed_authorization_requests=options["require_par"],
+                request_object_signing_alg=options["request_object_signing_alg"],
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}

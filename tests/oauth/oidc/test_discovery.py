@@ -43,7 +43,7 @@ def test_discovery_document_is_valid_and_names_this_tenant(tenant):
     assert {"sub", "email", "email_verified", "preferred_username"} <= set(doc["claims_supported"])
     # Defaults that would claim more than the server does are spelled out (Discovery §3).
     assert doc["request_uri_parameter_supported"] is False
-    assert doc["request_parameter_supported"] is False
+    assert doc["request_parameter_supported"] is True  # RFC 9101, OIDC Core §6.1
     assert doc["claims_parameter_supported"] is False
 
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauth', '0012_high_assurance_clients'),
+        ('oauth', '0013_token_exchange_act'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
