@@ -78,6 +78,8 @@ class GatehouseRequest(OAuth2Request):
         self.resource = ""
         #: The audience of the token being issued (RFC 8707 §2, RFC 9068 §3).
         self.audience = ""
+        #: The thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6, ``oauth.dpop``).
+        self.dpop_jkt: str | None = None
 
     @property
     def args(self) -> dict[str, str]:

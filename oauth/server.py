@@ -20,7 +20,7 @@ from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from django.http import HttpResponse
 
-from oauth import client_auth, selectors
+from oauth import client_auth, dpop, selectors
 from oauth.client_auth import ClientAuthenticationFailed
 from oauth.grants import authorization_code, client_credentials, endpoints, pkce, refresh_token
 from oauth.grants.errors import TemporarilyUnavailableError
@@ -58,7 +58,9 @@ class GatehouseAuthorizationServer(AuthorizationServer):
         digests are stored (DESIGN.md §3). A code exchange consumes the code and a refresh
         rotates the presented token in the same transaction, under a row lock (RFC 6749
         §4.1.2, RFC 9700 §4.14.2); a code or refresh token another request consumed first is
-        ``invalid_grant`` here."""
+        ``invalid_grant`` here. A DPoP proof binds the tokens to its key first (RFC 9449 §5,
+        ``oauth.dpop``), before anything is stored."""
+        dpop.bind_token_request(token, request)
         if request.authorization_code is not None:
             row = authorization_code.save_token(token, request)
         elif request.refresh_token is not None:

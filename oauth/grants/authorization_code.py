@@ -263,7 +263,12 @@ def save_token(token: dict, request) -> Token:
     code = request.authorization_code
     jti = tokens.jwt_access_token(request, token, user=request.user, auth_time=code.auth_time)
     result = code_services.authorization_code_redeem(
-        code_id=code.pk, client=request.client, token=token, jti=jti, audience=request.audience
+        code_id=code.pk,
+        client=request.client,
+        token=token,
+        jti=jti,
+        audience=request.audience,
+        dpop_jkt=request.dpop_jkt,
     )
     if result.outcome is not code_services.Redemption.ISSUED:
         raise InvalidGrantError("The authorization code is invalid, expired or used.")

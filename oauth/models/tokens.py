@@ -55,6 +55,9 @@ class Token(TokenMixin, models.Model):
     retired_at = models.DateTimeField(null=True, blank=True)  # rotated out by a refresh
     revoked_at = models.DateTimeField(null=True, blank=True)
     purge_after = models.DateTimeField(db_index=True)
+    # RFC 9449 §6: the RFC 7638 SHA-256 thumbprint of the DPoP key the access token (and, for
+    # a public client, its refresh token, §5) is bound to; null for a bearer token.
+    dpop_jkt = models.CharField(max_length=43, null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["client", "-issued_at"], name="oauth_token_client_issued")]

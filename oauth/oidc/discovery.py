@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from oauth import selectors
+from oauth import dpop, selectors
 from oauth.oidc.acr import ACR_VALUES_SUPPORTED
 from oauth.oidc.claims import SCOPE_CLAIMS, claims_supported
 from oauth.signing.constants import SUPPORTED_ALGS
@@ -38,4 +38,5 @@ def provider_metadata(request) -> dict:
             "request_uri_parameter_supported": False,
         }
     )
+    metadata.update(dpop.metadata())
     return metadata

@@ -84,6 +84,7 @@ def authorization_code_redeem(
     token: dict,
     jti: str | None = None,
     audience: str | None = None,
+    dpop_jkt: str | None = None,
 ) -> RedemptionResult:
     """Exchange a code for tokens, once (RFC 6749 §4.1.2, §4.1.3).
 
@@ -107,6 +108,7 @@ def authorization_code_redeem(
         audience=code.resource if audience is None else audience,
         refresh_lifetime=lifetime,
         jti=jti,
+        dpop_jkt=dpop_jkt,
     )
     family = GrantFamily.objects.create(
         client=client,

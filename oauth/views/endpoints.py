@@ -12,7 +12,7 @@ from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from django.views.decorators.csrf import csrf_exempt
 
-from oauth import client_auth, cors, ratelimits, selectors
+from oauth import client_auth, cors, dpop, ratelimits, selectors
 from oauth.requests import oauth_request
 from oauth.responses import public_document
 from oauth.server import json_error, server
@@ -84,5 +84,10 @@ def introspect(request, oauth):
 
 @csrf_exempt
 def metadata(request):
-    """RFC 8414 §3: this tenant's metadata, readable from any origin."""
-    return public_document(request, selectors.authorization_server_metadata)
+    """RFC 8414 §3: this tenant's metadata, readable from any origin; with the DPoP members
+    (RFC 9449 §5.1), which ``oauth.dpop`` owns."""
+    return public_document(request, _server_metadata)
+
+
+def _server_metadata(request) -> dict:
+    return {**selectors.authorization_server_metadata(request), **dpop.metadata()}
