@@ -109,6 +109,8 @@ def _read_members(body) -> dict:
         raise _metadata_error("jwks must be a JSON Web Key Set object.")
     if body.get("jwks") is not None and body.get("jwks_uri") is not None:
         raise _metadata_error("Send jwks or jwks_uri, not both (RFC 7591 section 2).")
+    if not isinstance(body.get("dpop_bound_access_tokens", False), bool):
+        raise _metadata_error("dpop_bound_access_tokens must be a boolean (RFC 9449 section 5.2).")
     return body
 
 
@@ -229,6 +231,7 @@ def registration_from_json(
             redirect_uris=redirect_uris,
             scopes=scopes,
             auth_method=auth_method,
+            dpop_bound_access_tokens=body.get("dpop_bound_access_tokens", False),
         )
     except ClientError as error:
         raise client_error(error) from None
@@ -260,4 +263,6 @@ def client_json(client: Client) -> dict:
     }
     if not client.is_public:
         body["client_secret_expires_at"] = 0  # RFC 7591 §3.2.1: 0 = does not expire
+    if client.dpop_bound_access_tokens:
+        body["dpop_bound_access_tokens"] = True  # RFC 9449 §5.2
     return body

@@ -70,6 +70,11 @@ class ClientForm(MetadataForm):
         required=False, max_length=2000, help_text="space-separated, e.g. openid profile email api"
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
+    dpop_bound_access_tokens = forms.BooleanField(
+        required=False,
+        label="DPoP-bound access tokens",
+        help_text="every token request must carry a DPoP proof (RFC 9449)",
+    )
 
     def metadata_arguments(self) -> dict:
         data = self.cleaned_data
@@ -84,6 +89,7 @@ class ClientForm(MetadataForm):
             "scopes": data["scopes"].split(),
             "auth_method": Client.AuthMethod.NONE if kind == "spa" else Client.AuthMethod.BASIC,
             "can_introspect": data["can_introspect"],
+            "dpop_bound_access_tokens": data["dpop_bound_access_tokens"],
         }
 
 
@@ -143,6 +149,11 @@ class ClientEditForm(MetadataForm):
         label="ID token signing algorithm", choices=SigningKey.Alg.choices
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
+    dpop_bound_access_tokens = forms.BooleanField(
+        required=False,
+        label="DPoP-bound access tokens",
+        help_text="every token request must carry a DPoP proof (RFC 9449)",
+    )
 
     @classmethod
     def for_client(cls, client: Client, data=None) -> "ClientEditForm":
@@ -161,6 +172,7 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": client.refresh_token_lifetime,
             "id_token_signed_response_alg": client.id_token_signed_response_alg,
             "can_introspect": client.can_introspect,
+            "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         }
         return cls(data, initial=initial)
 
@@ -181,6 +193,7 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": data["refresh_token_lifetime"],
             "id_token_signed_response_alg": data["id_token_signed_response_alg"],
             "can_introspect": data["can_introspect"],
+            "dpop_bound_access_tokens": data["dpop_bound_access_tokens"],
         }
 
 

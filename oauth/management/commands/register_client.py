@@ -71,6 +71,12 @@ class Command(OperatorCommand):
             default=SigningKey.Alg.RS256,
             help="id_token_signed_response_alg (OIDC Registration 2)",
         )
+        parser.add_argument(
+            "--dpop",
+            action="store_true",
+            dest="dpop_bound_access_tokens",
+            help="DPoP-bound access tokens only: token requests need a proof (RFC 9449)",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -91,6 +97,7 @@ class Command(OperatorCommand):
                 access_token_format=options["access_token_format"],
                 post_logout_redirect_uris=options["post_logout_redirect_uris"],
                 id_token_signed_response_alg=options["id_token_alg"],
+                dpop_bound_access_tokens=options["dpop_bound_access_tokens"],
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}
