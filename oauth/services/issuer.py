@@ -22,6 +22,7 @@ EDITABLE = (
     "jwks_max_age",
     "default_access_token_format",
     "scopes_supported",
+    "dpop_nonce_required",
 )
 
 

@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from tests.support import jose
 from tests.support.dpop import DPoPKey, hs256_proof
 from tests.support.factories import (
     assert_error,
@@ -92,6 +93,8 @@ def test_client_credentials_token_is_bound_and_introspection_shows_cnf(tenant):
     assert info["active"] is True
     assert info["token_type"] == "DPoP"
     assert info["cnf"] == {"jkt": key.jkt}
+    # RFC 7638 as another implementation computes it.
+    assert key.jkt == jose.thumbprint(key.public_jwk)
 
 
 def test_without_a_proof_the_token_stays_a_bearer_token(tenant_a):

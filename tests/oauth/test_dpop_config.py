@@ -75,3 +75,50 @@ def test_registration_endpoint_takes_dpop_bound_access_tokens(tenant_a):
     assert "dpop_bound_access_tokens" not in plain
     bad = register(tenant_a, native_client_body(dpop_bound_access_tokens="yes"))
     assert_error(bad, 400, "invalid_client_metadata")
+
+
+def test_console_settings_turn_server_nonces_on(tenant_a, tenant_b):
+    from oauth.models import IssuerSettings
+    from tests.oauth.console.test_settings import VALID
+    from tests.oauth.console.test_settings import _staff_client as _settings_admin
+
+    admin = _settings_admin(tenant_a)
+    assert b'name="dpop_nonce_required"' in admin.get("/console/settings/").content
+    try:
+        saved = admin.post("/console/settings/", {**VALID, "dpop_nonce_required": "on"})
+        assert saved.status_code == 302, saved.content[:2000]
+        with tenant_a.context():
+            assert IssuerSettings.load().dpop_nonce_required
+        with tenant_b.context():
+            assert not IssuerSettings.load().dpop_nonce_required
+        client = make_web_client(
+            tenant_a, grant_types=["client_credentials"], redirect_uris=[], scopes=["api"]
+        )
+        proof = DPoPKey().proof("POST", tenant_a.issuer + "/oauth/token")
+        response = token_request(tenant_a, CC, client, HTTP_DPOP=proof)
+        assert_error(response, 400, "use_dpop_nonce")
+        assert response["DPoP-Nonce"]
+    finally:
+        admin.post("/console/settings/", VALID)
+    with tenant_a.context():
+        assert not IssuerSettings.load().dpop_nonce_required
+
+
+def test_browser_clients_may_send_proofs_and_read_nonces(tenant_a):
+    from tests.support.factories import make_client
+
+    app = "https://spa.example.com"
+    client = make_client(tenant_a, cors_origins=[app])
+    preflight = tenant_a.client().options(
+        "/oauth/token",
+        HTTP_ORIGIN=app,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="dpop, content-type, authorization",
+    )
+    assert "DPoP" in preflight["Access-Control-Allow-Headers"]
+    proof = DPoPKey().proof("POST", tenant_a.issuer + "/oauth/token")
+    response = token_request(tenant_a, CC, client, HTTP_ORIGIN=app, HTTP_DPOP=proof)
+    assert response.status_code == 200, response.content
+    remember_secret(response.json()["access_token"])
+    assert response["Access-Control-Allow-Origin"] == app
+    assert "DPoP-Nonce" in response["Access-Control-Expose-Headers"]
