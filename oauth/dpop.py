@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from authlib.oauth2.base import OAuth2Error
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from django.core.cache import cache
 from django.db import connection
 from django.utils.crypto import salted_hmac
@@ -298,6 +299,31 @@ def check_refresh_binding(request, *, bound_jkt: str | None) -> None:
     if request.dpop_jkt is None or not hmac.compare_digest(request.dpop_jkt, bound_jkt):
         raise InvalidDPoPProofError(
             "This refresh token is bound to a DPoP key: send a proof signed with that key."
+        )
+
+
+_JKT = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def check_jkt_parameter(value: str | None) -> None:
+    """§10: an authorization request's ``dpop_jkt``, when sent, is a SHA-256 JWK thumbprint
+    (43 base64url characters); anything else is ``invalid_request``."""
+    if value is not None and not _JKT.fullmatch(value):
+        raise InvalidRequestError(
+            "The dpop_jkt parameter must be a JWK SHA-256 thumbprint (RFC 9449 section 10)."
+        )
+
+
+def check_code_binding(request, *, bound_jkt: str) -> None:
+    """§10: a code whose authorization request named ``dpop_jkt`` is redeemed only with a
+    proof of that key. Refused before the code is consumed, so a thief's attempt leaves
+    the code to its client."""
+    if bound_jkt and (
+        request.dpop_jkt is None or not hmac.compare_digest(request.dpop_jkt, bound_jkt)
+    ):
+        raise InvalidDPoPProofError(
+            "This authorization code is bound to a DPoP key (dpop_jkt): send a proof "
+            "signed with that key."
         )
 
 

@@ -34,6 +34,7 @@ def authorization_code_create(
     code_challenge_method: str = "",
     resource: str = "",
     amr: list[str] | None = None,
+    dpop_jkt: str = "",
 ) -> AuthorizationCode:
     """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT.
 
@@ -54,6 +55,7 @@ def authorization_code_create(
         nonce=nonce,
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
+        dpop_jkt=dpop_jkt,
         auth_time=auth_time,
         amr=" ".join(amr or ()),
         created_at=now,

@@ -292,6 +292,38 @@ def test_confidential_client_refresh_is_bound_by_client_authentication(tenant_a)
     assert stored_jkt(tenant_a, refreshed["access_token"]) == other.jkt
 
 
+def test_dpop_jkt_binds_the_code_to_a_key(tenant):
+    """RFC 9449 §10: the code goes only with a proof of the key the request named."""
+    client = make_public_client(tenant)
+    key = DPoPKey()
+    verifier, challenge = pkce_pair()
+    web = signed_in(tenant, make_user(tenant))
+    code = get_code(tenant, web, client, challenge, scope="openid api", dpop_jkt=key.jkt)
+    # No proof, or a thief's key: refused, and the code is still its client's.
+    for extra in ({}, {"HTTP_DPOP": DPoPKey().proof("POST", token_url(tenant))}):
+        refused = exchange_code(tenant, client, code, verifier, **extra)
+        body = assert_error(refused, 400, "invalid_dpop_proof")
+        assert "dpop_jkt" in body["error_description"]
+    proof = key.proof("POST", token_url(tenant))
+    response = exchange_code(tenant, client, code, verifier, HTTP_DPOP=proof)
+    assert response.status_code == 200, response.content
+    body = remember_tokens(response.json())
+    assert body["token_type"] == "DPoP" and stored_jkt(tenant, body["access_token"]) == key.jkt
+
+
+def test_malformed_dpop_jkt_goes_back_to_the_client(tenant_a):
+    from tests.support.factories import authorize_params, query_of
+
+    client = make_public_client(tenant_a)
+    _verifier, challenge = pkce_pair()
+    web = signed_in(tenant_a, make_user(tenant_a))
+    params = authorize_params(client, challenge, dpop_jkt="not-a-thumbprint")
+    response = web.get("/oauth/authorize", params, secure=True)
+    assert response.status_code == 302
+    query = query_of(response["Location"])
+    assert query["error"] == "invalid_request" and "dpop_jkt" in query["error_description"]
+
+
 # --- Userinfo (RFC 9449 §7) -----------------------------------------------------------------------
 
 
