@@ -97,6 +97,15 @@ def test_client_credentials_token_is_bound_and_introspection_shows_cnf(tenant):
     assert key.jkt == jose.thumbprint(key.public_jwk)
 
 
+@pytest.mark.parametrize("alg", ["ES256", "PS256", "RS256", "EdDSA"])
+def test_every_advertised_kind_of_key_binds(tenant_a, alg):
+    client = make_client(tenant_a)
+    key = DPoPKey(alg)
+    body = dpop_token(tenant_a, client, key)
+    assert body["token_type"] == "DPoP"
+    assert stored_jkt(tenant_a, body["access_token"]) == key.jkt
+
+
 def test_without_a_proof_the_token_stays_a_bearer_token(tenant_a):
     client = make_client(tenant_a)
     rs = make_client(tenant_a, name="RS", can_introspect=True)
@@ -492,6 +501,17 @@ def test_metadata_advertises_dpop_algs(tenant_a):
         algs = doc["dpop_signing_alg_values_supported"]
         assert "ES256" in algs and "PS256" in algs
         assert not {"HS256", "none"} & set(algs)
+
+
+def test_a_fapi_tenant_advertises_the_fapi_algs(tenant_a):
+    from oauth.models import IssuerSettings
+
+    with tenant_a.context():
+        row = IssuerSettings.load()
+        row.security_profile = "fapi2"
+        row.save()
+    doc = tenant_a.client().get("/.well-known/oauth-authorization-server", secure=True).json()
+    assert doc["dpop_signing_alg_values_supported"] == ["PS256", "ES256", "EdDSA"]
 
 
 def test_refresh_helper_unchanged_for_bearer_tokens(tenant_a):

@@ -9,7 +9,7 @@ import secrets
 import time
 
 from joserfc import jwt
-from joserfc.jwk import ECKey, OctKey, RSAKey
+from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 _MISSING = object()
 
@@ -20,11 +20,16 @@ def ath(access_token: str) -> str:
 
 
 class DPoPKey:
-    """A client's DPoP key pair (ES256 on P-256 unless ``alg`` says RS256/PS256)."""
+    """A client's DPoP key pair: ES256 on P-256, or RSA for RS*/PS*, Ed25519 for EdDSA."""
 
     def __init__(self, alg: str = "ES256") -> None:
         self.alg = alg
-        self.key = RSAKey.generate_key(2048) if alg[:2] in ("RS", "PS") else ECKey.generate_key()
+        if alg[:2] in ("RS", "PS"):
+            self.key = RSAKey.generate_key(2048)
+        elif alg == "EdDSA":
+            self.key = OKPKey.generate_key("Ed25519")
+        else:
+            self.key = ECKey.generate_key()
 
     @property
     def public_jwk(self) -> dict:
