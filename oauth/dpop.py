@@ -184,11 +184,13 @@ def verify_proof(
     algs: tuple[str, ...] = ASYMMETRIC_ALGS,
     access_token: str | None = None,
     require_nonce: bool = False,
+    record_jti: bool = True,
     now: float | None = None,
 ) -> Proof:
     """Check the proof ``value`` (the ``DPoP`` header) of a ``method`` request to ``url``
     (RFC 9449 §4.3); with ``access_token``, the proof must name it (``ath``, §7.1). Raises
     ``InvalidDPoPProofError`` saying what is wrong, or ``UseDPoPNonceError``.
+    ``record_jti=False`` only for a proof this very request already passed (and recorded).
 
     The ``jti`` is recorded only once everything else holds, so a refused proof costs the
     client nothing; with Redis unavailable the record cannot be made and the proof is
@@ -228,7 +230,9 @@ def verify_proof(
             )
     jkt = key.thumbprint()
     # §11.1: a proof is used once. SET NX with an expiry: the iat window either side of now.
-    if not cache.add(_jti_key(jkt, claims["jti"]), 1, timeout=2 * IAT_WINDOW_SECONDS + 1):
+    if record_jti and not cache.add(
+        _jti_key(jkt, claims["jti"]), 1, timeout=2 * IAT_WINDOW_SECONDS + 1
+    ):
         raise InvalidDPoPProofError("This DPoP proof was used before; make a new one.")
     return Proof(jkt=jkt, jti=claims["jti"])
 
@@ -269,7 +273,12 @@ def bind_token_request(token: dict, request) -> None:
     stored: with a ``DPoP`` header, the proof is verified for the token endpoint's URL and
     the token becomes ``token_type: DPoP``, its key's thumbprint in ``request.dpop_jkt``
     for the storage (and ``cnf.jkt``); without one, a client that must use DPoP
-    (``dpop_bound_access_tokens``, FAPI 2.0) is refused (§5.2)."""
+    (``dpop_bound_access_tokens``, FAPI 2.0) is refused (§5.2).
+
+    The hot path may answer one request twice, the second time with a fresh read of a
+    client that changed meanwhile (``oauth.server``): the proof is then checked again
+    against the fresh client's requirements, but its ``jti``, recorded by the first pass,
+    is not a replay."""
     client: Client = request.client
     needs = requirements(client)
     value = request.http_request.headers.get(HEADER)
@@ -285,6 +294,7 @@ def bind_token_request(token: dict, request) -> None:
         url=request.issuer + request.http_request.path,
         algs=needs.signing_algs,
         require_nonce=nonce_required(),
+        record_jti=request.dpop_jkt is None,
     )
     request.dpop_jkt = proof.jkt
     token["token_type"] = SCHEME

@@ -521,3 +521,33 @@ def test_refresh_helper_unchanged_for_bearer_tokens(tenant_a):
     response = refresh(tenant_a, client, body["refresh_token"])
     assert response.status_code == 200, response.content
     assert remember_tokens(response.json())["token_type"] == "Bearer"
+
+
+def test_a_client_changed_mid_request_is_answered_with_the_same_proof(tenant_a, settings):
+    """The hot path answers again from a fresh client read when the cached one turned out
+    changed (``oauth.server``): the proof verified in the first pass is not a replay in the
+    second, and the second pass applies the fresh client's requirements."""
+    from django.utils import timezone
+
+    from oauth import selectors
+    from oauth.models import Client
+
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "CLIENT_CACHE_SECONDS": 300}
+    selectors._client_cache.clear()
+    try:
+        client = make_client(tenant_a)
+        remember_tokens(token_request(tenant_a, CC, client).json())  # now cached
+        with tenant_a.context():  # changed elsewhere: this process's cache is stale
+            Client.objects.filter(pk=client.pk).update(updated_at=timezone.now())
+        key = DPoPKey()
+        body = dpop_token(tenant_a, client, key)
+        assert body["token_type"] == "DPoP"
+        assert stored_jkt(tenant_a, body["access_token"]) == key.jkt
+        # Turned DPoP-only elsewhere: the fresh read refuses a request without a proof.
+        with tenant_a.context():
+            Client.objects.filter(pk=client.pk).update(
+                dpop_bound_access_tokens=True, updated_at=timezone.now()
+            )
+        assert_error(token_request(tenant_a, CC, client), 400, "invalid_dpop_proof")
+    finally:
+        selectors._client_cache.clear()
