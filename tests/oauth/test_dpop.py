@@ -226,6 +226,35 @@ def test_bad_proofs_are_refused(tenant_a, make_proof, words):
     assert words in body["error_description"], body
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["é.é.é", "a" * 9000, "..", "e30.e30.", "W10.W10.AA", "eyJhbGciOiJFUzI1NiJ9.!!!.@@@"],
+    ids=["non-ascii", "oversized", "empty-parts", "empty-objects", "arrays", "bad-base64"],
+)
+def test_odd_dpop_headers_get_a_clean_answer(tenant_a, value):
+    client = make_client(tenant_a)
+    _refused(tenant_a, client, value)
+
+
+def test_odd_claims_get_a_clean_answer(tenant_a):
+    client = make_client(tenant_a)
+    key = DPoPKey()
+    url = token_url(tenant_a)
+    for claims in (
+        {"iat": "now"},
+        {"iat": True},
+        {"iat": 1e300},
+        {"jti": 42},
+        {"jti": ""},
+        {"jti": "x" * 300},
+        {"htm": ["POST"]},
+        {"htu": {"url": url}},
+        {"htu": "http://[::1"},
+    ):
+        body = _refused(tenant_a, client, key.proof("POST", url, claims=claims))
+        assert body["error_description"], claims
+
+
 def test_htu_is_compared_after_normalisation(tenant_a):
     """RFC 9449 §4.3: scheme and host case, default port; query and fragment ignored."""
     client = make_client(tenant_a)
