@@ -348,7 +348,7 @@ def verify_resource_proof(http_request, *, access_token: str, bound_jkt: str, cl
         http_request.headers.get(HEADER),
         method=http_request.method,
         url=selectors.issuer_for_request(http_request) + http_request.path,
-        algs=requirements(client).signing_algs,
+        algs=proof_algs(client),
         access_token=access_token,
         require_nonce=nonce_required(),
     )
@@ -357,6 +357,11 @@ def verify_resource_proof(http_request, *, access_token: str, bound_jkt: str, cl
             "The DPoP proof is signed with another key than the access token is bound to."
         )
     return proof
+
+
+def proof_algs(client) -> tuple[str, ...]:
+    """The algs ``client``'s proofs may use (its security profile's)."""
+    return requirements(client).signing_algs
 
 
 def confirmation(row) -> dict:

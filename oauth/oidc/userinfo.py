@@ -28,6 +28,8 @@ class BearerError(Exception):
     scheme: str = "Bearer"
     #: RFC 9449 §9: a server nonce, sent back in the ``DPoP-Nonce`` header.
     nonce: str = ""
+    #: RFC 9449 §7.1: the proof algs a DPoP challenge names.
+    algs: str = ""
 
     def www_authenticate(self, realm: str) -> str:
         parts = [f'realm="{realm}"']
@@ -37,6 +39,8 @@ class BearerError(Exception):
             parts.append(f'error_description="{self.description}"')
         if self.scope:
             parts.append(f'scope="{self.scope}"')
+        if self.algs:
+            parts.append(f'algs="{self.algs}"')
         return f"{self.scheme} " + ", ".join(parts)
 
     def body(self) -> dict:
@@ -91,12 +95,13 @@ def check_dpop_binding(row, *, access_token: str, scheme: str, http_request) -> 
                 401, "invalid_token", "This access token is not DPoP-bound; send it as Bearer."
             )
         return
+    challenge = {"scheme": dpop.SCHEME, "algs": " ".join(dpop.proof_algs(row.client))}
     if scheme != "dpop":
         raise BearerError(
             401,
             "invalid_token",
             "This access token is DPoP-bound; send it as Authorization: DPoP with a proof.",
-            scheme=dpop.SCHEME,
+            **challenge,
         )
     try:
         dpop.verify_resource_proof(
@@ -104,10 +109,10 @@ def check_dpop_binding(row, *, access_token: str, scheme: str, http_request) -> 
         )
     except dpop.UseDPoPNonceError as error:
         raise BearerError(
-            401, error.error, error.description, scheme=dpop.SCHEME, nonce=error.nonce
+            401, error.error, error.description, nonce=error.nonce, **challenge
         ) from None
     except dpop.InvalidDPoPProofError as error:
-        raise BearerError(401, error.error, error.description, scheme=dpop.SCHEME) from None
+        raise BearerError(401, error.error, error.description, **challenge) from None
 
 
 def userinfo_response(

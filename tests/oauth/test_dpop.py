@@ -416,6 +416,7 @@ def test_userinfo_refusals(tenant_a):
     assert stolen.status_code == 401
     scheme, params = _challenge(stolen)
     assert scheme == "DPoP" and params["error"] == "invalid_dpop_proof"
+    assert "ES256" in params["algs"].split() and "HS256" not in params["algs"]
     assert "another key" in params["error_description"]
 
     # The right key, but the proof names another token (ath), or none, or another URL.
