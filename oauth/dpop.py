@@ -125,7 +125,7 @@ def nonce_valid(nonce: str, *, now: float | None = None) -> bool:
     """Whether ``nonce`` is this tenant's nonce of the current or the previous window
     (compared in constant time)."""
     window = int((time.time() if now is None else now) // NONCE_WINDOW_SECONDS)
-    presented = nonce.encode()
+    presented = nonce.encode("utf-8", "surrogatepass")  # JSON may hold lone surrogates
     valid = [hmac.compare_digest(presented, _nonce_at(w).encode()) for w in (window, window - 1)]
     return any(valid)
 
@@ -258,7 +258,7 @@ def _check_claims(claims: dict, *, method: str, url: str, access_token, now) -> 
     if access_token is not None:
         ath = claims.get("ath")
         if not isinstance(ath, str) or not hmac.compare_digest(
-            ath.encode(), access_token_hash(access_token).encode()
+            ath.encode("utf-8", "surrogatepass"), access_token_hash(access_token).encode()
         ):
             raise InvalidDPoPProofError(
                 "The DPoP proof's ath must be the hash of the access token it is sent with."

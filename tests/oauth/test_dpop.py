@@ -422,6 +422,7 @@ def test_userinfo_refusals(tenant_a):
     # The right key, but the proof names another token (ath), or none, or another URL.
     for proof in (
         key.proof("GET", url, access_token="another-token"),
+        key.proof("GET", url, claims={"ath": "\ud800"}),
         key.proof("GET", url),
         key.proof("GET", tenant_a.issuer + "/oauth/token", access_token=token),
         key.proof("POST", url, access_token=token),
@@ -461,8 +462,9 @@ def test_nonce_flow(tenant, nonce_required):
     assert_error(first, 400, "use_dpop_nonce")
     nonce = first["DPoP-Nonce"]
     assert nonce
-    wrong = key.proof("POST", token_url(tenant), nonce="not-the-nonce")
-    assert_error(token_request(tenant, CC, client, HTTP_DPOP=wrong), 400, "use_dpop_nonce")
+    for bad in ("not-the-nonce", "\ud800"):
+        wrong = key.proof("POST", token_url(tenant), nonce=bad)
+        assert_error(token_request(tenant, CC, client, HTTP_DPOP=wrong), 400, "use_dpop_nonce")
     body = dpop_token(tenant, client, key, nonce=nonce)
     assert body["token_type"] == "DPoP"
 

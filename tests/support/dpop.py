@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import secrets
 import time
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 
 _MISSING = object()
@@ -68,7 +69,9 @@ class DPoPKey:
         if nonce is not None:
             payload["nonce"] = nonce
         payload.update(claims or {})
-        return jwt.encode(header, payload, self.key, algorithms=[self.alg], default_type=None)
+        # json.dumps escapes to ASCII, so a claim may even hold a lone surrogate.
+        body = json.dumps(payload).encode("ascii")
+        return jws.serialize_compact(header, body, self.key, algorithms=[self.alg])
 
 
 def hs256_proof(method: str, url: str) -> str:
