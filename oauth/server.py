@@ -67,6 +67,10 @@ class GatehouseAuthorizationServer(AuthorizationServer):
             row = refresh_token.save_token(token, request)
         else:
             row = client_credentials.save_token(token, request)
+        if request.dpop_jkt is not None and row.dpop_jkt != request.dpop_jkt:
+            # Fail closed: a grant whose storage forgot the binding must not hand out a
+            # "DPoP" token that works as a bearer token.
+            raise RuntimeError("a DPoP-bound token was stored without its key thumbprint")
         token_issued.send(
             sender=type(self),
             grant_type=request.payload.grant_type,
