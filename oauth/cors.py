@@ -13,7 +13,10 @@ from django.http import HttpResponse
 
 from oauth import selectors
 
-ALLOWED_HEADERS = "Authorization, Content-Type"
+#: ``DPoP``: a browser client's proof (RFC 9449 §4.1); ``DPoP-Nonce``: the server nonce it
+#: must read from an answer (§8.1).
+ALLOWED_HEADERS = "Authorization, Content-Type, DPoP"
+EXPOSED_HEADERS = "DPoP-Nonce, WWW-Authenticate"
 PREFLIGHT_MAX_AGE = "600"
 
 
@@ -43,6 +46,7 @@ def apply(request, response: HttpResponse) -> HttpResponse:
     _vary(response)
     if _origin_allowed(request):
         response["Access-Control-Allow-Origin"] = request.headers["Origin"]
+        response["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
     return response
 
 

@@ -85,6 +85,8 @@ class GatehouseRequest(OAuth2Request):
         self.front_channel: dict[str, list[str]] | None = None
         #: The RFC 9126 ``request_uri`` this request came from, used up with the decision.
         self.pushed_request_uri = ""
+        #: The thumbprint of the DPoP key the tokens are bound to (RFC 9449 §6, ``oauth.dpop``).
+        self.dpop_jkt: str | None = None
 
     @property
     def args(self) -> dict[str, str]:

@@ -60,6 +60,8 @@ class IssuerPolicy:
     require_pushed_authorization_requests: bool = False
     #: "" or "fapi2" (``oauth.security_profile``).
     security_profile: str = ""
+    #: RFC 9449 §8: DPoP proofs must carry this server's nonce (``oauth.dpop``).
+    dpop_nonce_required: bool = False
 
 
 #: ``GATEHOUSE["RATE_LIMITS"]`` names a tenant may override -> their ``IssuerSettings`` fields.
@@ -90,6 +92,7 @@ def _load_issuer_policy() -> IssuerPolicy:
         ),
         require_pushed_authorization_requests=row.require_pushed_authorization_requests,
         security_profile=row.security_profile,
+        dpop_nonce_required=row.dpop_nonce_required,
     )
 
 

@@ -20,7 +20,7 @@ from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from django.http import HttpResponse
 
-from oauth import client_auth, selectors
+from oauth import client_auth, dpop, selectors
 from oauth.client_auth import ClientAuthenticationFailed
 from oauth.device import endpoint as device_endpoint
 from oauth.device import grant as device_code
@@ -69,7 +69,9 @@ class GatehouseAuthorizationServer(AuthorizationServer):
         digests are stored (DESIGN.md §3). A code exchange consumes the code and a refresh
         rotates the presented token in the same transaction, under a row lock (RFC 6749
         §4.1.2, RFC 9700 §4.14.2); a code or refresh token another request consumed first is
-        ``invalid_grant`` here."""
+        ``invalid_grant`` here. A DPoP proof binds the tokens to its key first (RFC 9449 §5,
+        ``oauth.dpop``), before anything is stored."""
+        dpop.bind_token_request(token, request)
         if request.authorization_code is not None:
             row = authorization_code.save_token(token, request)
         elif request.refresh_token is not None:
@@ -80,6 +82,10 @@ class GatehouseAuthorizationServer(AuthorizationServer):
             row = device_code.save_token(token, request)
         else:
             row = client_credentials.save_token(token, request)
+        if request.dpop_jkt is not None and row.dpop_jkt != request.dpop_jkt:
+            # Fail closed: a grant whose storage forgot the binding must not hand out a
+            # "DPoP" token that works as a bearer token.
+            raise RuntimeError("a DPoP-bound token was stored without its key thumbprint")
         token_issued.send(
             sender=type(self),
             grant_type=request.payload.grant_type,

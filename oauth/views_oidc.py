@@ -20,10 +20,16 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from oauth import cors, ratelimits, selectors
+from oauth.dpop import NONCE_HEADER
 from oauth.models import IssuerSettings
 from oauth.oidc.discovery import provider_metadata
 from oauth.oidc.logout import LOGOUT_PARAMETERS, LogoutRequest, logout_request
-from oauth.oidc.userinfo import BearerError, bearer_token, userinfo_response
+from oauth.oidc.userinfo import (
+    BearerError,
+    authorization_scheme,
+    bearer_token,
+    userinfo_response,
+)
 from oauth.requests import FORM_CONTENT_TYPE, read_params
 from oauth.responses import json_response, public_document
 from oauth.responses import page as _page
@@ -75,6 +81,8 @@ def _bearer_error(request, error: BearerError) -> HttpResponse:
         ],
     )
     response["WWW-Authenticate"] = error.www_authenticate(selectors.issuer_for_request(request))
+    if error.nonce:
+        response[NONCE_HEADER] = error.nonce
     return response
 
 
@@ -106,10 +114,11 @@ def userinfo(request):
                 form_token = (read_params(request).get("access_token") or [None])[0]
             except OAuth2Error as error:
                 raise BearerError(400, "invalid_request", error.description) from None
-        token = bearer_token(
-            request.headers.get("Authorization"), form_token, request.GET.get("access_token")
+        authorization = request.headers.get("Authorization")
+        token = bearer_token(authorization, form_token, request.GET.get("access_token"))
+        claims, client = userinfo_response(
+            token, scheme=authorization_scheme(authorization), http_request=request
         )
-        claims, client = userinfo_response(token)
     except BearerError as error:
         response = ratelimits.settle(
             admission,

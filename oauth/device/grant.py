@@ -117,6 +117,7 @@ def save_token(token: dict, request) -> Token:
         token=token,
         jti=jti,
         audience=request.audience,
+        dpop_jkt=request.dpop_jkt,
     )
     if result.outcome is not services.Redemption.ISSUED:
         raise InvalidGrantError("The device code is invalid, expired or used.")

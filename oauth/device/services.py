@@ -166,6 +166,7 @@ def device_authorization_redeem(
     token: dict,
     jti: str | None = None,
     audience: str = "",
+    dpop_jkt: str | None = None,
 ) -> RedemptionResult:
     """Exchange an approved device code for tokens, once (§3.5): under the row's lock, so
     of two concurrent polls one issues and the other finds the code consumed. The tokens
@@ -189,6 +190,7 @@ def device_authorization_redeem(
         audience=audience,
         refresh_lifetime=refresh_lifetime_for(client),
         jti=jti,
+        dpop_jkt=dpop_jkt,
     )
     family = GrantFamily.objects.create(
         client=client,

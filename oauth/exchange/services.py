@@ -24,6 +24,7 @@ def exchanged_token_issue(
     jti: str | None,
     family_id: int | None,
     record: dict,
+    dpop_jkt: str | None = None,
 ) -> Token:
     """Store the access token issued by an exchange (RFC 8693 §2.2.1: no refresh token) for
     ``client``, standing for ``user_id``, with its ``act`` chain (§4.1), and audit it.
@@ -38,7 +39,13 @@ def exchanged_token_issue(
     token value (the audit log also redacts any member named like a credential).
     """
     row = token_row(
-        client=client, token=token, now=timezone.now(), user_id=user_id, audience=audience, jti=jti
+        client=client,
+        token=token,
+        now=timezone.now(),
+        user_id=user_id,
+        audience=audience,
+        jti=jti,
+        dpop_jkt=dpop_jkt,
     )
     row.act = act
     row.family_id = family_id

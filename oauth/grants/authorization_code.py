@@ -22,6 +22,7 @@ from authlib.oidc.core.grants import OpenIDToken as _OpenIDToken
 from django.utils import timezone
 
 from kernel import credentials
+from oauth import dpop
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.grants import resources, scopes, tokens
 from oauth.grants.errors import AuthorizationPageError, safe_text
@@ -50,6 +51,7 @@ AUTHORIZATION_PARAMETERS = (
     "response_mode",
     "max_age",
     "acr_values",
+    "dpop_jkt",
 )
 #: Where an error goes depends on these, so a repeated one is shown to the user.
 _ROUTING_PARAMETERS = ("client_id", "redirect_uri")
@@ -166,6 +168,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         except ValueError as error:
             raise InvalidRequestError(str(error)) from None
         request.resource = resources.requested_resource(request, client)
+        dpop.check_jkt_parameter(data.get("dpop_jkt"))
 
     def create_authorization_response(self, redirect_uri: str, grant_user):
         """RFC 6749 §4.1.2: Authlib's response (a new code and ``state``) plus RFC 9207 §2
@@ -195,6 +198,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method="S256" if challenge else "",
             resource=request.resource,
             amr=request.amr,
+            dpop_jkt=data.get("dpop_jkt") or "",
         )
 
     # -- token endpoint (RFC 6749 §4.1.3, §4.1.4) --
@@ -264,9 +268,15 @@ def save_token(token: dict, request) -> Token:
     a grant family (RFC 6749 §4.1.2, §4.1.4). A code another request redeemed first is a
     replay: its family is revoked and the answer is ``invalid_grant``."""
     code = request.authorization_code
+    dpop.check_code_binding(request, bound_jkt=code.dpop_jkt)
     jti = tokens.jwt_access_token(request, token, user=request.user, auth_time=code.auth_time)
     result = code_services.authorization_code_redeem(
-        code_id=code.pk, client=request.client, token=token, jti=jti, audience=request.audience
+        code_id=code.pk,
+        client=request.client,
+        token=token,
+        jti=jti,
+        audience=request.audience,
+        dpop_jkt=request.dpop_jkt,
     )
     if result.outcome is not code_services.Redemption.ISSUED:
         raise InvalidGrantError("The authorization code is invalid, expired or used.")

@@ -50,5 +50,9 @@ def save_token(token: dict, request) -> Token:
     """Store a client's own access token: one INSERT (the benchmarked hot path)."""
     jti = tokens.jwt_access_token(request, token)
     return token_services.token_issue(
-        client=request.client, token=token, audience=request.audience, jti=jti
+        client=request.client,
+        token=token,
+        audience=request.audience,
+        jti=jti,
+        dpop_jkt=request.dpop_jkt,
     )

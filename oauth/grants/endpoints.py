@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
-from oauth import selectors
+from oauth import dpop, selectors
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.models import Client, Token
 from oauth.services import tokens as token_services
@@ -107,6 +107,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             return {"active": False}
         if token.kind == selectors.ACCESS:
             expires_at, token_type, scope = row.access_expires_at, "Bearer", row.scope
+            if row.dpop_jkt:  # RFC 9449 §6.2
+                token_type = dpop.SCHEME
         else:
             expires_at, token_type = row.refresh_expires_at, "refresh_token"
             scope = row.family.scope if row.family_id else row.scope
@@ -124,6 +126,8 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
             payload["aud"] = row.audience
         if row.act:
             payload["act"] = row.act  # RFC 8693 §4.1, §2.2.1: a token issued by delegation
+        if token.kind == selectors.ACCESS:
+            payload.update(dpop.confirmation(row))
         return payload
 
     def create_endpoint_response(self, request):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from authlib.oauth2.rfc6749.hooks import hooked
 
-from oauth import selectors
+from oauth import dpop, selectors
 from oauth.client_auth import BASIC, NONE, POST
 from oauth.grants import resources, tokens
 from oauth.models import Client, Token
@@ -95,6 +95,7 @@ def save_token(token: dict, request) -> Token:
     A token retired within the tenant's reuse window is a lost race, later it is reuse and
     revokes the family; either way, like a revoked or expired one, ``invalid_grant``."""
     row = request.refresh_token.row
+    dpop.check_refresh_binding(request, bound_jkt=row.dpop_jkt)
     jti = tokens.jwt_access_token(request, token, user=request.user, auth_time=row.family.auth_time)
     result = token_services.refresh_token_rotate(
         token_id=row.pk,
@@ -103,6 +104,7 @@ def save_token(token: dict, request) -> Token:
         token=token,
         jti=jti,
         audience=request.audience,
+        dpop_jkt=request.dpop_jkt,
         reuse_window=selectors.issuer_policy(fresh=True).refresh_reuse_window,
     )
     if result.outcome is not token_services.Rotation.ROTATED:

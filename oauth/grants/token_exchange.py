@@ -254,6 +254,7 @@ def save_token(token: dict, request) -> Token:
             audience=exchange.audience,
             expires_in=token["expires_in"],
             act=exchange.act,
+            jkt=request.dpop_jkt,
         )
     actor = exchange.actor
     return exchanged_token_issue(
@@ -263,6 +264,7 @@ def save_token(token: dict, request) -> Token:
         audience=exchange.audience,
         act=exchange.act,
         jti=jti,
+        dpop_jkt=request.dpop_jkt,
         family_id=exchange.subject.family_id,
         record={
             "subject": exchange.subject.sub,

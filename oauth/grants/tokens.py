@@ -58,6 +58,7 @@ def jwt_access_token(request, token: dict, *, user=None, auth_time=None) -> str 
         client=client,
         user=user,
         scope=token.get("scope"),
+        jkt=request.dpop_jkt,
         audience=request.audience,
         expires_in=token["expires_in"],
         auth_time=auth_time,

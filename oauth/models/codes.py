@@ -22,6 +22,9 @@ class AuthorizationCode(AuthorizationCodeMixin, models.Model):
     nonce = models.CharField(max_length=500, blank=True, default="")
     code_challenge = models.CharField(max_length=128, blank=True, default="")
     code_challenge_method = models.CharField(max_length=8, blank=True, default="")
+    # RFC 9449 §10: the DPoP key thumbprint the request named; the code is redeemed only
+    # with a proof of that key.
+    dpop_jkt = models.CharField(max_length=43, blank=True, default="")
     auth_time = models.DateTimeField()
     #: RFC 8176 authentication method references of the sign-in, space-separated.
     amr = models.CharField(max_length=100, blank=True, default="")

@@ -62,6 +62,8 @@ class IssuerSettings(models.Model):
     security_profile = models.CharField(
         max_length=16, choices=Client.SecurityProfile.choices, default="", blank=True
     )
+    # RFC 9449 §8: DPoP proofs must carry a server nonce (``oauth.dpop``).
+    dpop_nonce_required = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = "issuer settings"

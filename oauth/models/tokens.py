@@ -58,6 +58,9 @@ class Token(TokenMixin, models.Model):
     #: RFC 8693 §4.1: the ``act`` claim of a token issued by delegation (token exchange with
     #: an actor token), the current actor outermost; None for every other token.
     act = models.JSONField(null=True, blank=True)
+    # RFC 9449 §6: the RFC 7638 SHA-256 thumbprint of the DPoP key the access token (and, for
+    # a public client, its refresh token, §5) is bound to; null for a bearer token.
+    dpop_jkt = models.CharField(max_length=43, null=True, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["client", "-issued_at"], name="oauth_token_client_issued")]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import reverse
 
-from oauth import selectors
+from oauth import dpop, selectors
 from oauth.grants import request_objects
 from oauth.oidc.acr import ACR_VALUES_SUPPORTED
 from oauth.oidc.claims import SCOPE_CLAIMS, claims_supported
@@ -41,4 +41,5 @@ def provider_metadata(request) -> dict:
         }
     )
     metadata.update(request_objects.metadata())
+    metadata.update(dpop.metadata())
     return metadata

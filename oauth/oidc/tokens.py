@@ -17,7 +17,8 @@ JWT access tokens (RFC 9068), per client (``Client.access_token_format = "jwt"``
     tenant's ``IssuerSettings.default_resource``, else the issuer itself (the only resource
     it then serves is userinfo); never a client_id, so an access token can never pass for
     an id_token (RFC 9068 §4, §5). The token row stores the SHA-256 of the JWT and its
-    ``jti``, so revocation and introspection treat it like an opaque token.
+    ``jti``, so revocation and introspection treat it like an opaque token. A DPoP-bound
+    token carries its key's thumbprint as ``cnf.jkt`` (RFC 9449 §6.1).
 """
 
 from __future__ import annotations
@@ -159,6 +160,7 @@ def build_jwt_access_token(
     scope: str | None,
     audience: str,
     expires_in: int,
+    jkt: str | None = None,
     auth_time: datetime | int | None = None,
     now: int | None = None,
     act: dict | None = None,
@@ -180,6 +182,8 @@ def build_jwt_access_token(
         "iat": now,
         "jti": jti,
     }
+    if jkt:
+        claims["cnf"] = {"jkt": jkt}  # RFC 9449 §6.1: bound to this DPoP key
     if scope:
         claims["scope"] = scope
     if user is not None and auth_time is not None:

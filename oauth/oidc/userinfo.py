@@ -2,14 +2,16 @@
 
 The access token comes in the ``Authorization: Bearer`` header or a form body (RFC 6750
 §2.1, §2.2), never in the URL; it is looked up by digest in this tenant's schema, and the
-claims released are those of its scope (Core §5.4, ``claims.user_claims``).
+claims released are those of its scope (Core §5.4, ``claims.user_claims``). A DPoP-bound
+token comes as ``Authorization: DPoP`` with its proof, and only so (RFC 9449 §7.1,
+``oauth.dpop``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from oauth import selectors
+from oauth import dpop, selectors
 from oauth.models import Client
 from oauth.oidc.claims import is_openid_scope, user_claims
 
@@ -22,6 +24,12 @@ class BearerError(Exception):
     error: str = ""
     description: str = ""
     scope: str = ""
+    #: The challenge's scheme: "DPoP" for a DPoP-bound token (RFC 9449 §7.1).
+    scheme: str = "Bearer"
+    #: RFC 9449 §9: a server nonce, sent back in the ``DPoP-Nonce`` header.
+    nonce: str = ""
+    #: RFC 9449 §7.1: the proof algs a DPoP challenge names.
+    algs: str = ""
 
     def www_authenticate(self, realm: str) -> str:
         parts = [f'realm="{realm}"']
@@ -31,7 +39,9 @@ class BearerError(Exception):
             parts.append(f'error_description="{self.description}"')
         if self.scope:
             parts.append(f'scope="{self.scope}"')
-        return "Bearer " + ", ".join(parts)
+        if self.algs:
+            parts.append(f'algs="{self.algs}"')
+        return f"{self.scheme} " + ", ".join(parts)
 
     def body(self) -> dict:
         if not self.error:
@@ -42,14 +52,15 @@ class BearerError(Exception):
 def bearer_token(authorization: str | None, form_token: str | None, query_token: str | None):
     """The access token of a protected-resource request (RFC 6750 §2).
 
-    The ``Authorization: Bearer`` header (§2.1) or, in a form POST, ``access_token`` (§2.2).
+    The ``Authorization: Bearer`` (or RFC 9449 §7.1 ``DPoP``) header (§2.1) or, in a form
+    POST, ``access_token`` (§2.2).
     The URI query (§2.3) is refused: tokens in URLs end up in logs (RFC 9700 §2.4). More
     than one method is ``invalid_request`` (§2); none at all is a bare 401 (§3.1).
     """
     header_token = None
     if authorization:
         scheme, _, value = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not value.strip() or " " in value.strip():
+        if scheme.lower() not in ("bearer", "dpop") or not value.strip() or " " in value.strip():
             raise BearerError(
                 400, "invalid_request", "Send the access token as Authorization: Bearer <token>."
             )
@@ -68,7 +79,45 @@ def bearer_token(authorization: str | None, form_token: str | None, query_token:
     return token
 
 
-def userinfo_response(access_token: str) -> tuple[dict, Client]:
+def authorization_scheme(authorization: str | None) -> str:
+    """ "dpop" for ``Authorization: DPoP`` (RFC 9449 §7.1), else "bearer"."""
+    scheme = (authorization or "").partition(" ")[0].lower()
+    return "dpop" if scheme == "dpop" else "bearer"
+
+
+def check_dpop_binding(row, *, access_token: str, scheme: str, http_request) -> None:
+    """RFC 9449 §7.1: a DPoP-bound token only with the DPoP scheme and a proof of its key
+    (a bound token sent as a bearer token, or a stolen one with another key, is refused);
+    a bearer token never with the DPoP scheme."""
+    if row.dpop_jkt is None:
+        if scheme == "dpop":
+            raise BearerError(
+                401, "invalid_token", "This access token is not DPoP-bound; send it as Bearer."
+            )
+        return
+    challenge = {"scheme": dpop.SCHEME, "algs": " ".join(dpop.proof_algs(row.client))}
+    if scheme != "dpop":
+        raise BearerError(
+            401,
+            "invalid_token",
+            "This access token is DPoP-bound; send it as Authorization: DPoP with a proof.",
+            **challenge,
+        )
+    try:
+        dpop.verify_resource_proof(
+            http_request, access_token=access_token, bound_jkt=row.dpop_jkt, client=row.client
+        )
+    except dpop.UseDPoPNonceError as error:
+        raise BearerError(
+            401, error.error, error.description, nonce=error.nonce, **challenge
+        ) from None
+    except dpop.InvalidDPoPProofError as error:
+        raise BearerError(401, error.error, error.description, **challenge) from None
+
+
+def userinfo_response(
+    access_token: str, *, scheme: str = "bearer", http_request=None
+) -> tuple[dict, Client]:
     """Core §5.3.2: the claims the token's scope releases about its user (§5.4).
 
     The token is looked up by digest in this tenant's schema only, so another tenant's
@@ -82,6 +131,7 @@ def userinfo_response(access_token: str) -> tuple[dict, Client]:
     row, _kind = found
     if row.is_revoked() or row.is_expired() or row.client.disabled:
         raise BearerError(401, "invalid_token", "The access token is expired or revoked.")
+    check_dpop_binding(row, access_token=access_token, scheme=scheme, http_request=http_request)
     user = row.user if row.user_id is not None else None
     if user is None or not user.is_active:
         raise BearerError(401, "invalid_token", "The access token has no active user.")

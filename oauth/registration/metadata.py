@@ -112,6 +112,8 @@ def _read_members(body) -> dict:
         raise _metadata_error("Send jwks or jwks_uri, not both (RFC 7591 section 2).")
     if not isinstance(body.get("require_pushed_authorization_requests", False), bool):
         raise _metadata_error("require_pushed_authorization_requests must be a boolean.")
+    if not isinstance(body.get("dpop_bound_access_tokens", False), bool):
+        raise _metadata_error("dpop_bound_access_tokens must be a boolean (RFC 9449 section 5.2).")
     return body
 
 
@@ -239,6 +241,7 @@ def registration_from_json(
             require_pushed_authorization_requests=body.get(
                 "require_pushed_authorization_requests", False
             ),
+            dpop_bound_access_tokens=body.get("dpop_bound_access_tokens", False),
         )
     except ClientError as error:
         raise client_error(error) from None
@@ -274,4 +277,6 @@ def client_json(client: Client) -> dict:
         body["request_object_signing_alg"] = client.request_object_signing_alg
     if client.require_pushed_authorization_requests:
         body["require_pushed_authorization_requests"] = True
+    if client.dpop_bound_access_tokens:
+        body["dpop_bound_access_tokens"] = True  # RFC 9449 §5.2
     return body

@@ -34,6 +34,7 @@ def authorization_code_create(
     code_challenge_method: str = "",
     resource: str = "",
     amr: list[str] | None = None,
+    dpop_jkt: str = "",
 ) -> AuthorizationCode:
     """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT.
 
@@ -54,6 +55,7 @@ def authorization_code_create(
         nonce=nonce,
         code_challenge=code_challenge,
         code_challenge_method=code_challenge_method,
+        dpop_jkt=dpop_jkt,
         auth_time=auth_time,
         amr=" ".join(amr or ()),
         created_at=now,
@@ -84,6 +86,7 @@ def authorization_code_redeem(
     token: dict,
     jti: str | None = None,
     audience: str | None = None,
+    dpop_jkt: str | None = None,
 ) -> RedemptionResult:
     """Exchange a code for tokens, once (RFC 6749 §4.1.2, §4.1.3).
 
@@ -107,6 +110,7 @@ def authorization_code_redeem(
         audience=code.resource if audience is None else audience,
         refresh_lifetime=lifetime,
         jti=jti,
+        dpop_jkt=dpop_jkt,
     )
     family = GrantFamily.objects.create(
         client=client,

@@ -23,6 +23,7 @@ EDITABLE = (
     "default_access_token_format",
     "scopes_supported",
     "require_pushed_authorization_requests",
+    "dpop_nonce_required",
 )
 
 

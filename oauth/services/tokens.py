@@ -39,6 +39,7 @@ def token_row(
     audience: str = "",
     refresh_lifetime: int | None = None,
     jti: str | None = None,
+    dpop_jkt: str | None = None,
 ) -> Token:
     access_expires_at = now + timedelta(seconds=int(token["expires_in"]))
     refresh = token.get("refresh_token")
@@ -56,6 +57,7 @@ def token_row(
         access_expires_at=access_expires_at,
         refresh_expires_at=refresh_expires_at,
         purge_after=purge_after(access_expires_at, refresh_expires_at),
+        dpop_jkt=dpop_jkt,
     )
 
 
@@ -85,7 +87,12 @@ def _confirmed_insert_sql() -> tuple[str, list]:
 
 
 def token_issue(
-    *, client: Client, token: dict, audience: str = "", jti: str | None = None
+    *,
+    client: Client,
+    token: dict,
+    audience: str = "",
+    jti: str | None = None,
+    dpop_jkt: str | None = None,
 ) -> Token:
     """Store a client-credentials access token (RFC 6749 §4.4.3: no refresh token).
 
@@ -97,7 +104,14 @@ def token_issue(
     disable, a secret rotation or an edit: nothing is written and ``StaleClient`` is raised.
     Built from the model's fields once; values prepared by each field, as the ORM does.
     """
-    row = token_row(client=client, token=token, now=timezone.now(), audience=audience, jti=jti)
+    row = token_row(
+        client=client,
+        token=token,
+        now=timezone.now(),
+        audience=audience,
+        jti=jti,
+        dpop_jkt=dpop_jkt,
+    )
     sql, fields = _confirmed_insert_sql()
     values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
     with connection.cursor() as cursor:
@@ -187,6 +201,7 @@ def refresh_token_rotate(
     reuse_window: int,
     jti: str | None = None,
     audience: str | None = None,
+    dpop_jkt: str | None = None,
 ) -> RotationResult:
     """Rotate a refresh token (RFC 6749 §6, RFC 9700 §4.14.2), under row locks.
 
@@ -224,6 +239,7 @@ def refresh_token_rotate(
         user_id=old.user_id,
         family=family,
         audience=old.audience if audience is None else audience,
+        dpop_jkt=dpop_jkt,
         refresh_lifetime=refresh_lifetime_for(client),
         jti=jti,
     )

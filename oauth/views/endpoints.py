@@ -12,7 +12,7 @@ from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from django.views.decorators.csrf import csrf_exempt
 
-from oauth import client_auth, cors, ratelimits, selectors
+from oauth import client_auth, cors, dpop, ratelimits, selectors
 from oauth.grants import request_objects
 from oauth.requests import oauth_request
 from oauth.responses import public_document
@@ -96,6 +96,11 @@ def metadata(request):
 
 
 def _server_metadata(request) -> dict:
-    """RFC 8414 metadata with the PAR and request-object members, which depend on the
-    tenant's security profile (``oauth.grants.request_objects.metadata``)."""
-    return {**selectors.authorization_server_metadata(request), **request_objects.metadata()}
+    """RFC 8414 metadata with the PAR and request-object members and the DPoP members (RFC
+    9449 §5.1), which depend on the tenant's security profile
+    (``oauth.grants.request_objects.metadata``, ``oauth.dpop.metadata``)."""
+    return {
+        **selectors.authorization_server_metadata(request),
+        **request_objects.metadata(),
+        **dpop.metadata(),
+    }

@@ -16,7 +16,6 @@ KEPT_FIELDS = (
     "jwks",
     "jwks_uri",
     "token_endpoint_auth_signing_alg",
-    "dpop_bound_access_tokens",
     "security_profile",
     "backchannel_logout_uri",
     "backchannel_logout_session_required",
@@ -82,6 +81,11 @@ class ClientForm(MetadataForm):
         required=False, max_length=2000, help_text="space-separated, e.g. openid profile email api"
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
+    dpop_bound_access_tokens = forms.BooleanField(
+        required=False,
+        label="DPoP-bound access tokens",
+        help_text="every token request must carry a DPoP proof (RFC 9449)",
+    )
 
     def metadata_arguments(self) -> dict:
         data = self.cleaned_data
@@ -100,6 +104,7 @@ class ClientForm(MetadataForm):
             if kind in ("spa", "device")
             else Client.AuthMethod.BASIC,
             "can_introspect": data["can_introspect"],
+            "dpop_bound_access_tokens": data["dpop_bound_access_tokens"],
         }
 
 
@@ -176,6 +181,11 @@ class ClientEditForm(MetadataForm):
         + [(alg, alg) for alg in ASYMMETRIC_ALGS],
         help_text="RFC 9101 / OIDC Core 6.1; verified with the client's registered keys",
     )
+    dpop_bound_access_tokens = forms.BooleanField(
+        required=False,
+        label="DPoP-bound access tokens",
+        help_text="every token request must carry a DPoP proof (RFC 9449)",
+    )
 
     @classmethod
     def for_client(cls, client: Client, data=None) -> "ClientEditForm":
@@ -197,6 +207,7 @@ class ClientEditForm(MetadataForm):
             "token_exchange_audiences": "\n".join(client.token_exchange_audiences),
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
             "request_object_signing_alg": client.request_object_signing_alg,
+            "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
         }
         form = cls(data, initial=initial)
         form.client = client
@@ -224,6 +235,7 @@ class ClientEditForm(MetadataForm):
             "id_token_signed_response_alg": data["id_token_signed_response_alg"],
             "can_introspect": data["can_introspect"],
             "token_exchange_audiences": _lines(data["token_exchange_audiences"]),
+            "dpop_bound_access_tokens": data["dpop_bound_access_tokens"],
         }
 
 

@@ -80,6 +80,15 @@ class IssuerSettingsForm(forms.Form):
         ),
     )
 
+    dpop_nonce_required = forms.BooleanField(
+        label="DPoP proofs need a server nonce",
+        required=False,
+        help_text=(
+            "Clients using DPoP (RFC 9449) must first fetch a nonce from a DPoP-Nonce header "
+            "and put it in their proofs: a proof made in advance is refused."
+        ),
+    )
+
     def clean_scopes_supported(self) -> list[str]:
         scopes = list(dict.fromkeys(self.cleaned_data["scopes_supported"].split()))
         bad = [s for s in scopes if not scope_token_valid(s)]

@@ -90,6 +90,12 @@ class Command(OperatorCommand):
             default="",
             help="accept signed request objects (RFC 9101) with this alg; needs the client's keys",
         )
+        parser.add_argument(
+            "--dpop",
+            action="store_true",
+            dest="dpop_bound_access_tokens",
+            help="DPoP-bound access tokens only: token requests need a proof (RFC 9449)",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -113,6 +119,7 @@ class Command(OperatorCommand):
                 token_exchange_audiences=options["token_exchange_audiences"],
                 require_pushed_authorization_requests=options["require_par"],
                 request_object_signing_alg=options["request_object_signing_alg"],
+                dpop_bound_access_tokens=options["dpop_bound_access_tokens"],
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}

@@ -157,4 +157,4 @@ def test_cors_answers_the_token_clients_origin_only(tenant_a):
         HTTP_ACCESS_CONTROL_REQUEST_METHOD="GET",
     )
     assert preflight.status_code == 204
-    assert preflight["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
+    assert preflight["Access-Control-Allow-Headers"] == "Authorization, Content-Type, DPoP"
