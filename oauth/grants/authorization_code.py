@@ -192,6 +192,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             code_challenge_method="S256" if challenge else "",
             resource=request.resource,
             amr=request.amr,
+            sid=getattr(request, "sid", ""),
         )
 
     # -- token endpoint (RFC 6749 §4.1.3, §4.1.4) --
@@ -294,4 +295,5 @@ class OpenIDToken(_OpenIDToken):
             nonce=code.nonce or None,
             access_token=token["access_token"],
             amr=code.get_amr(),
+            sid=code.sid or None,
         )

@@ -5,6 +5,7 @@ from oauth.models.clients import Client
 from oauth.models.codes import AuthorizationCode, Consent
 from oauth.models.keys import SigningKey
 from oauth.models.registration import InitialAccessToken, RegistrationPolicy
+from oauth.models.sessions import SessionClient
 from oauth.models.settings import IssuerSettings
 from oauth.models.tokens import GrantFamily, Token
 
@@ -17,6 +18,7 @@ __all__ = [
     "InitialAccessToken",
     "IssuerSettings",
     "RegistrationPolicy",
+    "SessionClient",
     "SigningKey",
     "Token",
 ]

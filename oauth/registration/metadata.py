@@ -41,6 +41,7 @@ _TEXT_MEMBERS = (
     "policy_uri",
     "software_id",
     "software_version",
+    "backchannel_logout_uri",
 )
 #: Members a client may not set (RFC 7591 §3.2.1, RFC 7592 §2.2: the server's to issue).
 SERVER_MEMBERS = (
@@ -109,6 +110,8 @@ def _read_members(body) -> dict:
         raise _metadata_error("jwks must be a JSON Web Key Set object.")
     if body.get("jwks") is not None and body.get("jwks_uri") is not None:
         raise _metadata_error("Send jwks or jwks_uri, not both (RFC 7591 section 2).")
+    if not isinstance(body.get("backchannel_logout_session_required", False), bool):
+        raise _metadata_error("backchannel_logout_session_required must be true or false.")
     return body
 
 
@@ -229,6 +232,10 @@ def registration_from_json(
             redirect_uris=redirect_uris,
             scopes=scopes,
             auth_method=auth_method,
+            backchannel_logout_uri=body.get("backchannel_logout_uri") or "",
+            backchannel_logout_session_required=body.get(
+                "backchannel_logout_session_required", False
+            ),
         )
     except ClientError as error:
         raise client_error(error) from None
@@ -260,4 +267,7 @@ def client_json(client: Client) -> dict:
     }
     if not client.is_public:
         body["client_secret_expires_at"] = 0  # RFC 7591 §3.2.1: 0 = does not expire
+    if client.backchannel_logout_uri:  # OIDC Back-Channel Logout 1.0 §2.2
+        body["backchannel_logout_uri"] = client.backchannel_logout_uri
+        body["backchannel_logout_session_required"] = client.backchannel_logout_session_required
     return body

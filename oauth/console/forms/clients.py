@@ -143,6 +143,15 @@ class ClientEditForm(MetadataForm):
         label="ID token signing algorithm", choices=SigningKey.Alg.choices
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
+    backchannel_logout_uri = forms.CharField(
+        label="Back-channel logout URI",
+        required=False,
+        max_length=2000,
+        help_text="https URL told when a user signs out (OIDC Back-Channel Logout); empty = none",
+    )
+    backchannel_logout_session_required = forms.BooleanField(
+        required=False, label="Needs the session id (sid) in logout tokens"
+    )
 
     @classmethod
     def for_client(cls, client: Client, data=None) -> "ClientEditForm":
@@ -161,6 +170,8 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": client.refresh_token_lifetime,
             "id_token_signed_response_alg": client.id_token_signed_response_alg,
             "can_introspect": client.can_introspect,
+            "backchannel_logout_uri": client.backchannel_logout_uri,
+            "backchannel_logout_session_required": client.backchannel_logout_session_required,
         }
         return cls(data, initial=initial)
 
@@ -181,6 +192,8 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": data["refresh_token_lifetime"],
             "id_token_signed_response_alg": data["id_token_signed_response_alg"],
             "can_introspect": data["can_introspect"],
+            "backchannel_logout_uri": data["backchannel_logout_uri"].strip(),
+            "backchannel_logout_session_required": data["backchannel_logout_session_required"],
         }
 
 

@@ -71,6 +71,16 @@ class Command(OperatorCommand):
             default=SigningKey.Alg.RS256,
             help="id_token_signed_response_alg (OIDC Registration 2)",
         )
+        parser.add_argument(
+            "--backchannel-logout-uri",
+            default="",
+            help="https URL logout tokens are POSTed to (OIDC Back-Channel Logout 2.2)",
+        )
+        parser.add_argument(
+            "--backchannel-logout-session-required",
+            action="store_true",
+            help="the client needs sid in logout tokens (always sent here)",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -91,6 +101,8 @@ class Command(OperatorCommand):
                 access_token_format=options["access_token_format"],
                 post_logout_redirect_uris=options["post_logout_redirect_uris"],
                 id_token_signed_response_alg=options["id_token_alg"],
+                backchannel_logout_uri=options["backchannel_logout_uri"],
+                backchannel_logout_session_required=options["backchannel_logout_session_required"],
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}
