@@ -117,6 +117,8 @@ def retry_delay(attempt: int) -> int:
 def _outcome(status: int | None, *, final: bool) -> Outcome:
     if status in DELIVERED_STATUSES:
         return Outcome.DELIVERED
+    if status is not None and 300 <= status < 400:
+        return Outcome.FAILED  # redirects are never followed (SSRF): it would answer the same
     if status is not None and 400 <= status < 500 and status not in RETRYABLE_CLIENT_ERRORS:
         return Outcome.FAILED  # §2.8: the client could not use the token; it would again
     return Outcome.FAILED if final else Outcome.RETRY
@@ -136,7 +138,8 @@ def logout_deliver(*, client_id: str, issuer: str, sub: str, sid: str, attempt: 
     Each attempt signs a new token (its short ``exp`` must not run out between retries) and
     is audited with its outcome, the HTTP status or the reason it could not be sent, never
     the token. A network failure, a 5xx, 408, 425 or 429 is retried until
-    ``GATEHOUSE["BACKCHANNEL_LOGOUT"]["ATTEMPTS"]``; any other answer is final."""
+    ``GATEHOUSE["BACKCHANNEL_LOGOUT"]["ATTEMPTS"]``; any other answer (a redirect, which is
+    not followed, or another 4xx) is final."""
     client = Client.objects.filter(client_id=client_id).first()
     if client is None or client.disabled or not client.backchannel_logout_uri:
         return Delivery(Outcome.DROPPED)
