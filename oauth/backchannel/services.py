@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django_tenants.utils import get_tenant_domain_model
 
 from kernel.audit.services import audit_record
 from kernel.conf import setting
@@ -49,11 +50,17 @@ def session_client_record(*, sid: str, client: Client, user) -> None:
 
 def _issuer() -> str:
     """The tenant's issuer, as ``oauth.selectors.issuer_for_request`` names it: the Domain
-    that routed the request (``domain_url``) or, outside a request (an operator command),
-    the tenant's primary domain."""
-    tenant = connection.tenant
-    host = getattr(tenant, "domain_url", None) or tenant.get_primary_domain().domain
-    return public_url(host)
+    that routed the request (``domain_url``) or, outside a request (an operator command in
+    ``schema_context``), the tenant's primary domain; "" when it has none."""
+    host = getattr(connection.tenant, "domain_url", None)
+    if not host:
+        domain = (
+            get_tenant_domain_model()
+            .objects.filter(tenant__schema_name=connection.schema_name, is_primary=True)
+            .first()
+        )
+        host = domain.domain if domain else ""
+    return public_url(host) if host else ""
 
 
 def sessions_ended_receiver(sender, user_id, sids, **kwargs) -> None:
@@ -76,6 +83,8 @@ def sessions_ended_receiver(sender, user_id, sids, **kwargs) -> None:
     if not due:
         return
     schema, issuer, sub = connection.schema_name, _issuer(), str(user_id)
+    if not issuer:
+        return  # a schema without a domain has no issuer, so no client signed in there
 
     def send() -> None:
         for client_id, sid in due:
