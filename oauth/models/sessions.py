@@ -22,3 +22,5 @@ class SessionClient(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["sid", "client"], name="oauth_session_client")
         ]
+        # The purge's scan (workers.purge, "session_clients"), oldest first.
+        indexes = [models.Index(fields=["created_at"], name="oauth_session_client_created")]

@@ -466,3 +466,39 @@ def test_one_delivery_attempt_posts_and_audits_without_the_token(
             client_id=client.client_id, issuer=tenant_a.issuer, sub="u-7", sid="s-7", attempt=1
         )
     assert dropped.outcome is Outcome.DROPPED and len(receiver.at(path)) == 2
+
+
+def test_the_purge_drops_a_sessions_clients_once_its_session_is_gone(two_tenants):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
+    from kernel.accounts.models import UserSession
+    from oauth.models import Client, SessionClient
+    from workers.purge import purge_schema
+
+    old = timezone.now() - timedelta(hours=2)
+    for tenant in two_tenants:
+        user = make_user(tenant)
+        registered = make_web_client(tenant, scopes=["openid"], backchannel_logout_uri=BCL_URI)
+        with tenant.context():
+            client = Client.objects.get(pk=registered.pk)
+            Session.objects.create(
+                session_key=f"bcl-live-{tenant.slug}",
+                session_data="",
+                expire_date=timezone.now() + timedelta(days=1),
+            )
+            live = UserSession.objects.create(
+                session_key=f"bcl-live-{tenant.slug}", user=user, created_at=old
+            )
+            for sid, created in ((live.sid, old), ("gone", old), ("fresh-gone", timezone.now())):
+                SessionClient.objects.create(sid=sid, client=client, user=user, created_at=created)
+    alpha, bravo = two_tenants
+    assert purge_schema(schema=alpha.schema)["session_clients"] == 1
+    with alpha.context():
+        left = set(SessionClient.objects.values_list("sid", flat=True))
+        live_sid = UserSession.objects.get(session_key="bcl-live-alpha").sid
+    assert {live_sid, "fresh-gone"} <= left and "gone" not in left
+    with bravo.context():
+        assert SessionClient.objects.filter(sid="gone").exists()
