@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import get_tenant_domain_model
+from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 
 from kernel.audit.services import audit_record
 from kernel.conf import setting
@@ -70,8 +70,8 @@ def sessions_ended_receiver(sender, user_id, sids, **kwargs) -> None:
     tenant's schema, so a rolled-back sign-out notifies nobody and every task runs in this
     tenant (clients of other tenants live in other schemas and are never read here)."""
     sids = [sid for sid in sids if sid]
-    if not sids:
-        return
+    if not sids or connection.schema_name == get_public_schema_name():
+        return  # operators sign in to the public schema, where no client lives
     rows = SessionClient.objects.filter(sid__in=sids)
     due = list(
         rows.filter(client__disabled=False)

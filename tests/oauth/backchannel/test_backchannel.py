@@ -502,3 +502,20 @@ def test_the_purge_drops_a_sessions_clients_once_its_session_is_gone(two_tenants
     assert {live_sid, "fresh-gone"} <= left and "gone" not in left
     with bravo.context():
         assert SessionClient.objects.filter(sid="gone").exists()
+
+
+def test_an_operator_signing_out_in_public_tells_nobody(two_tenants, due):
+    from django.db import connection
+    from django.utils import timezone
+
+    from kernel.accounts.models import User, UserSession
+    from kernel.accounts.services import user_set_active
+
+    connection.set_schema_to_public()
+    operator = User.objects.create_user(username="bcl-operator", password=None, is_staff=True)
+    UserSession.objects.create(
+        session_key="bcl-operator-session", user=operator, created_at=timezone.now()
+    )
+    user_set_active(user=operator, active=False)  # ends the operator's sessions in public
+    assert not UserSession.objects.filter(user=operator).exists()
+    assert due == []
