@@ -18,7 +18,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from oauth.backchannel.tokens import LOGOUT_EVENT
 from tests.oauth.backchannel.receiver import LogoutReceiver
 from tests.support import jose
-from tests.support.celery import make_worker_factory, wait_until
+from tests.support.celery import assert_worker_log_clean, make_worker_factory, wait_until
 from tests.support.factories import make_user, make_web_client
 from tests.support.live_clients import login_and_consent, metadata
 from tests.support.secrets import remember_secret
@@ -133,6 +133,7 @@ def test_rp_initiated_logout_sends_a_logout_token_the_client_can_verify(
     gatehouse_server, worker, receiver, tenant_a, commit
 ):
     path = "/bcl/verified"
+    since = worker.log_size()
     client = _client(commit, tenant_a, receiver.url(path), backchannel_logout_session_required=True)
     user = _user(commit, tenant_a)
     agent, token = _sign_in(gatehouse_server, tenant_a, client, user)
@@ -166,8 +167,8 @@ def test_rp_initiated_logout_sends_a_logout_token_the_client_can_verify(
     )
     assert delivered[0]["status"] == 200 and delivered[0]["attempt"] == 1
     assert logout_token not in str(delivered)
-    # The session is gone: signing out again tells nobody anything more.
-    assert receiver.at(path) == [request]
+    assert receiver.at(path) == [request]  # one session, one client: one token
+    assert_worker_log_clean(worker, since)
 
 
 def test_sign_out_does_not_wait_for_a_slow_receiver(
@@ -185,7 +186,7 @@ def test_sign_out_does_not_wait_for_a_slow_receiver(
         wait_until(lambda: receiver.at(path), timeout=20, message="no logout token arrived")
         # The receiver got the token and is still sleeping on it: the user already had the
         # answer (and it came far quicker than the receiver will answer).
-        assert elapsed < 1.5, f"sign-out took {elapsed:.2f} s"
+        assert elapsed < 2.0, f"sign-out took {elapsed:.2f} s"
         assert answered < receiver.at(path)[0].at + receiver.delay
         wait_until(
             lambda: _audit(commit, tenant_a, client, "client.backchannel_logout_delivered"),
@@ -205,7 +206,7 @@ def test_a_receiver_that_is_down_gets_retries_until_it_is_up(
     agent, token = _sign_in(gatehouse_server, tenant_a, client, user)
 
     response, elapsed = _sign_out(gatehouse_server, tenant_a, agent, token, client)
-    assert response.status_code == 200 and elapsed < 1.5
+    assert response.status_code == 200 and elapsed < 2.0
 
     retrying = wait_until(
         lambda: _audit(commit, tenant_a, client, "client.backchannel_logout_retrying"),
@@ -232,6 +233,7 @@ def test_a_failing_receiver_gets_back_off_then_the_worker_gives_up(
     gatehouse_server, worker, receiver, tenant_a, commit
 ):
     path = "/bcl/failing"
+    since = worker.log_size()
     client = _client(commit, tenant_a, receiver.url(path))
     user = _user(commit, tenant_a)
     agent, token = _sign_in(gatehouse_server, tenant_a, client, user)
@@ -255,6 +257,7 @@ def test_a_failing_receiver_gets_back_off_then_the_worker_gives_up(
     assert gaps[0] >= 0.9 and gaps[1] >= 1.9
     time.sleep(2.5)
     assert len(receiver.at(path)) == ATTEMPTS  # nothing after giving up
+    assert_worker_log_clean(worker, since)  # giving up is an audited outcome, not a crash
 
 
 def test_signing_out_at_one_tenant_tells_no_client_of_another(
