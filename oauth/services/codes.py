@@ -37,7 +37,8 @@ def authorization_code_create(
     amr: list[str] | None = None,
     sid: str = "",
 ) -> AuthorizationCode:
-    """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT.
+    """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT (and, with a
+    ``sid``, one that does nothing once the session knows the client).
 
     ``amr`` is how the user signed in (RFC 8176), for the id_token's ``amr`` and ``acr``.
     ``redirect_uri`` is the one the request named ("" if it named none, RFC 6749 §4.1.3).

@@ -535,7 +535,9 @@ def user_session_end(*, session: UserSession) -> None:
 
 
 def user_session_started(sender, request, user, **kwargs) -> None:
-    """``user_logged_in`` receiver: index the new session under its user."""
+    """``user_logged_in`` receiver: index the new session under its user, with a new OIDC
+    ``sid`` that the session also keeps (``SID_SESSION_KEY``); signing in again in the same
+    browser session keeps its ``sid`` (even if the key changed)."""
     session = getattr(request, "session", None)
     key = getattr(session, "session_key", None)
     if not key or user is None:
@@ -563,7 +565,8 @@ def user_session_rekeyed(*, old_key: str, new_key: str) -> None:
 
 
 def user_session_closed(sender, request, user, **kwargs) -> None:
-    """``user_logged_out`` receiver: the session is no longer the user's."""
+    """``user_logged_out`` receiver: the session is no longer the user's
+    (``sessions_ended`` tells the layers above)."""
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
         rows = UserSession.objects.filter(session_key=key)
