@@ -3,7 +3,7 @@ from django.core import checks
 from django.urls import register_converter
 from django.utils.module_loading import import_string
 
-from kernel.accounts.signals import password_replaced
+from kernel.accounts.signals import password_replaced, sessions_ended
 from oauth.checks import check_document_fetch, check_key_encryption_keys
 from oauth.console.converters import ClientIdConverter
 
@@ -23,4 +23,9 @@ class OauthConfig(AppConfig):
         password_replaced.connect(
             import_string("oauth.services.grants.password_replaced_receiver"),
             dispatch_uid="oauth.grants.password_replaced",
+        )
+        # OIDC Back-Channel Logout: ended sessions' clients are due a logout token.
+        sessions_ended.connect(
+            import_string("oauth.backchannel.services.sessions_ended_receiver"),
+            dispatch_uid="oauth.backchannel.sessions_ended",
         )

@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from kernel.conf import setting
 from kernel.errors import DomainError
 from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
@@ -269,6 +270,7 @@ class ClientMetadata:
         self._check_keys()
         self._check_token_exchange()
         self._check_request_objects()
+        self._check_backchannel_logout()
 
     def _check_token_exchange(self) -> None:
         """RFC 8693: only confidential clients exchange tokens (the grant authenticates the
@@ -335,6 +337,56 @@ class ClientMetadata:
                 f"the FAPI 2.0 profile allows request objects signed with "
                 f"{', '.join(FAPI2_ALGS)} only",
                 field="request_object_signing_alg",
+            )
+
+    def _check_backchannel_logout(self) -> None:
+        """OIDC Back-Channel Logout 1.0 §2.2: ``backchannel_logout_uri`` is absolute, with no
+        fragment (nor user name or password), https; plain http only on a loopback host and
+        only where the fetcher may reach loopback (``DOCUMENT_FETCH["ALLOW_LOOPBACK"]``, for
+        development), since nothing else could be delivered. Only code-flow clients sign
+        users in, so only they can be signed out; ``backchannel_logout_session_required``
+        needs the URI."""
+        uri = self.backchannel_logout_uri
+        if not uri:
+            if self.backchannel_logout_session_required:
+                raise ClientError(
+                    "backchannel_logout_session_required needs a backchannel_logout_uri",
+                    field="backchannel_logout_uri",
+                )
+            return
+        field_name = "backchannel_logout_uri"
+        try:
+            parts = urlsplit(uri)
+            parts.port  # noqa: B018 - raises ValueError on a bad port
+        except ValueError:
+            raise ClientError(
+                f"back-channel logout URI {uri!r} is not a URI", field=field_name
+            ) from None
+        if len(uri) > 2000 or parts.fragment or "#" in uri:
+            raise ClientError(
+                f"back-channel logout URI {uri!r} must not have a fragment (OIDC Back-Channel "
+                "Logout 2.2)",
+                field=field_name,
+            )
+        if parts.username is not None or parts.password is not None:
+            raise ClientError(
+                f"back-channel logout URI {uri!r} must not carry a user name or password",
+                field=field_name,
+            )
+        loopback_http = (
+            parts.scheme == "http"
+            and parts.hostname in ("127.0.0.1", "::1", "localhost")
+            and setting("DOCUMENT_FETCH")["ALLOW_LOOPBACK"]
+        )
+        if not (parts.scheme == "https" and parts.hostname) and not loopback_http:
+            raise ClientError(
+                f"back-channel logout URI {uri!r} must be an https URL", field=field_name
+            )
+        if "authorization_code" not in self.grant_types:
+            raise ClientError(
+                "a back-channel logout URI is only used with authorization_code (users sign "
+                "in to the client through it)",
+                field=field_name,
             )
 
     @property

@@ -189,6 +189,17 @@ PURGE_KINDS: tuple[PurgeKind, ...] = (
         missing_from=("sessions.Session", "session_key", "session_key"),
         grace_seconds=3600,
     ),
+    # Which clients a session signed in to (oauth.backchannel), once the session's index row
+    # went without a sign-out (purged just above): no logout token can be due for it. An
+    # hour's grace, as above.
+    PurgeKind(
+        "session_clients",
+        "oauth.SessionClient",
+        "created_at",
+        10_000,
+        missing_from=("accounts.UserSession", "sid", "sid"),
+        grace_seconds=3600,
+    ),
     # In every schema (kernel.audit is a shared and a tenant app): a tenant's events after
     # the retention it set (AuditSettings), the operators' in public after theirs.
     PurgeKind("audit_events", "audit.AuditEvent", "purge_after", 10_000),

@@ -199,6 +199,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
             resource=request.resource,
             amr=request.amr,
             dpop_jkt=data.get("dpop_jkt") or "",
+            sid=getattr(request, "sid", ""),
         )
 
     # -- token endpoint (RFC 6749 §4.1.3, §4.1.4) --
@@ -307,4 +308,5 @@ class OpenIDToken(_OpenIDToken):
             nonce=code.nonce or None,
             access_token=token["access_token"],
             amr=code.get_amr(),
+            sid=code.sid or None,
         )

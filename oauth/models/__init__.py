@@ -6,6 +6,7 @@ from oauth.models.codes import AuthorizationCode, Consent
 from oauth.models.devices import DeviceAuthorization
 from oauth.models.keys import SigningKey
 from oauth.models.registration import InitialAccessToken, RegistrationPolicy
+from oauth.models.sessions import SessionClient
 from oauth.models.settings import IssuerSettings
 from oauth.models.tokens import GrantFamily, Token
 
@@ -19,6 +20,7 @@ __all__ = [
     "InitialAccessToken",
     "IssuerSettings",
     "RegistrationPolicy",
+    "SessionClient",
     "SigningKey",
     "Token",
 ]

@@ -28,6 +28,9 @@ class AuthorizationCode(AuthorizationCodeMixin, models.Model):
     auth_time = models.DateTimeField()
     #: RFC 8176 authentication method references of the sign-in, space-separated.
     amr = models.CharField(max_length=100, blank=True, default="")
+    #: The OIDC ``sid`` of the browser session the code was issued in ("" = none known),
+    #: for the id_token (Back-Channel Logout 1.0 §2.1).
+    sid = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField()
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)

@@ -28,6 +28,7 @@ ID_TOKEN_CLAIMS = (
     "at_hash",
     "acr",
     "amr",
+    "sid",
 )
 
 

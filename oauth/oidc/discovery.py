@@ -28,6 +28,9 @@ def provider_metadata(request) -> dict:
     metadata.update(
         {
             "end_session_endpoint": issuer + reverse("oauth-end-session"),
+            # OIDC Back-Channel Logout 1.0 §2.1 (oauth.backchannel): logout tokens carry sid.
+            "backchannel_logout_supported": True,
+            "backchannel_logout_session_supported": True,
             # The tenant's allowed scopes; when it restricts none, the ones with OIDC meaning.
             "scopes_supported": list(selectors.issuer_policy().scopes_supported)
             or list(SCOPE_CLAIMS),

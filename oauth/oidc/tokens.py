@@ -5,7 +5,8 @@ id_token (OIDC Core §2, §3.1.3.6)
     the authorized party itself, so ``azp`` is never needed), ``exp``
     (``ID_TOKEN_LIFETIME``), ``iat``, ``auth_time`` (always), ``nonce`` (when the
     authorization request had one), ``at_hash``, ``acr`` (always) and ``amr`` (when the
-    sign-in's methods are known), as ``oauth.oidc.acr`` defines them (RFC 8176). Signed
+    sign-in's methods are known), as ``oauth.oidc.acr`` defines them (RFC 8176), ``sid``
+    (the browser session, Back-Channel Logout 1.0 §2.1, when known). Signed
     RS256 unless the client registered ``id_token_signed_response_alg`` ES256 (OIDC
     Registration §2).
 
@@ -82,6 +83,7 @@ def id_token_claims(
     amr: list[str] | None = None,
     alg: str = DEFAULT_ALG,
     now: int | None = None,
+    sid: str | None = None,
 ) -> dict:
     """The claims of an id_token for ``user`` at ``client`` (Core §2, §3.1.3.6)."""
     now = int(time.time()) if now is None else now
@@ -100,6 +102,8 @@ def id_token_claims(
         claims["nonce"] = nonce
     if access_token:
         claims["at_hash"] = half_hash(access_token, alg)
+    if sid:
+        claims["sid"] = sid
     return claims
 
 
@@ -112,6 +116,7 @@ def build_id_token(
     nonce: str | None = None,
     access_token: str | None = None,
     amr: list[str] | None = None,
+    sid: str | None = None,
 ) -> str:
     """A signed id_token (Core §2) with the tenant's current key for the client's alg."""
     alg = id_token_alg(client)
@@ -124,6 +129,7 @@ def build_id_token(
         access_token=access_token,
         amr=amr,
         alg=alg,
+        sid=sid,
     )
     return sign_jwt(claims, alg=alg)
 

@@ -42,6 +42,7 @@ _TEXT_MEMBERS = (
     "software_id",
     "software_version",
     "request_object_signing_alg",
+    "backchannel_logout_uri",
 )
 #: Members a client may not set (RFC 7591 §3.2.1, RFC 7592 §2.2: the server's to issue).
 SERVER_MEMBERS = (
@@ -114,6 +115,8 @@ def _read_members(body) -> dict:
         raise _metadata_error("require_pushed_authorization_requests must be a boolean.")
     if not isinstance(body.get("dpop_bound_access_tokens", False), bool):
         raise _metadata_error("dpop_bound_access_tokens must be a boolean (RFC 9449 section 5.2).")
+    if not isinstance(body.get("backchannel_logout_session_required", False), bool):
+        raise _metadata_error("backchannel_logout_session_required must be true or false.")
     return body
 
 
@@ -242,6 +245,10 @@ def registration_from_json(
                 "require_pushed_authorization_requests", False
             ),
             dpop_bound_access_tokens=body.get("dpop_bound_access_tokens", False),
+            backchannel_logout_uri=body.get("backchannel_logout_uri") or "",
+            backchannel_logout_session_required=body.get(
+                "backchannel_logout_session_required", False
+            ),
         )
     except ClientError as error:
         raise client_error(error) from None
@@ -279,4 +286,7 @@ def client_json(client: Client) -> dict:
         body["require_pushed_authorization_requests"] = True
     if client.dpop_bound_access_tokens:
         body["dpop_bound_access_tokens"] = True  # RFC 9449 §5.2
+    if client.backchannel_logout_uri:  # OIDC Back-Channel Logout 1.0 §2.2
+        body["backchannel_logout_uri"] = client.backchannel_logout_uri
+        body["backchannel_logout_session_required"] = client.backchannel_logout_session_required
     return body

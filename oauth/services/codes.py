@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from kernel import credentials
 from oauth import selectors
+from oauth.backchannel.services import session_client_record
 from oauth.models import AuthorizationCode, Client, GrantFamily, Token
 from oauth.services.tokens import (
     family_revoke,
@@ -35,12 +36,16 @@ def authorization_code_create(
     resource: str = "",
     amr: list[str] | None = None,
     dpop_jkt: str = "",
+    sid: str = "",
 ) -> AuthorizationCode:
-    """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT.
+    """Store an authorization code (RFC 6749 §4.1.2) as a digest; one INSERT (and, with a
+    ``sid``, one that does nothing once the session knows the client).
 
     ``amr`` is how the user signed in (RFC 8176), for the id_token's ``amr`` and ``acr``.
     ``redirect_uri`` is the one the request named ("" if it named none, RFC 6749 §4.1.3).
     The code lives ``IssuerSettings.authorization_code_lifetime`` seconds (default 60).
+    ``sid`` is the browser session's OIDC session id: it goes into the id_token, and the
+    session remembers the client for back-channel logout (``oauth.backchannel``).
     """
     now = timezone.now()
     lifetime = selectors.issuer_policy(fresh=True).authorization_code_lifetime
@@ -58,11 +63,13 @@ def authorization_code_create(
         dpop_jkt=dpop_jkt,
         auth_time=auth_time,
         amr=" ".join(amr or ()),
+        sid=sid,
         created_at=now,
         expires_at=expires_at,
         purge_after=purge_after(expires_at),
     )
     row.save(force_insert=True)
+    session_client_record(sid=sid, client=client, user=user)
     return row
 
 

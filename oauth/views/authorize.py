@@ -27,7 +27,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
-from kernel.accounts.services import email_verification_pending
+from kernel.accounts.services import SID_SESSION_KEY, email_verification_pending
 from kernel.http import client_ip
 from oauth import selectors, throttle
 from oauth.account import views as account_views
@@ -113,6 +113,7 @@ def _validated_grant(request, oauth: GatehouseRequest) -> AuthorizationCodeGrant
 def _issue_code(request, grant: AuthorizationCodeGrant) -> HttpResponse:
     grant.request.auth_time = _auth_time(request)
     grant.request.amr = list(request.session.get(sign_in.AMR_SESSION_KEY) or [])
+    grant.request.sid = request.session.get(SID_SESSION_KEY) or ""
     _status, _body, headers = grant.create_authorization_response(grant.redirect_uri, request.user)
     return _redirect(dict(headers)["Location"])
 

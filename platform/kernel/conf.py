@@ -104,6 +104,16 @@ DEFAULTS: dict[str, Any] = {
         "CACHE_FLOOR_SECONDS": 60,
         "CACHE_CEILING_SECONDS": 86_400,
     },
+    # OIDC Back-Channel Logout delivery (oauth.backchannel, workers.tasks): attempts in all,
+    # the first retry's delay (doubling each time, up to the maximum), the POST's timeout and
+    # the logout token's lifetime (seconds).
+    "BACKCHANNEL_LOGOUT": {
+        "ATTEMPTS": 6,
+        "RETRY_BASE_SECONDS": 10,
+        "RETRY_MAX_SECONDS": 900,
+        "TIMEOUT_SECONDS": 5.0,
+        "TOKEN_LIFETIME_SECONDS": 120,
+    },
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},
     # Slugs no tenant may take: they name the platform's own hosts and paths.

@@ -22,12 +22,15 @@ def metadata(server, tenant) -> dict:
     return response.json()
 
 
-def login_and_consent(server, tenant, authorize_url: str, username: str, password: str) -> str:
+def login_and_consent(
+    server, tenant, authorize_url: str, username: str, password: str, *, agent=None
+) -> str:
     """Follow an authorization URL as a user would: log in, allow; return the callback URL
-    the server redirected to (never fetched)."""
+    the server redirected to (never fetched). ``agent``: the user's ``requests.Session``
+    (with its session cookie), when the test goes on with it."""
     import html
 
-    agent = requests.Session()
+    agent = agent if agent is not None else requests.Session()
     base = server.url(tenant.host, "")
     response = agent.get(authorize_url, allow_redirects=False, timeout=10)
     assert response.status_code == 302, response.text[:300]

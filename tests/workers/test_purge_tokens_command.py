@@ -20,6 +20,7 @@ KINDS = {
     "grant_families",
     "sessions",
     "user_sessions",
+    "session_clients",
     "audit_events",
 }
 

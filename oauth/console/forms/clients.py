@@ -17,8 +17,6 @@ KEPT_FIELDS = (
     "jwks_uri",
     "token_endpoint_auth_signing_alg",
     "security_profile",
-    "backchannel_logout_uri",
-    "backchannel_logout_session_required",
 )
 MAX_LIFETIME = 10 * 365 * 86400
 
@@ -186,6 +184,15 @@ class ClientEditForm(MetadataForm):
         label="DPoP-bound access tokens",
         help_text="every token request must carry a DPoP proof (RFC 9449)",
     )
+    backchannel_logout_uri = forms.CharField(
+        label="Back-channel logout URI",
+        required=False,
+        max_length=2000,
+        help_text="https URL told when a user signs out (OIDC Back-Channel Logout); empty = none",
+    )
+    backchannel_logout_session_required = forms.BooleanField(
+        required=False, label="Needs the session id (sid) in logout tokens"
+    )
 
     @classmethod
     def for_client(cls, client: Client, data=None) -> "ClientEditForm":
@@ -208,6 +215,8 @@ class ClientEditForm(MetadataForm):
             "require_pushed_authorization_requests": client.require_pushed_authorization_requests,
             "request_object_signing_alg": client.request_object_signing_alg,
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
+            "backchannel_logout_uri": client.backchannel_logout_uri,
+            "backchannel_logout_session_required": client.backchannel_logout_session_required,
         }
         form = cls(data, initial=initial)
         form.client = client
@@ -236,6 +245,8 @@ class ClientEditForm(MetadataForm):
             "can_introspect": data["can_introspect"],
             "token_exchange_audiences": _lines(data["token_exchange_audiences"]),
             "dpop_bound_access_tokens": data["dpop_bound_access_tokens"],
+            "backchannel_logout_uri": data["backchannel_logout_uri"].strip(),
+            "backchannel_logout_session_required": data["backchannel_logout_session_required"],
         }
 
 

@@ -96,6 +96,16 @@ class Command(OperatorCommand):
             dest="dpop_bound_access_tokens",
             help="DPoP-bound access tokens only: token requests need a proof (RFC 9449)",
         )
+        parser.add_argument(
+            "--backchannel-logout-uri",
+            default="",
+            help="https URL logout tokens are POSTed to (OIDC Back-Channel Logout 2.2)",
+        )
+        parser.add_argument(
+            "--backchannel-logout-session-required",
+            action="store_true",
+            help="the client needs sid in logout tokens (always sent here)",
+        )
 
     def run(self, **options) -> dict:
         tenant = get_tenant_model().objects.filter(slug=options["tenant"]).first()
@@ -120,6 +130,8 @@ class Command(OperatorCommand):
                 require_pushed_authorization_requests=options["require_par"],
                 request_object_signing_alg=options["request_object_signing_alg"],
                 dpop_bound_access_tokens=options["dpop_bound_access_tokens"],
+                backchannel_logout_uri=options["backchannel_logout_uri"],
+                backchannel_logout_session_required=options["backchannel_logout_session_required"],
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}

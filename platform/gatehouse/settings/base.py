@@ -270,6 +270,19 @@ GATEHOUSE = {
         "ALLOW_LOOPBACK": env.boolean("GATEHOUSE_DOCUMENT_FETCH_ALLOW_LOOPBACK", False),
         "CA_BUNDLE": env.string("GATEHOUSE_DOCUMENT_FETCH_CA_BUNDLE", ""),
     },
+    # Logout tokens POSTed to clients (oauth.backchannel): GATEHOUSE_BACKCHANNEL_LOGOUT_<NAME>.
+    "BACKCHANNEL_LOGOUT": {
+        "ATTEMPTS": env.integer(
+            "GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS",
+            DEFAULTS["BACKCHANNEL_LOGOUT"]["ATTEMPTS"],
+            minimum=1,
+        ),
+        "RETRY_BASE_SECONDS": env.integer(
+            "GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_BASE_SECONDS",
+            DEFAULTS["BACKCHANNEL_LOGOUT"]["RETRY_BASE_SECONDS"],
+            minimum=1,
+        ),
+    },
     # 1 behind an ingress: rate limits take the client IP from X-Forwarded-For; 0 trusts none.
     "TRUSTED_PROXY_COUNT": env.integer(
         "GATEHOUSE_TRUSTED_PROXY_COUNT", DEFAULTS["TRUSTED_PROXY_COUNT"], minimum=0

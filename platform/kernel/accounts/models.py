@@ -1,5 +1,6 @@
 """Users. One table per schema: a tenant's users live in its schema, operators in public."""
 
+import secrets
 import uuid
 
 from django.contrib.auth.models import AbstractUser
@@ -41,16 +42,25 @@ class LoginHandoff(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
 
+def new_sid() -> str:
+    """A fresh OIDC ``sid`` (192 random bits, base64url)."""
+    return secrets.token_urlsafe(24)
+
+
 class UserSession(models.Model):
     """One signed-in session of a user: the index that lets an admin see a user's sessions
     and end one, or all of them when the user is disabled (the session store itself cannot
     be searched by user). Kept by the ``user_logged_in`` / ``user_logged_out`` signals.
 
     ``session_key`` is a bearer credential: it is never shown or audited; pages name a
-    session by ``pk``.
+    session by ``pk``. ``sid`` is the OpenID Connect session identifier (Back-Channel
+    Logout 1.0 §2.1, Front-Channel Logout §3): random, opaque, and stable for the browser
+    session (a step-up sign-in or ``cycle_key`` keeps it), so it can go into id_tokens and
+    logout tokens without revealing the session key.
     """
 
     session_key = models.CharField(max_length=64, unique=True)
+    sid = models.CharField(max_length=64, unique=True, default=new_sid)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
     created_at = models.DateTimeField()
     ip = models.CharField(max_length=64, blank=True, default="")

@@ -26,7 +26,7 @@ from kernel.accounts.models import (
     User,
     UserSession,
 )
-from kernel.accounts.signals import password_replaced
+from kernel.accounts.signals import password_replaced, sessions_ended
 from kernel.audit.services import audit_record, diff
 from kernel.errors import DomainError
 from kernel.http import client_ip
@@ -496,12 +496,29 @@ def _session_store():
     return import_module(settings.SESSION_ENGINE).SessionStore
 
 
+#: Where a session keeps its OIDC ``sid`` (``UserSession.sid``), so a second sign-in in
+#: the same browser session (a step-up) keeps the value the id_tokens already carry.
+SID_SESSION_KEY = "gatehouse_sid"
+
+
+def _sessions_ended(rows) -> None:
+    """Send ``sessions_ended`` once per user for ``rows`` of (user_id, sid)."""
+    by_user: dict = {}
+    for user_id, sid in rows:
+        by_user.setdefault(user_id, []).append(sid)
+    for user_id, sids in by_user.items():
+        sessions_ended.send(sender=UserSession, user_id=user_id, sids=sids)
+
+
 def _end_sessions(sessions) -> int:
-    """Delete these sessions from the session store and from the index; how many."""
+    """Delete these sessions from the session store and from the index; how many. Sends
+    ``sessions_ended`` first, in the caller's transaction."""
     store = _session_store()
-    keys = list(sessions.values_list("session_key", flat=True))
+    rows = list(sessions.values_list("session_key", "user_id", "sid"))
+    keys = [key for key, _user_id, _sid in rows]
     for key in keys:
         store(session_key=key).delete(key)
+    _sessions_ended([(user_id, sid) for _key, user_id, sid in rows])
     UserSession.objects.filter(session_key__in=keys).delete()
     return len(keys)
 
@@ -518,12 +535,17 @@ def user_session_end(*, session: UserSession) -> None:
 
 
 def user_session_started(sender, request, user, **kwargs) -> None:
-    """``user_logged_in`` receiver: index the new session under its user."""
+    """``user_logged_in`` receiver: index the new session under its user, with a new OIDC
+    ``sid`` that the session also keeps (``SID_SESSION_KEY``); signing in again in the same
+    browser session keeps its ``sid`` (even if the key changed)."""
     session = getattr(request, "session", None)
     key = getattr(session, "session_key", None)
     if not key or user is None:
         return
-    UserSession.objects.update_or_create(
+    sid = session.get(SID_SESSION_KEY)
+    if sid and UserSession.objects.filter(sid=sid, user=user).update(session_key=key):
+        return  # a sign-in again in the same browser session (Django's login kept its data)
+    row, _ = UserSession.objects.update_or_create(
         session_key=key,
         defaults={
             "user": user,
@@ -532,6 +554,7 @@ def user_session_started(sender, request, user, **kwargs) -> None:
             "user_agent": request.META.get("HTTP_USER_AGENT", "")[:300],
         },
     )
+    session[SID_SESSION_KEY] = row.sid
 
 
 def user_session_rekeyed(*, old_key: str, new_key: str) -> None:
@@ -542,10 +565,13 @@ def user_session_rekeyed(*, old_key: str, new_key: str) -> None:
 
 
 def user_session_closed(sender, request, user, **kwargs) -> None:
-    """``user_logged_out`` receiver: the session is no longer the user's."""
+    """``user_logged_out`` receiver: the session is no longer the user's
+    (``sessions_ended`` tells the layers above)."""
     key = getattr(getattr(request, "session", None), "session_key", None)
     if key:
-        UserSession.objects.filter(session_key=key).delete()
+        rows = UserSession.objects.filter(session_key=key)
+        _sessions_ended(rows.values_list("user_id", "sid"))
+        rows.delete()
 
 
 HANDOFF_SECONDS = 60

@@ -73,6 +73,7 @@ def test_id_token_comes_with_openid_only(tenant):
         "nonce",
         "at_hash",
         "acr",  # a session without recorded methods: single-factor, no amr (oauth.oidc.acr)
+        "sid",  # the browser session (OIDC Back-Channel Logout 1.0 §2.1)
     }
     assert token.claims["acr"] == "urn:gatehouse:acr:pwd"
 
