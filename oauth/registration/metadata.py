@@ -35,6 +35,7 @@ _TEXT_MEMBERS = (
     "token_endpoint_auth_method",
     "application_type",
     "jwks_uri",
+    "token_endpoint_auth_signing_alg",
     "client_uri",
     "logo_uri",
     "tos_uri",
@@ -229,6 +230,10 @@ def registration_from_json(
             redirect_uris=redirect_uris,
             scopes=scopes,
             auth_method=auth_method,
+            # RFC 7591 §2, OIDC Registration §2: keys and alg of assertion methods (RFC 7523).
+            jwks=body.get("jwks"),
+            jwks_uri=body.get("jwks_uri") or "",
+            token_endpoint_auth_signing_alg=body.get("token_endpoint_auth_signing_alg") or "",
         )
     except ClientError as error:
         raise client_error(error) from None
@@ -260,4 +265,7 @@ def client_json(client: Client) -> dict:
     }
     if not client.is_public:
         body["client_secret_expires_at"] = 0  # RFC 7591 §3.2.1: 0 = does not expire
+    for name in ("jwks", "jwks_uri", "token_endpoint_auth_signing_alg"):
+        if getattr(client, name):
+            body[name] = getattr(client, name)
     return body

@@ -5,6 +5,7 @@ its ``ClientError`` is shown next to the field it names."""
 from django import forms
 
 from oauth.client_metadata import ClientError, ClientMetadata
+from oauth.console.forms.client_keys import ClientKeysFields
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, SigningKey
 from oauth.services.clients import MAX_GRACE_SECONDS
@@ -54,8 +55,9 @@ class MetadataForm(forms.Form):
         self.add_error(field, _sentence(exc.web))
 
 
-class ClientForm(MetadataForm):
-    """Registration: the kind of application decides the grants and the auth method."""
+class ClientForm(MetadataForm, ClientKeysFields):
+    """Registration: the kind of application decides the grants and the auth method (a
+    confidential one may pick an assertion method instead, RFC 7523 §2.2)."""
 
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(
@@ -70,10 +72,21 @@ class ClientForm(MetadataForm):
         required=False, max_length=2000, help_text="space-separated, e.g. openid profile email api"
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
+    auth_method = forms.ChoiceField(
+        label="Token endpoint authentication",
+        required=False,
+        choices=[
+            ("", "client secret (HTTP Basic), or none for a public app"),
+            (Client.AuthMethod.PRIVATE_KEY_JWT, Client.AuthMethod.PRIVATE_KEY_JWT.label),
+            (Client.AuthMethod.SECRET_JWT, Client.AuthMethod.SECRET_JWT.label),
+        ],
+        help_text="private_key_jwt needs the client's public keys below",
+    )
 
     def metadata_arguments(self) -> dict:
         data = self.cleaned_data
         kind = data["kind"]
+        chosen = data["auth_method"] if kind != "spa" else ""
         grant_types = (
             ["client_credentials"] if kind == "service" else ["authorization_code", "refresh_token"]
         )
@@ -82,12 +95,14 @@ class ClientForm(MetadataForm):
             "grant_types": grant_types,
             "redirect_uris": _lines(data["redirect_uris"]),
             "scopes": data["scopes"].split(),
-            "auth_method": Client.AuthMethod.NONE if kind == "spa" else Client.AuthMethod.BASIC,
+            "auth_method": chosen
+            or (Client.AuthMethod.NONE if kind == "spa" else Client.AuthMethod.BASIC),
             "can_introspect": data["can_introspect"],
+            **self.keys_arguments(),
         }
 
 
-class ClientEditForm(MetadataForm):
+class ClientEditForm(MetadataForm, ClientKeysFields):
     """Every field a client is registered with (RFC 7591 §2, OIDC Registration §2)."""
 
     name = forms.CharField(max_length=200, help_text="shown to users on the consent page")
@@ -161,6 +176,7 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": client.refresh_token_lifetime,
             "id_token_signed_response_alg": client.id_token_signed_response_alg,
             "can_introspect": client.can_introspect,
+            **ClientKeysFields.keys_initial(client),
         }
         return cls(data, initial=initial)
 
@@ -181,6 +197,7 @@ class ClientEditForm(MetadataForm):
             "refresh_token_lifetime": data["refresh_token_lifetime"],
             "id_token_signed_response_alg": data["id_token_signed_response_alg"],
             "can_introspect": data["can_introspect"],
+            **self.keys_arguments(),
         }
 
 
