@@ -164,9 +164,7 @@ def test_a_jti_used_at_tenant_a_still_works_at_tenant_b(tenant_a, tenant_b, ec_k
     assert second.status_code == 200, second.content
     remember_secret(second.json()["access_token"])
     # ...and an assertion for tenant A's issuer means nothing at B (wrong aud, unknown client).
-    refused(
-        token_with(tenant_b, assertion(at_b.client_id, ec_key, tenant_a.issuer)), "aud must"
-    )
+    refused(token_with(tenant_b, assertion(at_b.client_id, ec_key, tenant_a.issuer)), "aud must")
     refused(token_with(tenant_b, assertion(at_a.client_id, ec_key, tenant_b.issuer)), "no client")
 
 
