@@ -60,8 +60,11 @@ from oauth.signing.encryption import KeyDecryptionError, decrypt_private_key
 
 #: Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat`` (RFC 7519 §4.1.4).
 LEEWAY = 30
-#: An assertion may expire at most this many seconds after it is presented.
-MAX_ASSERTION_LIFETIME = 300
+#: An assertion may expire at most this many seconds after it is presented. One hour, not
+#: less: Authlib's client (``PrivateKeyJWT``, ``ClientSecretJWT``) signs ``exp = iat + 3600``
+#: and cannot be told otherwise without reusing one ``jti`` (its ``claims`` dict is kept),
+#: and a replay cache entry lives only this long, so the bound still caps what it holds.
+MAX_ASSERTION_LIFETIME = 3600
 #: RFC 7518 §3.2: an HMAC key at least as long as the hash output.
 _HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
