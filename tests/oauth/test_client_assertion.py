@@ -233,21 +233,29 @@ def test_assertions_at_revocation_and_introspection(tenant, ec_key):
 
 
 def test_fapi2_client_needs_private_key_jwt_with_fapi_algs(tenant_a, rsa_key, ec_key):
+    """Checked at introspection, where nothing but client authentication is at stake (the
+    token endpoint also asks FAPI clients for PAR and DPoP, which other features enforce)."""
     from oauth.client_metadata import ClientError
 
     fapi = key_client(tenant_a, rsa_key, jwks=public_set(rsa_key, ec_key), security_profile="fapi2")
-    refused(
-        token_with(tenant_a, assertion(fapi.client_id, rsa_key, tenant_a.issuer, alg="RS256")),
-        "allowed here: PS256, ES256",
-    )
+    url = tenant_a.issuer + "/oauth/introspect"
+
+    def introspect(key, alg):
+        value = assertion(fapi.client_id, key, url, alg=alg)
+        return token_with(tenant_a, value, path="/oauth/introspect", token="x" * 43)
+
+    refused(introspect(rsa_key, "RS256"), "allowed here: PS256, ES256")
     for key, alg in ((rsa_key, "PS256"), (ec_key, "ES256")):
-        ok = token_with(tenant_a, assertion(fapi.client_id, key, tenant_a.issuer, alg=alg))
-        assert ok.status_code == 200, ok.content
-        remember_secret(ok.json()["access_token"])
+        answer = introspect(key, alg)
+        assert answer.status_code == 200 and answer.json() == {"active": False}, answer.content
     with pytest.raises(ClientError, match="FAPI 2.0 profile needs"):
         make_client(tenant_a, security_profile="fapi2")
     with pytest.raises(ClientError, match="private_key_jwt needs"):
         make_client(tenant_a, auth_method="private_key_jwt")
+    with pytest.raises(ClientError, match="does not go with"):
+        key_client(
+            tenant_a, ec_key, security_profile="fapi2", token_endpoint_auth_signing_alg="RS256"
+        )
 
 
 def test_fapi2_tenant_refuses_client_secret_basic_at_every_endpoint(tenant_a):
