@@ -132,6 +132,7 @@ class ClientAssertion(JWTBearerClientAssertion):
         self.request = request
         self.realm = request.issuer
         self.client: Client | None = None
+        self.recorded = False
 
     def refuse(self, description: str) -> ClientAuthenticationFailed:
         return ClientAuthenticationFailed(description, realm=self.realm)
@@ -152,7 +153,12 @@ class ClientAssertion(JWTBearerClientAssertion):
             )
         check_profile_allows(client, self.CLIENT_AUTH_METHOD, self.realm)
         self.client = client
+        # A request answered again from a fresh client read (``oauth.server``'s
+        # ``_with_cached_clients``) presents its assertion twice: verified again against the
+        # fresh row, its jti recorded only the first time.
+        self.recorded = getattr(request, "recorded_assertion", None) == presented.assertion
         self.process_assertion_claims(presented.assertion, client)
+        request.recorded_assertion = presented.assertion
         request.client = client
         return client
 
@@ -217,6 +223,8 @@ class ClientAssertion(JWTBearerClientAssertion):
         return audiences if called in audiences else [*audiences, called]
 
     def validate_jti(self, claims, jti: str) -> bool:
+        if self.recorded:
+            return True
         ttl = max(1, int(claims["exp"] - time.time()) + LEEWAY)
         return bool(cache.add(_jti_key(self.client, jti), 1, timeout=ttl))
 

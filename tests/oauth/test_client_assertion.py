@@ -304,3 +304,15 @@ def test_discovery_advertises_the_assertion_methods_and_algs(tenant):
         assert "none" not in doc["introspection_endpoint_auth_methods_supported"]
         if "openid" in path:
             assert "PS256" in doc["id_token_signing_alg_values_supported"]
+
+
+def test_a_request_answered_again_from_a_fresh_client_read_records_its_jti_once(tenant, ec_key):
+    """Introspection of an unknown token by a cached client is answered a second time from a
+    fresh read (``oauth.server``): the assertion is verified again, not refused as a replay."""
+    client = key_client(tenant, ec_key)
+    url = tenant.issuer + "/oauth/introspect"
+    for _ in range(3):  # the first read fills the client cache; the next ones come from it
+        value = assertion(client.client_id, ec_key, url)
+        answer = token_with(tenant, value, path="/oauth/introspect", token="y" * 43)
+        assert answer.status_code == 200 and answer.json() == {"active": False}, answer.content
+    refused(token_with(tenant, value, path="/oauth/introspect", token="y" * 43), "used before")
