@@ -13,7 +13,12 @@ from kernel import credentials
 from kernel.audit.services import audit_record, diff
 from oauth.client_metadata import ClientError, ClientMetadata, check_scopes_allowed
 from oauth.models import Client, SigningKey
-from oauth.signing.encryption import encrypt_private_key
+from oauth.signing.encryption import (
+    KeyDecryptionError,
+    encrypt_private_key,
+    key_encryption,
+    reencrypt_private_key,
+)
 from oauth.signing.services import signing_keys_ensure
 
 #: Longest overlap a rotated secret may keep working (30 days).
@@ -235,3 +240,24 @@ def client_delete(*, client: Client) -> None:
     the database); its tokens stop introspecting and its secret stops working at once."""
     _audit("client.deleted", client, diff(client_snapshot(client), {}))
     Client.objects.filter(pk=client.pk).delete()
+
+
+@transaction.atomic
+def client_secrets_reencrypt() -> int:
+    """Re-encrypt this tenant's recoverable ``client_secret_jwt`` secrets with the newest
+    GATEHOUSE_KEY_ENCRYPTION_KEY entry (as ``signing.services.reencrypt_private_keys`` does
+    for signing keys); returns a count. Each row's ``updated_at`` moves, so process caches
+    of the client drop their copy."""
+    key_encryption()
+    count = 0
+    for client in Client.objects.select_for_update().exclude(secret_ciphertext="").order_by("pk"):
+        try:
+            client.secret_ciphertext = reencrypt_private_key(client.secret_ciphertext)
+        except KeyDecryptionError:
+            raise ClientError(
+                f"the secret of client {client.client_id} cannot be decrypted with any "
+                "GATEHOUSE_KEY_ENCRYPTION_KEY entry; rotate that client's secret"
+            ) from None
+        client.save(update_fields=["secret_ciphertext", "updated_at"])
+        count += 1
+    return count

@@ -306,3 +306,22 @@ def test_a_fapi_client_elsewhere_changes_nothing_here(tenant_a, tenant_b):
     plain_b = _row(make_client(tenant_b))
     with tenant_b.context():
         assert not requirements(plain_b).fapi2
+
+
+def test_client_secret_jwt_secrets_are_reencrypted_with_the_newest_key(tenant_a, settings):
+    from cryptography.fernet import Fernet
+
+    from oauth.client_assertion import client_secret_key
+    from oauth.models import Client
+    from oauth.services.clients import client_secrets_reencrypt
+
+    made = make_client(tenant_a, auth_method="client_secret_jwt")
+    old = settings.GATEHOUSE["KEY_ENCRYPTION_KEYS"][0]
+    new = Fernet.generate_key().decode()
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "KEY_ENCRYPTION_KEYS": [new, old]}
+    with tenant_a.context():
+        assert client_secrets_reencrypt() >= 1
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "KEY_ENCRYPTION_KEYS": [new]}
+    with tenant_a.context():
+        row = Client.objects.get(pk=made.pk)
+        assert client_secret_key(row).raw_value == made.secret.encode()
