@@ -196,6 +196,10 @@ def test_console_registers_and_edits_a_private_key_jwt_client(tenant_a):
         row.refresh_from_db()
     assert row.jwks is None and row.jwks_uri == "https://keys.example.com/jwks.json"
     assert row.security_profile == "fapi2"
+    detail = admin.get(f"/console/clients/{row.client_id}/")
+    assert b"https://keys.example.com/jwks.json" in detail.content
+    assert b"FAPI 2.0 Security Profile" in detail.content
+    assert b"Rotate secret" not in detail.content  # a private_key_jwt client has none
     bad = admin.post(url, {**data, "jwks": "{not json"})
     assert bad.status_code == 400 and b"JWK Set as JSON" in bad.content
     downgrade = admin.post(
