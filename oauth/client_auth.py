@@ -260,8 +260,8 @@ def refusal(
     presented = presented_credentials(request)
     if presented is None:
         return ClientAuthenticationFailed(
-            "Client authentication is required: HTTP Basic, or client_id and client_secret "
-            "in the body.",
+            "Client authentication is required: HTTP Basic, client_id and client_secret "
+            "in the body, or a client assertion (RFC 7523).",
             realm=realm,
         )
     if presented.method not in methods:
