@@ -22,5 +22,8 @@ ASYMMETRIC_ALGS: tuple[str, ...] = (
 )
 #: RFC 7518 §3.2: HMAC algs, keyed with the client secret (RFC 7523 §2.2 ``client_secret_jwt``).
 SECRET_JWT_ALGS: tuple[str, ...] = ("HS256", "HS384", "HS512")
+#: What ``client_secret_jwt`` accepts of ``SECRET_JWT_ALGS``: our secrets are 256-bit, and an
+#: HMAC key must be at least as long as the hash (RFC 7518 §3.2), so HS256 only.
+CLIENT_SECRET_JWT_ALGS: tuple[str, ...] = ("HS256",)
 #: FAPI 2.0 Security Profile §5.4.1: PS256, ES256 or EdDSA (Ed25519) only.
 FAPI2_ALGS: tuple[str, ...] = ("PS256", "ES256", "EdDSA")

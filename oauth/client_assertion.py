@@ -45,7 +45,7 @@ from joserfc import jws, jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import OctKey
 
-from oauth.algs import SECRET_JWT_ALGS
+from oauth.algs import CLIENT_SECRET_JWT_ALGS, SECRET_JWT_ALGS
 from oauth.client_auth import (
     PRIVATE_KEY_JWT,
     SECRET_JWT,
@@ -65,18 +65,16 @@ LEEWAY = 30
 #: and cannot be told otherwise without reusing one ``jti`` (its ``claims`` dict is kept),
 #: and a replay cache entry lives only this long, so the bound still caps what it holds.
 MAX_ASSERTION_LIFETIME = 3600
-#: RFC 7518 §3.2: an HMAC key at least as long as the hash output.
-_HMAC_KEY_BYTES = {"HS256": 32, "HS384": 48, "HS512": 64}
 
 
 def assertion_algorithms(client: Client, method: str) -> tuple[str, ...]:
     """The JWS algs an assertion of ``method`` from ``client`` may be signed with."""
-    profile_algs = requirements(client).signing_algs
+    needs = requirements(client)
     if method == SECRET_JWT:
         # FAPI 2.0 allows no HMAC assertion (and no client_secret_jwt: check_profile_allows).
-        algs = tuple(alg for alg in SECRET_JWT_ALGS if not requirements(client).fapi2)
+        algs = () if needs.fapi2 else CLIENT_SECRET_JWT_ALGS
     else:
-        algs = tuple(alg for alg in profile_algs if alg not in SECRET_JWT_ALGS)
+        algs = tuple(alg for alg in needs.signing_algs if alg not in SECRET_JWT_ALGS)
     pinned = client.token_endpoint_auth_signing_alg
     if pinned:
         algs = tuple(alg for alg in algs if alg == pinned)
@@ -85,7 +83,9 @@ def assertion_algorithms(client: Client, method: str) -> tuple[str, ...]:
 
 def client_secret_key(client: Client) -> OctKey:
     """The HMAC key of a ``client_secret_jwt`` client: its secret, kept encrypted at rest
-    (``Client.secret_ciphertext``) because RFC 7523 §2.2 MACs with the secret itself."""
+    (``Client.secret_ciphertext``) because RFC 7523 §2.2 MACs with the secret itself. Only
+    the current secret is kept so: after a rotation the previous one still works for Basic
+    and POST during its overlap, but no longer MACs assertions."""
     if not client.secret_ciphertext:
         raise ClientKeysError(
             "This client has no recoverable secret for client_secret_jwt: rotate its secret "
@@ -99,7 +99,7 @@ def client_secret_key(client: Client) -> OctKey:
 
 def _verify_secret_jwt(client: Client, value: str, algorithms: tuple[str, ...]) -> jwt.Token:
     """RFC 7523 §2.2 ``client_secret_jwt``: the MAC with the client secret, one of
-    ``algorithms``, and a secret long enough for the alg (RFC 7518 §3.2)."""
+    ``algorithms`` (``CLIENT_SECRET_JWT_ALGS``)."""
     try:
         alg = jws.extract_compact(value.encode("ascii")).headers().get("alg")
     except (JoseError, ValueError, UnicodeError):
@@ -109,8 +109,6 @@ def _verify_secret_jwt(client: Client, value: str, algorithms: tuple[str, ...]) 
             f"The JWT is signed with {alg!r}; allowed here: {', '.join(algorithms)}."
         )
     key = client_secret_key(client)
-    if len(key.raw_value) < _HMAC_KEY_BYTES[alg]:
-        raise ClientKeysError(f"The client secret is too short for {alg}; use HS256.")
     try:
         return jwt.decode(value, key, algorithms=[alg])
     except (JoseError, ValueError):
@@ -185,7 +183,9 @@ class ClientAssertion(JWTBearerClientAssertion):
         now = time.time()
         exp = claims.get("exp")
         if not isinstance(exp, int | float) or isinstance(exp, bool):
-            raise self.refuse("The client assertion needs a numeric exp claim (RFC 7523 3).")
+            raise self.refuse(
+                "The client assertion needs a numeric exp claim (RFC 7523 section 3)."
+            )
         if exp > now + MAX_ASSERTION_LIFETIME + LEEWAY:
             raise self.refuse(
                 f"The client assertion's exp is {int(exp - now)} s ahead; at most "

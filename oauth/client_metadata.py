@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 from kernel.errors import DomainError
-from oauth.algs import ASYMMETRIC_ALGS, FAPI2_ALGS
+from oauth.algs import ASYMMETRIC_ALGS, CLIENT_SECRET_JWT_ALGS, FAPI2_ALGS
 from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
 from oauth.grant_types import GRANT_TYPES
@@ -298,7 +298,7 @@ class ClientMetadata:
             )
         allowed = {
             Client.AuthMethod.PRIVATE_KEY_JWT: ASYMMETRIC_ALGS,
-            Client.AuthMethod.SECRET_JWT: ("HS256",),
+            Client.AuthMethod.SECRET_JWT: CLIENT_SECRET_JWT_ALGS,
         }.get(method, ())
         fapi2 = Client.SecurityProfile.FAPI2
         if fapi2 in (self.security_profile, IssuerSettings.load().security_profile):

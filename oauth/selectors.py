@@ -17,7 +17,7 @@ from kernel import credentials
 from kernel.conf import setting
 from kernel.http import public_url
 from kernel.ttlcache import TTLCache
-from oauth.algs import ASYMMETRIC_ALGS, FAPI2_ALGS, SECRET_JWT_ALGS
+from oauth.algs import ASYMMETRIC_ALGS, CLIENT_SECRET_JWT_ALGS, FAPI2_ALGS
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Branding, Client, Consent, GrantFamily, IssuerSettings, Token
 from oauth.models.branding import HEX_COLOUR
@@ -496,7 +496,7 @@ def client_assertion_metadata() -> dict:
         assertions = [Client.AuthMethod.PRIVATE_KEY_JWT.value, Client.AuthMethod.SECRET_JWT.value]
         methods = [*SECRET_AUTH_METHODS, "none", *assertions]
         introspection = [*SECRET_AUTH_METHODS, *assertions]
-        algs = [*ASYMMETRIC_ALGS, *SECRET_JWT_ALGS]
+        algs = [*ASYMMETRIC_ALGS, *CLIENT_SECRET_JWT_ALGS]
     metadata: dict = {}
     for endpoint, allowed in (
         ("token", methods),

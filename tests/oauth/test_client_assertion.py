@@ -175,6 +175,10 @@ def test_client_secret_jwt_with_hs256(tenant):
     response = token_with(tenant, value)
     assert response.status_code == 200, response.content
     remember_secret(response.json()["access_token"])
+    refused(
+        token_with(tenant, assertion(client.client_id, key, tenant.issuer, alg="HS512")),
+        "allowed here: HS256",
+    )
     wrong = OctKey.import_key(b"w" * 43)
     refused(
         token_with(tenant, assertion(client.client_id, wrong, tenant.issuer, alg="HS256")),
