@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import connection
@@ -12,6 +13,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
+from django_tenants.utils import schema_context
 
 from kernel import credentials
 from kernel.conf import setting
@@ -480,16 +482,21 @@ def authorization_server_metadata(request) -> dict:
             "prompt_values_supported": ["none", "login", "consent"],
         }
     )
-    metadata.update(client_assertion_metadata())
+    metadata.update(client_assertion_metadata(request))
     metadata.update(registration_metadata(request, issuer))
     return metadata
 
 
-def client_assertion_metadata() -> dict:
+def client_assertion_metadata(request) -> dict:
     """RFC 8414 §2 ``*_auth_methods_supported`` and ``*_auth_signing_alg_values_supported``
     with the assertion methods (RFC 7523 §2.2, ``oauth.client_assertion``); under a FAPI 2.0
-    tenant only ``private_key_jwt`` with PS256, ES256 or EdDSA (FAPI 2.0 §5.3.2.1, §5.4.1)."""
-    if issuer_policy().security_profile == Client.SecurityProfile.FAPI2:
+    tenant only ``private_key_jwt`` with PS256, ES256 or EdDSA (FAPI 2.0 §5.3.2.1, §5.4.1).
+    The policy is the request's tenant's, even when the connection is on another schema."""
+    schema = getattr(getattr(request, "tenant", None), "schema_name", None)
+    same = schema is None or schema == connection.schema_name
+    with nullcontext() if same else schema_context(schema):
+        fapi2 = issuer_policy().security_profile == Client.SecurityProfile.FAPI2
+    if fapi2:
         methods, algs = [Client.AuthMethod.PRIVATE_KEY_JWT.value], list(FAPI2_ALGS)
         introspection = methods
     else:

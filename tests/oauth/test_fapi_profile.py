@@ -79,7 +79,12 @@ def _soon() -> int:
 
 
 def test_fapi_clients_get_ps256_or_es256_jwts_never_rs256(tenant_a):
-    from oauth.oidc.tokens import access_token_alg, build_id_token, id_token_alg
+    from oauth.oidc.tokens import (
+        access_token_alg,
+        build_id_token,
+        build_jwt_access_token,
+        id_token_alg,
+    )
     from oauth.signing.jws import verify_jwt
 
     plain = _row(make_web_client(tenant_a))
@@ -95,6 +100,17 @@ def test_fapi_clients_get_ps256_or_es256_jwts_never_rs256(tenant_a):
         )
         assert _header(token)["alg"] == "PS256"
         assert verify_jwt(token)["aud"] == fapi.client_id
+        for client, alg in ((fapi, "PS256"), (fapi_es, "ES256"), (plain, "RS256")):
+            access, _ = build_jwt_access_token(
+                issuer=tenant_a.issuer,
+                client=client,
+                user=None,
+                scope="api",
+                audience=tenant_a.issuer,
+                expires_in=300,
+            )
+            assert _header(access)["alg"] == alg and _header(access)["typ"] == "at+jwt"
+            assert verify_jwt(access, typ="at+jwt")["client_id"] == client.client_id
 
 
 def test_fapi_code_lifetime_is_capped_at_60_seconds(tenant_a):
