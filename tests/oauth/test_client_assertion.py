@@ -320,3 +320,90 @@ def test_a_request_answered_again_from_a_fresh_client_read_records_its_jti_once(
         answer = token_with(tenant, value, path="/oauth/introspect", token="y" * 43)
         assert answer.status_code == 200 and answer.json() == {"active": False}, answer.content
     refused(token_with(tenant, value, path="/oauth/introspect", token="y" * 43), "used before")
+
+
+def _raw_jwt(header, payload, key) -> str:
+    """A compact JWS with exactly this header and payload, ES256-signed by ``key`` (joserfc
+    would refuse to build some of these)."""
+    import base64
+    import json as jsonlib
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, utils
+
+    def part(raw: bytes) -> str:
+        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+    signing_input = (
+        f"{part(jsonlib.dumps(header).encode())}.{part(jsonlib.dumps(payload).encode())}"
+    )
+    der = key.get_op_key("sign").sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
+    r, s = utils.decode_dss_signature(der)
+    return f"{signing_input}.{part(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+
+
+def test_the_raw_helper_signs_what_the_server_accepts(tenant_a, ec_key):
+    client = key_client(tenant_a, ec_key)
+    now = int(time.time())
+    claims = {
+        "iss": client.client_id,
+        "sub": client.client_id,
+        "aud": tenant_a.issuer,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+    }
+    response = token_with(tenant_a, _raw_jwt({"alg": "ES256", "kid": ec_key.kid}, claims, ec_key))
+    assert response.status_code == 200, response.content
+    remember_secret(response.json()["access_token"])
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        {"alg": "ES256", "crit": "exp"},
+        {"alg": "ES256", "crit": ["b64"], "b64": False},
+        {"alg": ["ES256"]},
+        {"alg": "ES256", "kid": ["a"]},
+        {"alg": "none"},
+        ["not", "an", "object"],
+    ],
+)
+def test_odd_assertion_headers_are_401_never_500(tenant_a, ec_key, header):
+    client = key_client(tenant_a, ec_key)
+    now = int(time.time())
+    claims = {
+        "iss": client.client_id,
+        "sub": client.client_id,
+        "aud": tenant_a.issuer,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+    }
+    response = token_with(tenant_a, _raw_jwt(header, claims, ec_key))
+    assert_error(response, 401, "invalid_client")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"exp": "soon"},
+        {"aud": {"x": 1}},
+        {"jti": 7},
+        {"nbf": "later"},
+        {"iat": []},
+        {"exp": 10**30},
+    ],
+)
+def test_odd_assertion_claims_are_401_never_500(tenant_a, ec_key, claims):
+    client = key_client(tenant_a, ec_key)
+    now = int(time.time())
+    body = {
+        "iss": client.client_id,
+        "sub": client.client_id,
+        "aud": tenant_a.issuer,
+        "exp": now + 60,
+        "jti": uuid.uuid4().hex,
+        **claims,
+    }
+    header = {"alg": "ES256", "kid": ec_key.kid}
+    response = token_with(tenant_a, _raw_jwt(header, body, ec_key))
+    assert_error(response, 401, "invalid_client")
