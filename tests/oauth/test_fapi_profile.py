@@ -49,7 +49,7 @@ def _header(token: str) -> dict:
     return unverified_header(token)
 
 
-def test_ps256_keys_are_made_on_first_need_published_and_rotated(tenant_b):
+def test_ps256_keys_are_made_on_first_need_published_and_rotated(tenant_a, tenant_b):
     from oauth.models import SigningKey
     from oauth.signing import jws, selectors, services
 
@@ -70,6 +70,10 @@ def test_ps256_keys_are_made_on_first_need_published_and_rotated(tenant_b):
         assert set(outcome.current) == {"RS256", "ES256", "PS256"}
         assert outcome.retiring["PS256"] == _header(token)["kid"]
         assert jws.verify_jwt(token)["sub"] == "x"  # retiring keys still verify
+    with tenant_a.context():  # tenants are walls: B's PS256 keys are nothing to A
+        assert _header(token)["kid"] not in {k["kid"] for k in selectors.jwks_document()["keys"]}
+        with pytest.raises(jws.JWTVerificationError):
+            jws.verify_jwt(token)
 
 
 def _soon() -> int:
