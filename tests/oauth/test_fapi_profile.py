@@ -269,11 +269,12 @@ def test_cli_registers_key_clients_and_sets_profiles(tenant_a, tmp_path):
         return json.loads(out.getvalue())
 
     assert profile("--profile", "none", "--client", made["client_id"])["client_id"]
-    assert profile("--profile", "fapi2") == {
-        "tenant": tenant_a.slug,
-        "client_id": None,
-        "profile": "fapi2",
-    }
+    tenant_wide = profile("--profile", "fapi2")
+    assert tenant_wide["tenant"] == tenant_a.slug and tenant_wide["profile"] == "fapi2"
+    assert tenant_wide["client_id"] is None
+    # Clients that will be refused under FAPI 2.0 are listed; key clients are not.
+    assert hmac["client_id"] in tenant_wide["clients_not_fapi2"]
+    assert made["client_id"] not in tenant_wide["clients_not_fapi2"]
     with tenant_a.context():
         assert Client.objects.get(client_id=made["client_id"]).security_profile == ""
         assert IssuerSettings.load().security_profile == "fapi2"

@@ -1,6 +1,7 @@
 """``manage.py set_security_profile``: a tenant's security profile (``IssuerSettings``), or one
 client's, as ``none`` or ``fapi2`` (FAPI 2.0 Security Profile, ``oauth.security_profile``).
-A thin wrapper over ``issuer_settings_update`` / ``client_update``, both audited."""
+A thin wrapper over ``issuer_settings_update`` / ``client_update``, both audited. Setting
+a tenant to fapi2 lists the clients that stop getting tokens (not ``private_key_jwt``)."""
 
 from django_tenants.utils import get_tenant_model, schema_context
 
@@ -31,7 +32,21 @@ class Command(OperatorCommand):
         with schema_context(tenant.schema_name):
             if not options["client"]:
                 issuer_settings_update(security_profile=profile)
-                return {"tenant": tenant.slug, "client_id": None, "profile": options["profile"]}
+                refused = (
+                    Client.objects.exclude(
+                        token_endpoint_auth_method=Client.AuthMethod.PRIVATE_KEY_JWT
+                    )
+                    .order_by("client_id")
+                    .values_list("client_id", flat=True)
+                    if profile
+                    else []
+                )
+                return {
+                    "tenant": tenant.slug,
+                    "client_id": None,
+                    "profile": options["profile"],
+                    "clients_not_fapi2": list(refused),
+                }
             client = Client.objects.filter(client_id=options["client"]).first()
             if client is None:
                 raise ValueError(f"no client {options['client']!r} in tenant {tenant.slug!r}")
