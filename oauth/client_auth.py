@@ -3,13 +3,22 @@ registered with Authlib (``server.register_client_auth_method``).
 
 RFC 6749 §2.3: a client uses exactly one authentication method per request. We accept
 ``client_secret_basic`` (§2.3.1, HTTP Basic), ``client_secret_post`` (§2.3.1, body) and
-``none`` (a public client names itself with ``client_id``, RFC 7591 §2). Rules (DESIGN.md §4):
+``none`` (a public client names itself with ``client_id``, RFC 7591 §2), and the assertions
+``private_key_jwt`` and ``client_secret_jwt`` (RFC 7523 §2.2, OIDC Core §9; verified in
+``oauth.client_assertion``). Rules (DESIGN.md §4):
 
 - a body ``client_id`` equal to the Basic one is accepted (several libraries send both);
   a different one, or Basic plus a body ``client_secret``, is 400 ``invalid_request``;
 - a malformed Basic header (bad base64, no colon, not UTF-8), an unknown or disabled client,
   a wrong secret or a method the client is not registered for is 401 ``invalid_client``
-  with ``WWW-Authenticate: Basic realm="<issuer>"`` (RFC 6749 §5.2, RFC 9110 §11.6.1).
+  with ``WWW-Authenticate: Basic realm="<issuer>"`` (RFC 6749 §5.2, RFC 9110 §11.6.1);
+- an assertion (``client_assertion`` / ``client_assertion_type``) is a method of its own: with
+  a Basic header or a body ``client_secret`` it is 400 ``invalid_request``; a wrong
+  ``client_assertion_type``, an unreadable assertion, ``iss`` != ``sub`` or a body
+  ``client_id`` other than them is 401 ``invalid_client``. Its ``alg`` tells the two assertion
+  methods apart: HMAC (HS*) is ``client_secret_jwt``, any other ``private_key_jwt``;
+- a client whose security profile allows only some methods (``oauth.security_profile``,
+  FAPI 2.0: ``private_key_jwt``) is 401 ``invalid_client`` with any other.
 
 Authlib's ``ClientAuthentication`` calls each method the endpoint allows in turn, as
 ``func(query_client, request)``, and keeps the first client whose
@@ -22,20 +31,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError
+from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
+from joserfc import jws
+from joserfc.errors import JoseError
 
 from oauth.models import Client
+from oauth.security_profile import requirements
 
 BASIC = Client.AuthMethod.BASIC.value
 POST = Client.AuthMethod.POST.value
 NONE = Client.AuthMethod.NONE.value
+PRIVATE_KEY_JWT = Client.AuthMethod.PRIVATE_KEY_JWT.value
+SECRET_JWT = Client.AuthMethod.SECRET_JWT.value
 #: The token endpoint authentication methods this server implements, as registered in
 #: ``oauth.server`` and advertised (RFC 8414 §2 ``token_endpoint_auth_methods_supported``).
-TOKEN_ENDPOINT_AUTH_METHODS: tuple[str, ...] = (BASIC, POST, NONE)
+TOKEN_ENDPOINT_AUTH_METHODS: tuple[str, ...] = (BASIC, POST, NONE, PRIVATE_KEY_JWT, SECRET_JWT)
+#: RFC 7523 §2.2: client authentication by a JWT (``oauth.client_assertion``).
+ASSERTION_METHODS: tuple[str, ...] = (PRIVATE_KEY_JWT, SECRET_JWT)
+#: RFC 7523 §2.2 ``client_assertion_type`` of both assertion methods.
+CLIENT_ASSERTION_TYPE = ASSERTION_TYPE
 
 _FAILED = "Client authentication failed."
 _MALFORMED = "Malformed HTTP Basic credentials: expected base64 of client_id:client_secret."
@@ -70,6 +90,61 @@ class PresentedCredentials:
     method: str
     client_id: str
     client_secret: str | None
+    #: The compact JWT of an assertion method, not verified yet (``oauth.client_assertion``).
+    assertion: str | None = None
+
+
+def _unverified_assertion(value: str, realm: str) -> tuple[dict, dict]:
+    """The header and claims of ``client_assertion``, unverified, only to tell the method
+    (by ``alg``) and the client (by ``sub``) before its keys are looked up (RFC 7523 §3)."""
+    try:
+        compact = jws.extract_compact(value.encode("ascii"))
+        header, claims = compact.headers(), json.loads(compact.payload)
+    except (JoseError, ValueError, TypeError, UnicodeError, RecursionError):
+        raise ClientAuthenticationFailed(
+            "client_assertion is not a signed JWT in compact form (RFC 7523 section 2.2).",
+            realm=realm,
+        ) from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise ClientAuthenticationFailed("client_assertion is not a JWT.", realm=realm)
+    return header, claims
+
+
+def _assertion_credentials(form, *, has_header: bool, realm: str) -> PresentedCredentials:
+    """RFC 7523 §2.2 / §3: which assertion method and which client a request names."""
+    if has_header or form.get("client_secret") is not None:
+        raise InvalidRequestError(
+            "Use one client authentication method: a client assertion, not also HTTP Basic "
+            "or a client_secret (RFC 6749 section 2.3)."
+        )
+    if form.get("client_assertion_type") != CLIENT_ASSERTION_TYPE:
+        raise ClientAuthenticationFailed(
+            f"client_assertion_type must be {CLIENT_ASSERTION_TYPE} (RFC 7523 section 2.2).",
+            realm=realm,
+        )
+    assertion = form.get("client_assertion")
+    if not assertion:
+        raise ClientAuthenticationFailed("client_assertion is missing.", realm=realm)
+    header, claims = _unverified_assertion(assertion, realm)
+    alg, issuer, subject = header.get("alg"), claims.get("iss"), claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise ClientAuthenticationFailed(
+            "The client assertion needs a sub claim: the client_id (RFC 7523 section 3).",
+            realm=realm,
+        )
+    if issuer != subject:
+        raise ClientAuthenticationFailed(
+            "The client assertion's iss and sub must both be the client_id (RFC 7523 section 3).",
+            realm=realm,
+        )
+    body_id = form.get("client_id")
+    if body_id is not None and body_id != subject:
+        raise ClientAuthenticationFailed(
+            "The client_id in the body differs from the client assertion's iss and sub.",
+            realm=realm,
+        )
+    method = SECRET_JWT if isinstance(alg, str) and alg.startswith("HS") else PRIVATE_KEY_JWT
+    return PresentedCredentials(method, subject, None, assertion=assertion)
 
 
 def _basic_credentials(header: str, realm: str) -> tuple[str, str]:
@@ -105,6 +180,8 @@ def presented_credentials(request) -> PresentedCredentials | None:
     form = request.form
     body_id, body_secret = form.get("client_id"), form.get("client_secret")
     header = request.headers.get("Authorization")
+    if form.get("client_assertion") is not None or form.get("client_assertion_type") is not None:
+        return _assertion_credentials(form, has_header=header is not None, realm=realm)
     if header is not None:
         client_id, secret = _basic_credentials(header, realm)
         if body_secret is not None:
@@ -128,6 +205,18 @@ def presented_credentials(request) -> PresentedCredentials | None:
     return None
 
 
+def check_profile_allows(client: Client, method: str, realm: str) -> None:
+    """FAPI 2.0 §5.3.2.1 item 4 (``requirements(client).auth_methods``): a client under a
+    profile that allows only some methods is refused with any other, at every endpoint."""
+    allowed = requirements(client).auth_methods
+    if allowed is not None and method not in allowed:
+        raise ClientAuthenticationFailed(
+            f"Under this client's security profile (FAPI 2.0) client authentication must use "
+            f"{' or '.join(allowed)}, not {method}.",
+            realm=realm,
+        )
+
+
 def _authenticate(method: str, query_client: Callable, request) -> Client | None:
     presented = presented_credentials(request)
     if presented is None or presented.method != method:
@@ -137,6 +226,7 @@ def _authenticate(method: str, query_client: Callable, request) -> Client | None
         raise ClientAuthenticationFailed(realm=request.issuer)
     if method != NONE and not client.check_client_secret(presented.client_secret):
         raise ClientAuthenticationFailed(realm=request.issuer)
+    check_profile_allows(client, method, request.issuer)
     return client
 
 
@@ -170,8 +260,8 @@ def refusal(
     presented = presented_credentials(request)
     if presented is None:
         return ClientAuthenticationFailed(
-            "Client authentication is required: HTTP Basic, or client_id and client_secret "
-            "in the body.",
+            "Client authentication is required: HTTP Basic, client_id and client_secret "
+            "in the body, or a client assertion (RFC 7523).",
             realm=realm,
         )
     if presented.method not in methods:

@@ -9,16 +9,17 @@ else. A problem is a ``ClientError`` whose message says what to change.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlsplit
 
 from kernel.conf import setting
 from kernel.errors import DomainError
+from oauth.algs import ASYMMETRIC_ALGS, CLIENT_SECRET_JWT_ALGS, FAPI2_ALGS
 from oauth.client_auth import TOKEN_ENDPOINT_AUTH_METHODS
 from oauth.client_keys import ClientKeysError, check_public_jwks
 from oauth.grant_types import DEVICE_CODE, GRANT_TYPES, TOKEN_EXCHANGE
 from oauth.models import Client, IssuerSettings, SigningKey
-from oauth.security_profile import ASYMMETRIC_ALGS, FAPI2, FAPI2_ALGS
+from oauth.security_profile import FAPI2
 
 #: RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 _SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
@@ -271,6 +272,7 @@ class ClientMetadata:
         self._check_token_exchange()
         self._check_request_objects()
         self._check_backchannel_logout()
+        self._check_assertion_auth()
 
     def _check_token_exchange(self) -> None:
         """RFC 8693: only confidential clients exchange tokens (the grant authenticates the
@@ -389,6 +391,37 @@ class ClientMetadata:
                 field=field_name,
             )
 
+    def _check_assertion_auth(self) -> None:
+        """RFC 7523 §2.2 / OIDC Registration §2: ``private_key_jwt`` needs registered keys;
+        ``token_endpoint_auth_signing_alg`` goes with an assertion method and names an alg
+        it allows (HS256 for ``client_secret_jwt``: our secrets are 256-bit, RFC 7518
+        §3.2). FAPI 2.0 §5.3.2.1 items 1 and 4, for the client's own profile or its
+        tenant's: confidential, ``private_key_jwt`` only, PS256/ES256/EdDSA (§5.4.1)."""
+        method, alg = self.auth_method, self.token_endpoint_auth_signing_alg
+        if method == Client.AuthMethod.PRIVATE_KEY_JWT and not (self.jwks or self.jwks_uri):
+            raise ClientError(
+                "private_key_jwt needs the client's public keys: jwks or jwks_uri", field="jwks"
+            )
+        allowed = {
+            Client.AuthMethod.PRIVATE_KEY_JWT: ASYMMETRIC_ALGS,
+            Client.AuthMethod.SECRET_JWT: CLIENT_SECRET_JWT_ALGS,
+        }.get(method, ())
+        fapi2 = Client.SecurityProfile.FAPI2
+        if fapi2 in (self.security_profile, IssuerSettings.load().security_profile):
+            if method != Client.AuthMethod.PRIVATE_KEY_JWT:
+                raise ClientError(
+                    "the FAPI 2.0 profile needs a confidential client authenticating with "
+                    f"private_key_jwt, not {method}",
+                    field="auth_method",
+                )
+            allowed = FAPI2_ALGS
+        if alg and alg not in allowed:
+            raise ClientError(
+                f"token_endpoint_auth_signing_alg {alg} does not go with {method}"
+                + (f"; use one of {', '.join(allowed)}" if allowed else ""),
+                field="token_endpoint_auth_signing_alg",
+            )
+
     @property
     def is_public(self) -> bool:
         return self.auth_method == Client.AuthMethod.NONE
@@ -396,3 +429,12 @@ class ClientMetadata:
     @property
     def response_types(self) -> list[str]:
         return ["code"] if "authorization_code" in self.grant_types else []
+
+
+def metadata_of(client: Client, **changes) -> ClientMetadata:
+    """What ``client`` is registered with, as ``ClientMetadata``, with ``changes`` applied
+    (validated as at registration): for writes that change one setting of a client."""
+    names = {"auth_method": "token_endpoint_auth_method"}
+    values = {f.name: getattr(client, names.get(f.name, f.name)) for f in fields(ClientMetadata)}
+    values.update(changes)
+    return ClientMetadata(**values)

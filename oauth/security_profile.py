@@ -16,29 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from oauth.algs import ASYMMETRIC_ALGS, FAPI2_ALGS
+from oauth.algs import SECRET_JWT_ALGS as SECRET_JWT_ALGS  # re-exported
 from oauth.models import Client
 from oauth.selectors import IssuerPolicy, issuer_policy
 
 FAPI2 = Client.SecurityProfile.FAPI2.value
 
-#: JWS algs we verify from clients (assertions, request objects, DPoP proofs) when no profile
-#: narrows them: RFC 7518 §3.1 asymmetric algs and RFC 8037 EdDSA. ``none`` never; HS256 only
-#: for ``client_secret_jwt`` (``SECRET_JWT_ALGS``).
-ASYMMETRIC_ALGS: tuple[str, ...] = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-)
-SECRET_JWT_ALGS: tuple[str, ...] = ("HS256", "HS384", "HS512")
-#: FAPI 2.0 Security Profile §5.4.1: PS256, ES256 or EdDSA (Ed25519) only.
-FAPI2_ALGS: tuple[str, ...] = ("PS256", "ES256", "EdDSA")
 #: FAPI 2.0 §5.3.2.1 item 6: authorization codes live at most 60 s.
 FAPI2_MAX_CODE_LIFETIME = 60
 

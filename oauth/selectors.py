@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import functools
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.db import connection
@@ -13,11 +14,13 @@ from django.db.models import Q, QuerySet
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.urls import NoReverseMatch, reverse
+from django_tenants.utils import schema_context
 
 from kernel import credentials
 from kernel.conf import setting
 from kernel.http import public_url
 from kernel.ttlcache import TTLCache
+from oauth.algs import ASYMMETRIC_ALGS, CLIENT_SECRET_JWT_ALGS, FAPI2_ALGS
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Branding, Client, Consent, GrantFamily, IssuerSettings, Token
 from oauth.models.branding import HEX_COLOUR
@@ -483,15 +486,41 @@ def authorization_server_metadata(request) -> dict:
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": list(GRANT_TYPES_SUPPORTED),
-            "token_endpoint_auth_methods_supported": [*SECRET_AUTH_METHODS, "none"],
-            "revocation_endpoint_auth_methods_supported": [*SECRET_AUTH_METHODS, "none"],
-            "introspection_endpoint_auth_methods_supported": list(SECRET_AUTH_METHODS),
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
             "prompt_values_supported": ["none", "login", "consent"],
         }
     )
+    metadata.update(client_assertion_metadata(request))
     metadata.update(registration_metadata(request, issuer))
+    return metadata
+
+
+def client_assertion_metadata(request) -> dict:
+    """RFC 8414 §2 ``*_auth_methods_supported`` and ``*_auth_signing_alg_values_supported``
+    with the assertion methods (RFC 7523 §2.2, ``oauth.client_assertion``); under a FAPI 2.0
+    tenant only ``private_key_jwt`` with PS256, ES256 or EdDSA (FAPI 2.0 §5.3.2.1, §5.4.1).
+    The policy is the request's tenant's, even when the connection is on another schema."""
+    schema = getattr(getattr(request, "tenant", None), "schema_name", None)
+    same = schema is None or schema == connection.schema_name
+    with nullcontext() if same else schema_context(schema):
+        fapi2 = issuer_policy().security_profile == Client.SecurityProfile.FAPI2
+    if fapi2:
+        methods, algs = [Client.AuthMethod.PRIVATE_KEY_JWT.value], list(FAPI2_ALGS)
+        introspection = methods
+    else:
+        assertions = [Client.AuthMethod.PRIVATE_KEY_JWT.value, Client.AuthMethod.SECRET_JWT.value]
+        methods = [*SECRET_AUTH_METHODS, "none", *assertions]
+        introspection = [*SECRET_AUTH_METHODS, *assertions]
+        algs = [*ASYMMETRIC_ALGS, *CLIENT_SECRET_JWT_ALGS]
+    metadata: dict = {}
+    for endpoint, allowed in (
+        ("token", methods),
+        ("revocation", methods),
+        ("introspection", introspection),
+    ):
+        metadata[f"{endpoint}_endpoint_auth_methods_supported"] = list(allowed)
+        metadata[f"{endpoint}_endpoint_auth_signing_alg_values_supported"] = list(algs)
     return metadata
 
 

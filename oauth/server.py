@@ -20,7 +20,7 @@ from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Request
 from django.http import HttpResponse
 
-from oauth import client_auth, dpop, selectors
+from oauth import client_assertion, client_auth, dpop, selectors
 from oauth.client_auth import ClientAuthenticationFailed
 from oauth.device import endpoint as device_endpoint
 from oauth.device import grant as device_code
@@ -175,6 +175,12 @@ server.register_token_generator("default", generate_bearer_token)
 server.register_client_auth_method(client_auth.BASIC, client_auth.authenticate_client_secret_basic)
 server.register_client_auth_method(client_auth.POST, client_auth.authenticate_client_secret_post)
 server.register_client_auth_method(client_auth.NONE, client_auth.authenticate_none)
+server.register_client_auth_method(
+    client_auth.PRIVATE_KEY_JWT, client_assertion.authenticate_private_key_jwt
+)
+server.register_client_auth_method(
+    client_auth.SECRET_JWT, client_assertion.authenticate_client_secret_jwt
+)
 server.register_grant(client_credentials.ClientCredentialsGrant)
 server.register_grant(authorization_code.AuthorizationCodeGrant, CODE_GRANT_EXTENSIONS)
 server.register_grant(refresh_token.RefreshTokenGrant)

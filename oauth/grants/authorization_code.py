@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from kernel import credentials
 from oauth import dpop
-from oauth.client_auth import BASIC, NONE, POST
+from oauth.client_auth import ASSERTION_METHODS, BASIC, NONE, POST
 from oauth.grants import resources, scopes, tokens
 from oauth.grants.errors import AuthorizationPageError, safe_text
 from oauth.grants.request_objects import consume_pushed_request
@@ -65,7 +65,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     """RFC 6749 §4.1. Storage hooks: ``save_authorization_code``, ``query_authorization_code``,
     ``authenticate_user``; the code is consumed in ``save_token``."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = [BASIC, POST, NONE]
+    TOKEN_ENDPOINT_AUTH_METHODS = [BASIC, POST, NONE, *ASSERTION_METHODS]
 
     # -- authorization endpoint (RFC 6749 §4.1.1, §4.1.2) --
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from authlib.oauth2.rfc6749 import grants
 from authlib.oauth2.rfc6749.hooks import hooked
 
-from oauth.client_auth import BASIC, POST
+from oauth.client_auth import ASSERTION_METHODS, BASIC, POST
 from oauth.grants import resources, scopes, tokens
 from oauth.models import Token
 from oauth.services import tokens as token_services
@@ -18,7 +18,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):
     scopes: ``invalid_scope`` (§3.3). No refresh token (§4.4.3).
     """
 
-    TOKEN_ENDPOINT_AUTH_METHODS = [BASIC, POST]
+    TOKEN_ENDPOINT_AUTH_METHODS = [BASIC, POST, *ASSERTION_METHODS]
 
     def validate_requested_scope(self) -> None:
         """Authlib checks the requested scope only against the server-wide

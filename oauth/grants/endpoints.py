@@ -11,7 +11,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint as _RevocationEndpoint
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint as _IntrospectionEndpoint
 
 from oauth import dpop, selectors
-from oauth.client_auth import BASIC, NONE, POST
+from oauth.client_auth import ASSERTION_METHODS, BASIC, NONE, POST
 from oauth.models import Client, Token
 from oauth.services import tokens as token_services
 
@@ -69,7 +69,7 @@ class RevocationEndpoint(_RevocationEndpoint):
     itself with ``client_id`` (§2.1). Unknown, expired or already revoked tokens: 200
     (§2.2). Another client's token: refused with ``invalid_grant``, nothing revoked."""
 
-    CLIENT_AUTH_METHODS = [BASIC, POST, NONE]
+    CLIENT_AUTH_METHODS = [BASIC, POST, NONE, *ASSERTION_METHODS]
 
     def check_params(self, request, client) -> None:
         _check_token_present(request)
@@ -86,7 +86,7 @@ class IntrospectionEndpoint(_IntrospectionEndpoint):
     anyone else, and every revoked, expired, rotated-out or unknown token, gets
     ``{"active": false}`` (§2.2, §4: no token scanning)."""
 
-    CLIENT_AUTH_METHODS = [BASIC, POST]
+    CLIENT_AUTH_METHODS = [BASIC, POST, *ASSERTION_METHODS]
 
     def check_params(self, request, client) -> None:
         _check_token_present(request)

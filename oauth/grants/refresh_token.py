@@ -10,7 +10,7 @@ from authlib.oauth2.rfc6749 import InvalidGrantError, grants
 from authlib.oauth2.rfc6749.hooks import hooked
 
 from oauth import dpop, selectors
-from oauth.client_auth import BASIC, NONE, POST
+from oauth.client_auth import ASSERTION_METHODS, BASIC, NONE, POST
 from oauth.grants import resources, tokens
 from oauth.models import Client, Token
 from oauth.services import tokens as token_services
@@ -38,7 +38,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     """Rotation on every use: each refresh adds a member to the grant family and retires the
     presented one. A narrower ``scope`` narrows only the new access token."""
 
-    TOKEN_ENDPOINT_AUTH_METHODS = [BASIC, POST, NONE]
+    TOKEN_ENDPOINT_AUTH_METHODS = [BASIC, POST, NONE, *ASSERTION_METHODS]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def validate_token_request(self) -> None:

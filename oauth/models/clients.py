@@ -191,7 +191,8 @@ class Client(ClientMixin, models.Model):
         """The token and PAR endpoints take the registered ``token_endpoint_auth_method`` only
         (RFC 7591 §2, RFC 9126 §2.1). Revocation accepts either secret method, or ``none``
         for a public client (RFC 7009 §2.1); introspection requires a confidential client
-        (RFC 7662 §2.1).
+        (RFC 7662 §2.1). A ``client_secret_jwt`` client may also use its secret either way; a
+        ``private_key_jwt`` client has no secret, so only its assertions (RFC 7523 §2.2).
         """
         secret_methods = (self.AuthMethod.BASIC, self.AuthMethod.POST)
         # RFC 8628 §3.1 and RFC 9126 §2.1: the device authorization and PAR endpoints
@@ -200,7 +201,9 @@ class Client(ClientMixin, models.Model):
             return method == self.token_endpoint_auth_method
         if self.is_public:
             return endpoint == "revocation" and method == self.AuthMethod.NONE
-        return method in secret_methods
+        if self.token_endpoint_auth_method == self.AuthMethod.PRIVATE_KEY_JWT:
+            return method == self.AuthMethod.PRIVATE_KEY_JWT
+        return method in secret_methods or method == self.token_endpoint_auth_method
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type in self.response_types

@@ -29,6 +29,7 @@ class SigningKey(models.Model):
     class Alg(models.TextChoices):
         RS256 = "RS256", "RS256 (RSA 2048)"
         ES256 = "ES256", "ES256 (EC P-256)"
+        PS256 = "PS256", "PS256 (RSA-PSS 2048)"
 
     kid = models.CharField(max_length=64, unique=True)  # RFC 7638 thumbprint
     alg = models.CharField(max_length=8, choices=Alg.choices)

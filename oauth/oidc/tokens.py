@@ -7,8 +7,10 @@ id_token (OIDC Core §2, §3.1.3.6)
     authorization request had one), ``at_hash``, ``acr`` (always) and ``amr`` (when the
     sign-in's methods are known), as ``oauth.oidc.acr`` defines them (RFC 8176), ``sid``
     (the browser session, Back-Channel Logout 1.0 §2.1, when known). Signed
-    RS256 unless the client registered ``id_token_signed_response_alg`` ES256 (OIDC
-    Registration §2).
+    RS256 unless the client registered ``id_token_signed_response_alg`` ES256 or PS256 (OIDC
+    Registration §2). Under the FAPI 2.0 profile (``oauth.security_profile``) id_tokens and
+    JWT access tokens are signed with the client's alg if FAPI 2.0 §5.4.1 allows it, else
+    PS256: never RS256.
 
 JWT access tokens (RFC 9068), per client (``Client.access_token_format = "jwt"``)
     Header ``typ: at+jwt`` (§2.1); ``iss``, ``exp``, ``aud``, ``sub``, ``client_id``,
@@ -34,6 +36,7 @@ from joserfc.util import urlsafe_b64encode
 from oauth import selectors
 from oauth.models import Client
 from oauth.oidc import acr
+from oauth.security_profile import requirements
 from oauth.signing.constants import DEFAULT_ALG, ID_TOKEN_LIFETIME, SUPPORTED_ALGS
 from oauth.signing.jws import sign_jwt
 
@@ -45,23 +48,39 @@ JTI_BYTES = 24
 
 def half_hash(value: str, alg: str) -> str:
     """Core §3.1.3.6 ``at_hash`` (and §3.3.2.11 ``c_hash``): base64url of the left half of
-    the hash of ``value``, with the hash of ``alg`` (SHA-256 for RS256 and ES256)."""
+    the hash of ``value``, with the hash of ``alg`` (SHA-256 for RS256, ES256 and PS256)."""
     if alg not in SUPPORTED_ALGS:
         raise ValueError(f"no hash defined for alg {alg!r}")
     digest = hashlib.sha256(value.encode("ascii")).digest()
     return urlsafe_b64encode(digest[: len(digest) // 2]).decode("ascii")
 
 
+#: FAPI 2.0 §5.4.1: the alg a FAPI client's JWTs are signed with when its own is not allowed.
+FAPI2_SIGNING_ALG = "PS256"
+
+
 def id_token_alg(client: Client) -> str:
     """The client's ``id_token_signed_response_alg`` (OIDC Registration §2), RS256 by
-    default; only algs the tenant holds keys for are accepted."""
+    default; only algs the tenant holds keys for are accepted. Under FAPI 2.0 an alg the
+    profile does not allow (RS256) becomes PS256 (§5.4.1)."""
     alg = client.id_token_signed_response_alg or DEFAULT_ALG
     if alg not in SUPPORTED_ALGS:
         raise ValueError(
             f"client {client.client_id} asks for id_token alg {alg!r}; this server signs "
             f"with {', '.join(SUPPORTED_ALGS)}"
         )
-    return alg
+    return _profile_alg(client, alg)
+
+
+def access_token_alg(client: Client) -> str:
+    """RS256 for RFC 9068 access tokens, or under FAPI 2.0 the client's id_token alg when
+    the profile allows it, else PS256 (§5.4.1)."""
+    return id_token_alg(client) if requirements(client).fapi2 else DEFAULT_ALG
+
+
+def _profile_alg(client: Client, alg: str) -> str:
+    needs = requirements(client)
+    return FAPI2_SIGNING_ALG if needs.fapi2 and alg not in needs.signing_algs else alg
 
 
 def _timestamp(value: datetime | int | float | None) -> int | None:
@@ -171,7 +190,8 @@ def build_jwt_access_token(
     now: int | None = None,
     act: dict | None = None,
 ) -> tuple[str, str]:
-    """An RFC 9068 access token and its ``jti``, signed RS256 with the tenant's key.
+    """An RFC 9068 access token and its ``jti``, signed with the tenant's key
+    (``access_token_alg``: RS256, under FAPI 2.0 PS256 or ES256).
 
     ``sub`` is the user's UUID for user grants and the client_id for client credentials
     (RFC 9068 §2.2); ``aud`` is ``audience`` as ``access_token_audience`` resolved it;
@@ -196,4 +216,4 @@ def build_jwt_access_token(
         claims["auth_time"] = _timestamp(auth_time)
     if act:
         claims["act"] = act
-    return sign_jwt(claims, typ=ACCESS_TOKEN_TYP), jti
+    return sign_jwt(claims, alg=access_token_alg(client), typ=ACCESS_TOKEN_TYP), jti

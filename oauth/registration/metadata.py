@@ -35,6 +35,7 @@ _TEXT_MEMBERS = (
     "token_endpoint_auth_method",
     "application_type",
     "jwks_uri",
+    "token_endpoint_auth_signing_alg",
     "client_uri",
     "logo_uri",
     "tos_uri",
@@ -237,8 +238,10 @@ def registration_from_json(
             redirect_uris=redirect_uris,
             scopes=scopes,
             auth_method=auth_method,
+            # RFC 7591 §2, OIDC Registration §2: keys and alg of assertion methods (RFC 7523).
             jwks=body.get("jwks"),
             jwks_uri=body.get("jwks_uri") or "",
+            token_endpoint_auth_signing_alg=body.get("token_endpoint_auth_signing_alg") or "",
             # RFC 9101 §10.5 / OIDC Registration §2; RFC 9126 §6.
             request_object_signing_alg=body.get("request_object_signing_alg") or "",
             require_pushed_authorization_requests=body.get(
@@ -289,4 +292,7 @@ def client_json(client: Client) -> dict:
     if client.backchannel_logout_uri:  # OIDC Back-Channel Logout 1.0 §2.2
         body["backchannel_logout_uri"] = client.backchannel_logout_uri
         body["backchannel_logout_session_required"] = client.backchannel_logout_session_required
+    for name in ("jwks", "jwks_uri", "token_endpoint_auth_signing_alg"):
+        if getattr(client, name):
+            body[name] = getattr(client, name)
     return body

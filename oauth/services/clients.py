@@ -12,7 +12,14 @@ from django.utils import timezone
 from kernel import credentials
 from kernel.audit.services import audit_record, diff
 from oauth.client_metadata import ClientError, ClientMetadata, check_scopes_allowed
-from oauth.models import Client
+from oauth.models import Client, SigningKey
+from oauth.signing.encryption import (
+    KeyDecryptionError,
+    encrypt_private_key,
+    key_encryption,
+    reencrypt_private_key,
+)
+from oauth.signing.services import signing_keys_ensure
 
 #: Longest overlap a rotated secret may keep working (30 days).
 MAX_GRACE_SECONDS = 30 * 86400
@@ -79,6 +86,33 @@ def _apply(client: Client, metadata: ClientMetadata) -> None:
     client.token_exchange_audiences = metadata.token_exchange_audiences
 
 
+def _secret_ciphertext(method: str, secret: str | None) -> str:
+    """RFC 7523 §2.2 ``client_secret_jwt`` MACs with the secret itself, so for such clients
+    only it is kept recoverable: encrypted at rest like signing keys (MultiFernet,
+    ``oauth.signing.encryption``). Every other method compares the digest (DESIGN.md §3)
+    and keeps no ciphertext."""
+    if method != Client.AuthMethod.SECRET_JWT or not secret:
+        return ""
+    return encrypt_private_key(secret.encode("ascii"))
+
+
+def _issues_secret(metadata: ClientMetadata) -> bool:
+    """Public clients have no secret; ``private_key_jwt`` clients authenticate with their
+    keys only (RFC 7591 §3.2.1: ``client_secret`` only if one is used)."""
+    return not metadata.is_public and metadata.auth_method != Client.AuthMethod.PRIVATE_KEY_JWT
+
+
+def _ensure_signing_alg(client: Client) -> None:
+    """A client that will get PS256 JWTs (its id_token alg, or FAPI 2.0 §5.4.1) has the
+    tenant's PS256 keys made now, published before they first sign (``signing_keys_ensure``;
+    signing would make them too, on first need)."""
+    if (
+        client.id_token_signed_response_alg == SigningKey.Alg.PS256
+        or client.security_profile == Client.SecurityProfile.FAPI2
+    ):
+        signing_keys_ensure(alg=SigningKey.Alg.PS256)
+
+
 def _audit(action: str, client: Client, changes: dict) -> None:
     audit_record(
         action=action,
@@ -99,14 +133,16 @@ def client_create(
     ``client_id`` is generated unless given (a Client ID Metadata Document's URL).
     """
     check_scopes_allowed(metadata.scopes)
-    secret = None if metadata.is_public else credentials.new_secret()
+    secret = credentials.new_secret() if _issues_secret(metadata) else None
     client = Client(
         client_id=client_id or credentials.new_client_id(),
         client_type=Client.Type.PUBLIC if metadata.is_public else Client.Type.CONFIDENTIAL,
         secret_digest=credentials.digest(secret) if secret else "",
+        secret_ciphertext=_secret_ciphertext(metadata.auth_method, secret),
     )
     _apply(client, metadata)
     client.save(force_insert=True)
+    _ensure_signing_alg(client)
     _audit("client.created", client, diff({}, client_snapshot(client)))
     return client, secret
 
@@ -131,9 +167,12 @@ def client_update(*, client: Client, metadata: ClientMetadata) -> Client:
     check_scopes_allowed([scope for scope in metadata.scopes if scope not in client.scopes])
     before = client_snapshot(client)
     _apply(client, metadata)
+    if metadata.auth_method != Client.AuthMethod.SECRET_JWT:
+        client.secret_ciphertext = ""  # kept for client_secret_jwt only
     changes = diff(before, client_snapshot(client))
     if changes:
         client.save()
+        _ensure_signing_alg(client)
         _audit("client.updated", client, changes)
     return client
 
@@ -155,9 +194,11 @@ def client_rotate_secret(*, client: Client, grace_seconds: int = 0) -> str:
         now + timedelta(seconds=grace_seconds) if grace_seconds else None
     )
     client.secret_digest = credentials.digest(secret)
+    client.secret_ciphertext = _secret_ciphertext(client.token_endpoint_auth_method, secret)
     client.save(
         update_fields=[
             "secret_digest",
+            "secret_ciphertext",
             "previous_secret_digest",
             "previous_secret_expires_at",
             "updated_at",
@@ -199,3 +240,24 @@ def client_delete(*, client: Client) -> None:
     the database); its tokens stop introspecting and its secret stops working at once."""
     _audit("client.deleted", client, diff(client_snapshot(client), {}))
     Client.objects.filter(pk=client.pk).delete()
+
+
+@transaction.atomic
+def client_secrets_reencrypt() -> int:
+    """Re-encrypt this tenant's recoverable ``client_secret_jwt`` secrets with the newest
+    GATEHOUSE_KEY_ENCRYPTION_KEY entry (as ``signing.services.reencrypt_private_keys`` does
+    for signing keys); returns a count. Each row's ``updated_at`` moves, so process caches
+    of the client drop their copy."""
+    key_encryption()
+    count = 0
+    for client in Client.objects.select_for_update().exclude(secret_ciphertext="").order_by("pk"):
+        try:
+            client.secret_ciphertext = reencrypt_private_key(client.secret_ciphertext)
+        except KeyDecryptionError:
+            raise ClientError(
+                f"the secret of client {client.client_id} cannot be decrypted with any "
+                "GATEHOUSE_KEY_ENCRYPTION_KEY entry; rotate that client's secret"
+            ) from None
+        client.save(update_fields=["secret_ciphertext", "updated_at"])
+        count += 1
+    return count

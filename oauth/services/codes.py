@@ -13,6 +13,7 @@ from kernel import credentials
 from oauth import selectors
 from oauth.backchannel.services import session_client_record
 from oauth.models import AuthorizationCode, Client, GrantFamily, Token
+from oauth.security_profile import requirements
 from oauth.services.tokens import (
     family_revoke,
     purge_after,
@@ -43,12 +44,15 @@ def authorization_code_create(
 
     ``amr`` is how the user signed in (RFC 8176), for the id_token's ``amr`` and ``acr``.
     ``redirect_uri`` is the one the request named ("" if it named none, RFC 6749 §4.1.3).
-    The code lives ``IssuerSettings.authorization_code_lifetime`` seconds (default 60).
+    The code lives ``IssuerSettings.authorization_code_lifetime`` seconds (default 60), at
+    most the client's profile's ``max_code_lifetime`` (FAPI 2.0 §5.3.2.1 item 6: 60 s).
     ``sid`` is the browser session's OIDC session id: it goes into the id_token, and the
     session remembers the client for back-channel logout (``oauth.backchannel``).
     """
     now = timezone.now()
-    lifetime = selectors.issuer_policy(fresh=True).authorization_code_lifetime
+    policy = selectors.issuer_policy(fresh=True)
+    cap = requirements(client, policy=policy).max_code_lifetime
+    lifetime = min(policy.authorization_code_lifetime, cap or policy.authorization_code_lifetime)
     expires_at = now + timedelta(seconds=lifetime)
     row = AuthorizationCode(
         code_digest=credentials.digest(code),

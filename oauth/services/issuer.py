@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from kernel.audit.services import audit_record, diff
 from oauth import selectors
-from oauth.models import IssuerSettings, SigningKey
+from oauth.models import Client, IssuerSettings, SigningKey
+from oauth.signing.services import signing_keys_ensure
 
 #: What an admin may change; the rest of the row is bookkeeping (``jwks_first_served_at``).
 EDITABLE = (
@@ -24,6 +25,7 @@ EDITABLE = (
     "scopes_supported",
     "require_pushed_authorization_requests",
     "dpop_nonce_required",
+    "security_profile",
 )
 
 
@@ -62,6 +64,8 @@ def issuer_settings_update(**fields: int | str | list[str]) -> IssuerSettings:
         selectors.clear_issuer_policy_cache()
         return row
     row.save()
+    if row.security_profile == Client.SecurityProfile.FAPI2:
+        signing_keys_ensure(alg=SigningKey.Alg.PS256)  # FAPI 2.0 §5.4.1: published ahead
     if row.jwks_max_age < old_max_age:
         # JWKS already served promised old_max_age: a next key may be promoted only once
         # every such cached copy has expired (rotate waits jwks_max_age after published_at).

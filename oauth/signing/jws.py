@@ -2,15 +2,17 @@
 
 Signing (RFC 7515 §5.1, §7.1 compact serialisation; RFC 7519 §7.1)
     RS256 is RSASSA-PKCS1-v1_5 with SHA-256 (RFC 7518 §3.3); ES256 is ECDSA P-256 with
-    SHA-256, signature as the 64-byte R || S (RFC 7518 §3.4). The header carries ``alg``,
-    the signing key's ``kid`` (RFC 7515 §4.1.4) and, when asked, ``typ`` (§4.1.9;
+    SHA-256, signature as the 64-byte R || S (RFC 7518 §3.4); PS256 is RSASSA-PSS with
+    SHA-256 and MGF1 (RFC 7518 §3.5), its key made on first need
+    (``services.signing_keys_ensure``). The header carries ``alg``, the signing key's
+    ``kid`` (RFC 7515 §4.1.4) and, when asked, ``typ`` (§4.1.9;
     ``at+jwt`` for RFC 9068 access tokens). ``exp`` is bounded by the tenant's longest
     token lifetime: that bound is what lets a rotated-out key leave JWKS (OIDC Core
     §10.1.1).
 
 Verifying (RFC 7515 §5.2; RFC 7519 §7.2; RFC 8725 §2.1, §3.1)
-    Only RS256 and ES256, only under the ``kid`` of one of this tenant's current or retiring
-    keys of that alg: never ``none``, never HMAC keyed with a public key, never another
+    Only RS256, ES256 and PS256, only under the ``kid`` of one of this tenant's current or
+    retiring keys of that alg: never ``none``, never HMAC keyed with a public key, never another
     tenant's key (each schema holds its own keys). ``crit`` (RFC 7515 §4.1.11) may name no
     extension: this issuer understands none, so ``b64: false`` (RFC 7797) is refused too.
     Other unknown header parameters are ignored (RFC 7515 §4). ``exp`` is required and,
@@ -31,7 +33,7 @@ from joserfc.jwt import JWTClaimsRegistry
 from joserfc.registry import JWS_HEADER_REGISTRY, HeaderParameter
 
 from oauth.signing import selectors, services
-from oauth.signing.constants import DEFAULT_ALG, SUPPORTED_ALGS
+from oauth.signing.constants import DEFAULT_ALG, LAZY_ALGS, SUPPORTED_ALGS
 from oauth.signing.keys import load_private_key, public_key
 
 
@@ -73,7 +75,13 @@ def sign_jwt(claims: dict, *, alg: str = DEFAULT_ALG, typ: str | None = None) ->
     ``datetime`` claim values become NumericDates (RFC 7519 §2). ``claims`` must hold an
     integer ``exp`` (RFC 7519 §4.1.4) no later than now + ``max_signed_token_lifetime()``.
     """
-    key = selectors.current_signing_key(alg)
+    try:
+        key = selectors.current_signing_key(alg)
+    except selectors.SigningKeyUnavailable:
+        if alg not in LAZY_ALGS:
+            raise
+        services.signing_keys_ensure(alg=alg)
+        key = selectors.current_signing_key(alg)
     exp = claims.get("exp")
     if isinstance(exp, datetime):
         exp = int(exp.timestamp())
@@ -134,7 +142,7 @@ def verify_jwt(
 ) -> dict:
     """Claims of a JWT this tenant signed, after checking signature, ``exp`` and ``nbf``.
 
-    Accepts only RS256/ES256 under the ``kid`` of one of this tenant's current or retiring
+    Accepts only RS256/ES256/PS256 under the ``kid`` of one of this tenant's current or retiring
     keys of that alg (``selectors.verification_keys``). ``typ``, if given, must match the
     header's (RFC 7515 §4.1.9 short form, case-insensitive). It does NOT check ``iss``,
     ``aud``, ``nonce`` or anything else token-specific: the caller does. Raises

@@ -1,7 +1,8 @@
 """JWK material through joserfc: generated, exported as public JWKs, thumbprinted, parsed.
 
 Keys (RFC 7517 §4, RFC 7518 §3.3, §3.4 and §6)
-    Each tenant has an RSA 2048 key for RS256 and an EC P-256 key for ES256. The ``kid`` is
+    Each tenant has an RSA 2048 key for RS256 and an EC P-256 key for ES256 (and, once
+    needed, another RSA 2048 key for PS256, RFC 7518 §3.5). The ``kid`` is
     the key's RFC 7638 JWK thumbprint (SHA-256 over the required members, base64url), so it
     names the key material itself and two tenants can never publish the same ``kid`` for
     different keys. A published JWK carries the public members of its key type (RFC 7518
@@ -25,7 +26,7 @@ from oauth.signing.encryption import decrypt_private_key
 SigningJWK = RSAKey | ECKey
 
 #: RFC 7518 §3.1: the key type each supported alg signs with (P-256 for ES256, §3.4).
-_KEY_TYPES: dict[str, type[SigningJWK]] = {"RS256": RSAKey, "ES256": ECKey}
+_KEY_TYPES: dict[str, type[SigningJWK]] = {"RS256": RSAKey, "ES256": ECKey, "PS256": RSAKey}
 
 
 def _unsupported(alg: str) -> ValueError:
@@ -34,7 +35,7 @@ def _unsupported(alg: str) -> ValueError:
 
 def generate_key(alg: str) -> SigningJWK:
     """A new private key for ``alg``: RSA 2048 for RS256 (RFC 7518 §3.3), P-256 for ES256."""
-    if alg == "RS256":
+    if alg in ("RS256", "PS256"):  # RFC 7518 §3.5: PSS keys are 2048 bits or larger too
         return RSAKey.generate_key(RSA_KEY_SIZE)
     if alg == "ES256":
         return ECKey.generate_key("P-256")

@@ -31,7 +31,7 @@ from django.utils import timezone
 from kernel.audit.services import audit_record
 from kernel.ttlcache import TTLCache
 from oauth.models import IssuerSettings, SigningKey, Token
-from oauth.signing.constants import CLOCK_SKEW_LEEWAY, SUPPORTED_ALGS
+from oauth.signing.constants import CLOCK_SKEW_LEEWAY, PROVISIONED_ALGS, SUPPORTED_ALGS
 from oauth.signing.encryption import (
     KeyDecryptionError,
     encrypt_private_key,
@@ -95,15 +95,18 @@ def _lock_tenant_keys() -> tuple[IssuerSettings, dict[str, dict[str, SigningKey]
 
     The tenant's one IssuerSettings row is the mutex (it exists even before any key does);
     the keys are then read, and locked, with a fresh snapshot, so a rotation that waited
-    for another one sees that one's new next key.
+    for another one sees that one's new next key. The live algs are the provisioned ones and
+    any lazy one (PS256) the tenant already has keys of.
     """
     issuer = IssuerSettings.load()
     issuer = IssuerSettings.objects.select_for_update().get(pk=issuer.pk)
-    live: dict[str, dict[str, SigningKey]] = {alg: {} for alg in SUPPORTED_ALGS}
+    live: dict[str, dict[str, SigningKey]] = {alg: {} for alg in PROVISIONED_ALGS}
     keys = SigningKey.objects.select_for_update().filter(state__in=PUBLISHED_STATES)
     for key in keys.order_by("pk"):
-        if key.alg in live and key.state != SigningKey.State.RETIRING:
-            live[key.alg][key.state] = key
+        if key.alg in SUPPORTED_ALGS:
+            live.setdefault(key.alg, {})
+            if key.state != SigningKey.State.RETIRING:
+                live[key.alg][key.state] = key
     return issuer, live
 
 
@@ -123,7 +126,7 @@ def _retire_expired(now: datetime) -> list[str]:
 
 def _fill_missing(live: dict[str, dict[str, SigningKey]], now: datetime) -> list[str]:
     created = []
-    for alg in SUPPORTED_ALGS:
+    for alg in live:
         for state in (SigningKey.State.CURRENT, SigningKey.State.NEXT):
             if state not in live[alg]:
                 live[alg][state] = signing_key_create(alg=alg, state=state, now=now)
@@ -154,6 +157,25 @@ def provision_signing_keys(*, now: datetime | None = None) -> list[SigningKey]:
     _, live = _lock_tenant_keys()
     created = _fill_missing(live, now)
     return list(SigningKey.objects.filter(kid__in=created))
+
+
+@transaction.atomic
+def signing_keys_ensure(*, alg: str, now: datetime | None = None) -> list[str]:
+    """Give this tenant a current and a next key for ``alg`` if it lacks them (a lazy alg,
+    ``constants.LAZY_ALGS``); returns the kids made. Serialised by the tenant's key lock, so
+    concurrent first uses make one pair. The new current key signs at once: no relying
+    party can hold a JWKS without it that it relied on for this alg, and one meeting its
+    unknown ``kid`` fetches JWKS again (OIDC Core §10.1.1). From then on it rotates with the
+    others."""
+    if alg not in SUPPORTED_ALGS:
+        raise ValueError(f"unsupported signing alg {alg!r}; use one of {', '.join(SUPPORTED_ALGS)}")
+    now = now or timezone.now()
+    _, live = _lock_tenant_keys()
+    live.setdefault(alg, {})
+    created = _fill_missing({alg: live[alg]}, now)
+    if created:
+        logger.info("signing keys made for %s on first need: %s", alg, ", ".join(created))
+    return created
 
 
 @transaction.atomic

@@ -41,11 +41,17 @@ def test_plain_profile_follows_the_client_and_tenant_switches(tenant_a):
 
 
 def test_fapi2_from_the_client_or_the_tenant_and_never_loosened(tenant_a, tenant_b):
+    # FAPI 2.0 clients authenticate with private_key_jwt (ClientMetadata refuses others).
+    from joserfc.jwk import ECKey
+
     from oauth.models import IssuerSettings
     from oauth.security_profile import FAPI2, requirements
     from oauth.selectors import clear_issuer_policy_cache
 
-    fapi_client = _row(make_client(tenant_a, security_profile=FAPI2))
+    keys = {"keys": [ECKey.generate_key("P-256").as_dict(private=False)]}
+    fapi_client = _row(
+        make_client(tenant_a, security_profile=FAPI2, auth_method="private_key_jwt", jwks=keys)
+    )
     plain = _row(make_client(tenant_a))
     with tenant_a.context():
         needs = requirements(fapi_client)

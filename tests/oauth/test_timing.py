@@ -38,11 +38,19 @@ REVIEWED = {
     # registered metadata against an enum of public values
     "self.access_token_format not in Client.AccessTokenFormat.values",
     "self.id_token_signed_response_alg not in SigningKey.Alg.values",
+    # public auth-method names, algs and profile values (client assertions, RFC 7523)
+    "method == SECRET_JWT",
+    "self.CLIENT_AUTH_METHOD == SECRET_JWT",
+    "alg not in SECRET_JWT_ALGS",
+    "self.auth_method not in TOKEN_ENDPOINT_AUTH_METHODS",
+    "auth_method not in TOKEN_ENDPOINT_AUTH_METHODS",
+    "self.token_endpoint_auth_method == self.AuthMethod.PRIVATE_KEY_JWT",
+    "metadata.auth_method != Client.AuthMethod.SECRET_JWT",
+    "method != Client.AuthMethod.SECRET_JWT",
+    "client.id_token_signed_response_alg == SigningKey.Alg.PS256",
     # two fields the same user typed into one form (password and confirmation)
     "data['password'] != data['confirm']",
     # public identifiers: auth-method names, grant and token type URNs (RFC 8693 §3)
-    "self.auth_method not in TOKEN_ENDPOINT_AUTH_METHODS",
-    "auth_method not in TOKEN_ENDPOINT_AUTH_METHODS",
     "TOKEN_EXCHANGE in self.grant_types",
     "TOKEN_EXCHANGE not in self.grant_types",
     "token_type not in ACCEPTED_TOKEN_TYPES",

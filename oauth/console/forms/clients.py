@@ -5,6 +5,7 @@ its ``ClientError`` is shown next to the field it names."""
 from django import forms
 
 from oauth.client_metadata import ClientError, ClientMetadata
+from oauth.console.forms.client_keys import ClientKeysFields
 from oauth.grant_types import DEVICE_CODE, GRANT_TYPES
 from oauth.models import Client, SigningKey
 from oauth.security_profile import ASYMMETRIC_ALGS
@@ -12,12 +13,6 @@ from oauth.services.clients import MAX_GRACE_SECONDS
 
 MAX_LIST_TEXT = 20_000
 #: ``ClientMetadata`` fields the edit form does not show (yet): kept from the client.
-KEPT_FIELDS = (
-    "jwks",
-    "jwks_uri",
-    "token_endpoint_auth_signing_alg",
-    "security_profile",
-)
 MAX_LIFETIME = 10 * 365 * 86400
 
 
@@ -62,8 +57,9 @@ class MetadataForm(forms.Form):
         self.add_error(field, _sentence(exc.web))
 
 
-class ClientForm(MetadataForm):
-    """Registration: the kind of application decides the grants and the auth method."""
+class ClientForm(MetadataForm, ClientKeysFields):
+    """Registration: the kind of application decides the grants and the auth method (a
+    confidential one may pick an assertion method instead, RFC 7523 §2.2)."""
 
     name = forms.CharField(max_length=200)
     kind = forms.ChoiceField(
@@ -84,10 +80,21 @@ class ClientForm(MetadataForm):
         label="DPoP-bound access tokens",
         help_text="every token request must carry a DPoP proof (RFC 9449)",
     )
+    auth_method = forms.ChoiceField(
+        label="Token endpoint authentication",
+        required=False,
+        choices=[
+            ("", "client secret (HTTP Basic), or none for a public app"),
+            (Client.AuthMethod.PRIVATE_KEY_JWT, Client.AuthMethod.PRIVATE_KEY_JWT.label),
+            (Client.AuthMethod.SECRET_JWT, Client.AuthMethod.SECRET_JWT.label),
+        ],
+        help_text="private_key_jwt needs the client's public keys below",
+    )
 
     def metadata_arguments(self) -> dict:
         data = self.cleaned_data
         kind = data["kind"]
+        chosen = data["auth_method"] if kind != "spa" else ""
         grant_types = (
             ["client_credentials"] if kind == "service" else ["authorization_code", "refresh_token"]
         )
@@ -98,15 +105,15 @@ class ClientForm(MetadataForm):
             "grant_types": grant_types,
             "redirect_uris": _lines(data["redirect_uris"]),
             "scopes": data["scopes"].split(),
-            "auth_method": Client.AuthMethod.NONE
-            if kind in ("spa", "device")
-            else Client.AuthMethod.BASIC,
+            "auth_method": chosen
+            or (Client.AuthMethod.NONE if kind in ("spa", "device") else Client.AuthMethod.BASIC),
             "can_introspect": data["can_introspect"],
             "dpop_bound_access_tokens": data["dpop_bound_access_tokens"],
+            **self.keys_arguments(),
         }
 
 
-class ClientEditForm(MetadataForm):
+class ClientEditForm(MetadataForm, ClientKeysFields):
     """Every field a client is registered with (RFC 7591 §2, OIDC Registration §2)."""
 
     name = forms.CharField(max_length=200, help_text="shown to users on the consent page")
@@ -217,6 +224,7 @@ class ClientEditForm(MetadataForm):
             "dpop_bound_access_tokens": client.dpop_bound_access_tokens,
             "backchannel_logout_uri": client.backchannel_logout_uri,
             "backchannel_logout_session_required": client.backchannel_logout_session_required,
+            **ClientKeysFields.keys_initial(client),
         }
         form = cls(data, initial=initial)
         form.client = client
@@ -225,8 +233,6 @@ class ClientEditForm(MetadataForm):
     def metadata_arguments(self) -> dict:
         data = self.cleaned_data
         return {
-            # What this form does not show stays as it is (``ClientMetadata`` replaces all).
-            **{name: getattr(self.client, name) for name in KEPT_FIELDS},
             "require_pushed_authorization_requests": data["require_pushed_authorization_requests"],
             "request_object_signing_alg": data["request_object_signing_alg"],
             "name": data["name"],
@@ -247,6 +253,7 @@ class ClientEditForm(MetadataForm):
             "dpop_bound_access_tokens": data["dpop_bound_access_tokens"],
             "backchannel_logout_uri": data["backchannel_logout_uri"].strip(),
             "backchannel_logout_session_required": data["backchannel_logout_session_required"],
+            **self.keys_arguments(),
         }
 
 

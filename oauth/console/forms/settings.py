@@ -69,6 +69,19 @@ class IssuerSettingsForm(forms.Form):
             "requests are refused."
         ),
     )
+    security_profile = forms.ChoiceField(
+        label="Security profile",
+        required=False,
+        choices=[
+            ("", "None (OAuth 2.0 and OpenID Connect)"),
+            ("fapi2", "FAPI 2.0 Security Profile"),
+        ],
+        help_text=(
+            "FAPI 2.0: every client must be confidential and use private_key_jwt, pushed "
+            "authorization requests and DPoP; codes live at most 60 s; tokens are signed "
+            "PS256 or ES256. Clients registered otherwise stop getting tokens."
+        ),
+    )
     scopes_supported = forms.CharField(
         label="Allowed scopes",
         required=False,

@@ -1,7 +1,13 @@
 """``manage.py register_client``: register an OAuth client in one tenant (DESIGN.md §5).
 
-The client secret is printed once and stored only as a SHA-256 digest.
+The client secret is printed once and stored only as a SHA-256 digest (and, for
+``client_secret_jwt`` only, encrypted at rest: RFC 7523 §2.2 MACs with it). A
+``private_key_jwt`` client gets no secret: it authenticates with its keys (``--jwks FILE``
+or ``--jwks-uri URL``).
 """
+
+import json
+from pathlib import Path
 
 from django_tenants.utils import get_tenant_model, schema_context
 
@@ -11,6 +17,13 @@ from oauth.grant_types import GRANT_TYPES
 from oauth.models import Client, SigningKey
 from oauth.security_profile import ASYMMETRIC_ALGS
 from oauth.services.clients import client_create
+
+
+def _jwks_file(path: str) -> dict:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"--jwks {path}: not a readable JSON file ({error})") from None
 
 
 class Command(OperatorCommand):
@@ -35,7 +48,22 @@ class Command(OperatorCommand):
             "--auth-method",
             choices=Client.AuthMethod.values,
             default=Client.AuthMethod.BASIC,
-            help="token endpoint authentication; none = public client (PKCE required)",
+            help="token endpoint authentication; none = public client (PKCE required); "
+            "private_key_jwt needs --jwks or --jwks-uri (RFC 7523)",
+        )
+        keys = parser.add_mutually_exclusive_group()
+        keys.add_argument("--jwks", metavar="FILE", help="file holding the client's JWK Set")
+        keys.add_argument("--jwks-uri", default="", help="https URL of the client's JWK Set")
+        parser.add_argument(
+            "--auth-signing-alg",
+            default="",
+            help="token_endpoint_auth_signing_alg: the one JWS alg of its assertions",
+        )
+        parser.add_argument(
+            "--security-profile",
+            choices=["none", *[p for p in Client.SecurityProfile.values if p]],
+            default="none",
+            help="fapi2 = FAPI 2.0 for this client (none = the tenant's profile)",
         )
         parser.add_argument(
             "--can-introspect", action="store_true", help="a resource server (RFC 7662)"
@@ -132,6 +160,10 @@ class Command(OperatorCommand):
                 dpop_bound_access_tokens=options["dpop_bound_access_tokens"],
                 backchannel_logout_uri=options["backchannel_logout_uri"],
                 backchannel_logout_session_required=options["backchannel_logout_session_required"],
+                jwks=_jwks_file(options["jwks"]) if options["jwks"] else None,
+                jwks_uri=options["jwks_uri"],
+                token_endpoint_auth_signing_alg=options["auth_signing_alg"],
+                security_profile="" if options["security_profile"] == "none" else "fapi2",
             )
             client, secret = client_create(metadata=metadata)
         return {"client_id": client.client_id, "client_secret": secret, "tenant": tenant.slug}

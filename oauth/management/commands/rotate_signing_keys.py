@@ -4,6 +4,7 @@ from django.db import connection
 from django_tenants.utils import get_public_schema_name, get_tenant_model, schema_context
 
 from kernel.cli import OperatorCommand
+from oauth.services.clients import client_secrets_reencrypt
 from oauth.signing import services as key_services
 
 
@@ -68,7 +69,11 @@ class Command(OperatorCommand):
     @staticmethod
     def _reencrypt(tenant) -> dict:
         with schema_context(tenant.schema_name):
-            return {"tenant": tenant.slug, "keys": key_services.reencrypt_private_keys()}
+            return {
+                "tenant": tenant.slug,
+                "keys": key_services.reencrypt_private_keys(),
+                "client_secrets": client_secrets_reencrypt(),
+            }
 
     def describe(self, result: dict) -> str:
         lines = [
