@@ -33,6 +33,7 @@ from oauth import selectors
 from oauth.models import Client
 from oauth.oidc import acr
 from oauth.signing.constants import DEFAULT_ALG, ID_TOKEN_LIFETIME, SUPPORTED_ALGS
+from oauth.signing.context import SigningContext
 from oauth.signing.jws import sign_jwt
 
 #: RFC 9068 §2.1: the ``typ`` header of JWT access tokens (RFC 7515 §4.1.9 short form).
@@ -161,11 +162,13 @@ def build_jwt_access_token(
     expires_in: int,
     auth_time: datetime | int | None = None,
     now: int | None = None,
+    context: SigningContext | None = None,
 ) -> tuple[str, str]:
     """An RFC 9068 access token and its ``jti``, signed RS256 with the tenant's key.
 
     ``sub`` is the user's UUID for user grants and the client_id for client credentials
     (RFC 9068 §2.2); ``aud`` is ``audience`` as ``access_token_audience`` resolved it.
+    ``context``: the tenant's signing context, when the caller read it already.
     """
     now = int(time.time()) if now is None else now
     jti = secrets.token_urlsafe(JTI_BYTES)
@@ -182,4 +185,4 @@ def build_jwt_access_token(
         claims["scope"] = scope
     if user is not None and auth_time is not None:
         claims["auth_time"] = _timestamp(auth_time)
-    return sign_jwt(claims, typ=ACCESS_TOKEN_TYP), jti
+    return sign_jwt(claims, typ=ACCESS_TOKEN_TYP, context=context), jti
