@@ -17,6 +17,7 @@ from kernel import credentials
 from kernel.conf import setting
 from kernel.http import public_url
 from kernel.ttlcache import TTLCache
+from oauth import rowsql
 from oauth.grant_types import GRANT_TYPES
 from oauth.models import Branding, Client, Consent, GrantFamily, IssuerSettings, Token
 from oauth.models.branding import HEX_COLOUR
@@ -404,12 +405,12 @@ def token_by_value(
 
 
 def refresh_token_by_value(*, value: str) -> Token | None:
+    """The token row of refresh token ``value`` with its whole client, family and user (one
+    statement built once: ``oauth.rowsql``), or None."""
     if not value:
         return None
-    return (
-        Token.objects.select_related("client", "family", "user")
-        .filter(refresh_digest=credentials.digest(value))
-        .first()
+    return rowsql.first_with_related(
+        Token, ("client", "family", "user"), "refresh_digest", credentials.digest(value)
     )
 
 
