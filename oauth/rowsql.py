@@ -60,6 +60,21 @@ def get_by_pk(model: type[Model], pk, *, lock: bool = False):
 
 
 @functools.cache
+def _first_sql(model: type[Model]) -> str:
+    meta = model._meta
+    columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
+    return f"SELECT {columns} FROM {_qn(meta.db_table)} ORDER BY {_qn(meta.pk.column)} LIMIT 1"
+
+
+def first(model: type[Model]):
+    """``model.objects.order_by("pk").first()`` in one prepared-once statement, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(_first_sql(model))
+        row = cursor.fetchone()
+    return None if row is None else _build(model, row)
+
+
+@functools.cache
 def _insert_sql(model: type[Model]) -> tuple[str, list]:
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
