@@ -10,7 +10,8 @@ production settings (``gatehouse_bench.settings``), on one persistent connection
 
 Prints CPU ms per request (``time.process_time``; PostgreSQL's and Redis's own CPU not
 included) and the hottest functions (cumulative). Single-use pools (refresh, codes) are
-taken from their end backwards, so ``bench/run.py --work DIR`` afterwards must not run out:
+taken from their end backwards (past ``HOTPATH_SKIP`` lines used by an earlier call), so
+``bench/run.py --work DIR`` afterwards must not run out:
 ``--seed-only`` sizes them for a whole run, and this takes a few hundred lines.
 """
 
@@ -75,7 +76,8 @@ def requests_for(key: str, work: Path, seed: dict, n: int):
             for line in (pools / f"{name}.txt").read_text().split("\n")
             if line
         ]
-        return rows[::-1][10 : 10 + n] if backwards else rows
+        skip = 10 + int(os.environ.get("HOTPATH_SKIP", "0"))  # past lines used before
+        return rows[::-1][skip : skip + n] if backwards else rows
 
     if key == "cc":
         return [(h1, "/oauth/token", "grant_type=client_credentials", seed["cc"])] * n

@@ -572,7 +572,10 @@ def report(results: list[dict], context: dict) -> str:
         "",
         "Reproduce: `make bench` (seeds and runs in one go: ~25 min on this machine, ~14 of "
         "them seeding 1,000 tenants); `make bench BENCH_ARGS=--quick` to try it (3 s per run, "
-        "100 tenants, ~6 min).",
+        "100 tenants, ~6 min). The many-tenant rows use 1,000 tenants in the full profile and "
+        f"100 in the quick one; this run: **{context['tenants']:,} tenants**"
+        + (" (the quick profile)" if "--quick" in context["command"] else "")
+        + ".",
         "",
         f"Machine: {context['cores']} cores ({context['cpu']}), Python {context['python']}; "
         f"load average {context['load_start']} at the start, {context['load_end']} at the end "
