@@ -50,17 +50,23 @@ def tenant_for_host(hostname: str) -> Tenant | None:
     The cache holds the whole registry, read in one query per period, rather than one query
     per host and period: with 1,000 tenants hit at random, per-host entries of 5 s missed on
     most requests (each process read each host again every 5 s). A change is seen as soon
-    as before (within the period; at once in the process that made it), and an unknown host
-    costs no query at all. Past ``REGISTRY_SNAPSHOT_MAX_DOMAINS`` domains, or with the
-    cache off (0 s), hosts are looked up one by one as before.
+    as before (within the period; at once in the process that made it). A host missing from
+    the registry as read is looked up on its own, its answer cached as before: a tenant
+    made since is served at once, an unknown host costs one query per period. Past
+    ``REGISTRY_SNAPSHOT_MAX_DOMAINS`` domains, or with the cache off (0 s), hosts are
+    looked up one by one as before.
     """
     if setting("TENANT_CACHE_SECONDS") > 0:
         registry = host_cache.get(_REGISTRY, _MISSING)
         if registry is _MISSING:
             registry = _registry_snapshot()
             host_cache.set(_REGISTRY, registry)
-        if registry is not None:
-            return registry.get(hostname)
+        tenant = registry.get(hostname) if registry is not None else None
+        if tenant is not None:
+            return tenant
+    # Not in the registry as read: a tenant made since (served at once, as before) or an
+    # unknown host (its miss cached for the period, so a flood of them is no flood of
+    # queries).
     return host_cache.get_or_set(hostname, lambda: _tenant_for_host_uncached(hostname))
 
 

@@ -22,12 +22,18 @@ def domain_queries(queries) -> int:
 
 def test_every_host_is_its_own_tenant_from_one_query(tenant_a, tenant_b):
     clear_tenant_host_cache()
+    unknown_host = f"nobody-{time.time_ns()}.example"
     with CaptureQueriesContext(connection) as queries:
         a = selectors.tenant_for_host(tenant_a.host)
         b = selectors.tenant_for_host(tenant_b.host)
-        unknown = selectors.tenant_for_host(f"nobody-{time.time_ns()}.example")
+        unknown = selectors.tenant_for_host(unknown_host)
         again = selectors.tenant_for_host(tenant_a.host)
-    assert domain_queries(queries.captured_queries) == 1
+    # The registry, then the unknown host on its own (cached as a miss from then on).
+    assert domain_queries(queries.captured_queries) == 2
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors.tenant_for_host(unknown_host) is None
+        assert selectors.tenant_for_host(tenant_b.host).slug == tenant_b.slug
+    assert domain_queries(queries.captured_queries) == 0
     assert (a.slug, a.domain_url) == (tenant_a.slug, tenant_a.host)
     assert (b.slug, b.domain_url) == (tenant_b.slug, tenant_b.host)
     assert a.schema_name != b.schema_name
@@ -74,3 +80,18 @@ def test_with_the_cache_off_every_lookup_queries(tenant_a, settings):
         for _ in range(3):
             assert selectors.tenant_for_host(tenant_a.host).slug == tenant_a.slug
     assert domain_queries(queries.captured_queries) == 3
+
+
+def test_a_domain_added_after_the_registry_was_read_is_served_at_once(tenant_a, tenant_b):
+    """As a tenant provisioned by another process would be: no signal, yet no wait."""
+    clear_tenant_host_cache()
+    assert selectors.tenant_for_host(tenant_a.host).slug == tenant_a.slug  # registry read
+    host = f"new-{time.time_ns()}.example"
+    tenant = Tenant.objects.get(slug=tenant_b.slug)
+    Domain.objects.bulk_create([Domain(domain=host, tenant=tenant, is_primary=False)])
+    try:
+        found = selectors.tenant_for_host(host)
+        assert (found.slug, found.domain_url) == (tenant_b.slug, host)
+    finally:
+        Domain.objects.filter(domain=host).delete()
+        clear_tenant_host_cache()
