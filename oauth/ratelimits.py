@@ -50,7 +50,7 @@ from django.http import HttpResponse, JsonResponse
 from kernel import credentials
 from kernel.conf import setting
 from kernel.http import client_ip
-from kernel.ratelimit import FixedWindow, tally
+from kernel.ratelimit import FixedWindow, PendingTally, tally, tally_begin
 from oauth import selectors
 
 ERROR = "temporarily_unavailable"
@@ -102,15 +102,44 @@ class Admission:
     #: Counters counted on arrival that only a successful answer keeps.
     tentative: list[str] = field(default_factory=list)
     refused: str = ""
+    #: ``admit(defer=True)``: the counts still on their way back (``resolve()`` reads them).
+    pending: PendingTally | None = None
+    order: list[str] = field(default_factory=list)
+    deltas: dict[str, int] = field(default_factory=dict)
 
     def _change(self, names: list[str], delta: int) -> list[tuple[FixedWindow, str, int]]:
         return [(self.windows[name], self.keys[name], delta) for name in names]
 
+    def resolve(self) -> str:
+        """Read the counts (once) and decide: the name of the first limit this request is
+        over, or ""; a refused request's tentative counts are taken back at once."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return self.refused
+        for name, count in zip(self.order, pending.counts(), strict=True):
+            # A failure counter is read, not counted: at its limit the next attempt is
+            # refused.
+            limit = self.windows[name].limit
+            over = count >= limit if self.deltas[name] == 0 else count > limit
+            if over:
+                self.refused = name
+                break
+        if self.refused:
+            tally(self._change(self.tentative, -1), at=self.at)
+        return self.refused
 
-def admit(request, *, endpoint: str, client_id: str | None = None) -> Admission:
+
+def admit(
+    request, *, endpoint: str, client_id: str | None = None, defer: bool = False
+) -> Admission:
     """Count one request at ``endpoint`` before any database work: in one round trip, its
     source IP, tentatively its presented ``client_id`` and its tenant, and read the failure
-    counters. ``refused`` names the first limit it is over, if any."""
+    counters. ``refused`` names the first limit it is over, if any.
+
+    ``defer=True`` sends the counts and returns at once: the answer is read by
+    ``Admission.resolve()``, which the caller must call before any database or outbound
+    work (``oauth.views.endpoints`` does, on the first query), and in any case before it
+    answers. The counting is the same atomic script either way."""
     if not setting("RATE_LIMITS")["ENABLED"]:
         return Admission(enabled=False)
     numbers = limits()
@@ -127,15 +156,12 @@ def admit(request, *, endpoint: str, client_id: str | None = None) -> Admission:
     admission = Admission(enabled=True, windows=windows, keys=keys, at=time.time())
     admission.tentative = [name for name in ("tenant", "client") if name in keys]
     deltas = {"ip": 1, "tenant": 1, "client": 1, "ip_failures": 0, "client_ip_failures": 0}
-    counts = tally([(windows[name], keys[name], deltas[name]) for name in order], at=admission.at)
-    for name, count in zip(order, counts, strict=True):
-        # A failure counter is read, not counted: at its limit the next attempt is refused.
-        over = count >= windows[name].limit if deltas[name] == 0 else count > windows[name].limit
-        if over:
-            admission.refused = name
-            break
-    if admission.refused:
-        tally(admission._change(admission.tentative, -1), at=admission.at)
+    admission.order, admission.deltas = order, deltas
+    admission.pending = tally_begin(
+        [(windows[name], keys[name], deltas[name]) for name in order], at=admission.at
+    )
+    if not defer:
+        admission.resolve()
     return admission
 
 
@@ -154,7 +180,7 @@ def settle(
     client over its limit gets the 429 instead of the answer."""
     if not admission.enabled:
         return response
-    if admission.refused:
+    if admission.resolve():
         return too_many_requests(admission)
     changes = []
     if not 200 <= response.status_code < 300:

@@ -22,7 +22,7 @@ from authlib.oidc.core.grants import OpenIDToken as _OpenIDToken
 from django.utils import timezone
 
 from kernel import credentials
-from oauth import dpop
+from oauth import dpop, rowsql
 from oauth.client_auth import ASSERTION_METHODS, BASIC, NONE, POST
 from oauth.grants import resources, scopes, tokens
 from oauth.grants.errors import AuthorizationPageError, safe_text
@@ -217,10 +217,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
     def query_authorization_code(self, code: str, client: Client) -> AuthorizationCode | None:
         """The unused, unexpired code issued to ``client``. A used one is a replay (RFC 6749
         §4.1.2): the family it started is revoked before the request is refused."""
-        row = (
-            AuthorizationCode.objects.select_related("user")
-            .filter(code_digest=credentials.digest(code))
-            .first()
+        # select_related("user").filter(code_digest=...).first(), as a statement built once.
+        row = rowsql.first_with_related(
+            AuthorizationCode, ("user",), "code_digest", credentials.digest(code)
         )
         if row is None or row.client_id != client.pk:
             return None

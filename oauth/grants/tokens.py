@@ -7,6 +7,8 @@ from kernel import credentials
 from oauth import selectors
 from oauth.models import Client
 from oauth.oidc import tokens as oidc_tokens
+from oauth.signing.constants import DEFAULT_ALG
+from oauth.signing.context import signing_context
 
 
 def generate_bearer_token(
@@ -24,8 +26,8 @@ def generate_bearer_token(
     tenant's ``IssuerSettings``.
     """
     if expires_in is None:
-        # JWT access tokens: sign_jwt checks exp against the fresh policy, so read it fresh.
-        policy = selectors.issuer_policy(fresh=oidc_tokens.uses_jwt_access_tokens(client))
+        # JWT access tokens: ``jwt_access_token`` sets it again from the fresh lifetime.
+        policy = selectors.issuer_policy()
         expires_in = client.access_token_lifetime or policy.access_token_lifetime
     token = {
         "access_token": credentials.new_secret(),
@@ -53,6 +55,12 @@ def jwt_access_token(request, token: dict, *, user=None, auth_time=None) -> str 
     client = request.client
     if not oidc_tokens.uses_jwt_access_tokens(client):
         return None
+    # One statement for the key and the lifetimes (``oauth.signing.context``), read fresh:
+    # ``sign_jwt`` bounds ``exp`` by them, so the tenant's lifetime comes from the same read
+    # rather than from the process's few-seconds-old policy.
+    context = signing_context(DEFAULT_ALG)
+    if not client.access_token_lifetime:
+        token["expires_in"] = context.access_token_lifetime
     token["access_token"], jti = oidc_tokens.build_jwt_access_token(
         issuer=request.issuer,
         client=client,
@@ -62,5 +70,6 @@ def jwt_access_token(request, token: dict, *, user=None, auth_time=None) -> str 
         audience=request.audience,
         expires_in=token["expires_in"],
         auth_time=auth_time,
+        context=context,
     )
     return jti

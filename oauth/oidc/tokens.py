@@ -38,6 +38,7 @@ from oauth.models import Client
 from oauth.oidc import acr
 from oauth.security_profile import requirements
 from oauth.signing.constants import DEFAULT_ALG, ID_TOKEN_LIFETIME, SUPPORTED_ALGS
+from oauth.signing.context import SigningContext
 from oauth.signing.jws import sign_jwt
 
 #: RFC 9068 §2.1: the ``typ`` header of JWT access tokens (RFC 7515 §4.1.9 short form).
@@ -189,6 +190,7 @@ def build_jwt_access_token(
     auth_time: datetime | int | None = None,
     now: int | None = None,
     act: dict | None = None,
+    context: SigningContext | None = None,
 ) -> tuple[str, str]:
     """An RFC 9068 access token and its ``jti``, signed with the tenant's key
     (``access_token_alg``: RS256, under FAPI 2.0 PS256 or ES256).
@@ -196,6 +198,7 @@ def build_jwt_access_token(
     ``sub`` is the user's UUID for user grants and the client_id for client credentials
     (RFC 9068 §2.2); ``aud`` is ``audience`` as ``access_token_audience`` resolved it;
     ``act`` is the delegation chain of a token issued by token exchange (RFC 8693 §4.1).
+    ``context``: the tenant's signing context, when the caller read it already.
     """
     now = int(time.time()) if now is None else now
     jti = secrets.token_urlsafe(JTI_BYTES)
@@ -216,4 +219,6 @@ def build_jwt_access_token(
         claims["auth_time"] = _timestamp(auth_time)
     if act:
         claims["act"] = act
-    return sign_jwt(claims, alg=access_token_alg(client), typ=ACCESS_TOKEN_TYP), jti
+    return sign_jwt(
+        claims, alg=access_token_alg(client), typ=ACCESS_TOKEN_TYP, context=context
+    ), jti

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from kernel import credentials
-from oauth import selectors
+from oauth import rowsql, selectors
 from oauth.backchannel.services import session_client_record
 from oauth.models import AuthorizationCode, Client, GrantFamily, Token
 from oauth.security_profile import requirements
@@ -105,7 +105,9 @@ def authorization_code_redeem(
     the code used. A used code presented again is a replay: the family it started is
     revoked, rotated descendants included, and the caller answers ``invalid_grant``.
     """
-    code = AuthorizationCode.objects.select_for_update().get(pk=code_id)
+    # The ORM's select_for_update().get(), create() and save() as statements built once
+    # (``oauth.rowsql``): the same lock and the same writes.
+    code = rowsql.get_by_pk(AuthorizationCode, code_id, lock=True)
     now = timezone.now()
     if code.used_at is not None:
         _replayed(code, client)
@@ -123,7 +125,7 @@ def authorization_code_redeem(
         jti=jti,
         dpop_jkt=dpop_jkt,
     )
-    family = GrantFamily.objects.create(
+    family = GrantFamily(
         client=client,
         user_id=code.user_id,
         scope=code.scope,
@@ -131,12 +133,14 @@ def authorization_code_redeem(
         nonce=code.nonce,
         auth_time=code.auth_time,
         purge_after=row.purge_after,
+        created_at=now,  # auto_now_add, which save() would have set
     )
+    rowsql.insert(family)
     row.family = family
-    row.save(force_insert=True)
+    rowsql.insert(row)
     code.used_at = now
     code.family = family
-    code.save(update_fields=["used_at", "family"])
+    rowsql.update_fields(code, ("used_at", "family"))
     return RedemptionResult(Redemption.ISSUED, row)
 
 

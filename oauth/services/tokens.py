@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from kernel import credentials
 from kernel.audit.services import audit_record
-from oauth import selectors
+from oauth import rowsql, selectors
 from oauth.models import Client, GrantFamily, Token
 
 logger = logging.getLogger(__name__)
@@ -214,8 +214,10 @@ def refresh_token_rotate(
     concurrent rotations, reuses and revocations of one family queue up instead of
     deadlocking.
     """
-    family = GrantFamily.objects.select_for_update().get(pk=family_id)
-    old = Token.objects.select_for_update(of=("self",)).get(pk=token_id)
+    # The ORM's select_for_update().get() and save() as statements built once
+    # (``oauth.rowsql``): the same locks, in the same order, and the same writes.
+    family = rowsql.get_by_pk(GrantFamily, family_id, lock=True)
+    old = rowsql.get_by_pk(Token, token_id, lock=True)
     now = timezone.now()
     if old.revoked_at is not None or family.revoked_at is not None:
         return RotationResult(Rotation.INVALID)
@@ -243,9 +245,9 @@ def refresh_token_rotate(
         refresh_lifetime=refresh_lifetime_for(client),
         jti=jti,
     )
-    row.save(force_insert=True)
+    rowsql.insert(row)
     old.retired_at = now
-    old.save(update_fields=["retired_at"])
+    rowsql.update_fields(old, ("retired_at",))
     if family.purge_after < row.purge_after:
         GrantFamily.objects.filter(pk=family.pk).update(purge_after=row.purge_after)
     return RotationResult(Rotation.ROTATED, row)

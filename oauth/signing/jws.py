@@ -34,6 +34,7 @@ from joserfc.registry import JWS_HEADER_REGISTRY, HeaderParameter
 
 from oauth.signing import selectors, services
 from oauth.signing.constants import DEFAULT_ALG, LAZY_ALGS, SUPPORTED_ALGS
+from oauth.signing.context import SigningContext, signing_context
 from oauth.signing.keys import load_private_key, public_key
 
 
@@ -68,26 +69,36 @@ class _NumericDateEncoder(json.JSONEncoder):
         raise TypeError(f"{type(value).__name__} is not JSON serialisable in a JWT")
 
 
-def sign_jwt(claims: dict, *, alg: str = DEFAULT_ALG, typ: str | None = None) -> str:
+def sign_jwt(
+    claims: dict,
+    *,
+    alg: str = DEFAULT_ALG,
+    typ: str | None = None,
+    context: SigningContext | None = None,
+) -> str:
     """Sign ``claims`` with this tenant's current ``alg`` key; header carries its ``kid``.
 
     ``typ`` sets the header's ``typ`` (``"at+jwt"`` for RFC 9068 §2.1 access tokens).
     ``datetime`` claim values become NumericDates (RFC 7519 §2). ``claims`` must hold an
     integer ``exp`` (RFC 7519 §4.1.4) no later than now + ``max_signed_token_lifetime()``.
+    The key and that bound come from ``signing_context(alg)`` (one statement), or from
+    ``context`` when the caller read it already for this token.
     """
-    try:
-        key = selectors.current_signing_key(alg)
-    except selectors.SigningKeyUnavailable:
-        if alg not in LAZY_ALGS:
-            raise
-        services.signing_keys_ensure(alg=alg)
-        key = selectors.current_signing_key(alg)
+    if context is None or context.key.alg != alg:
+        try:
+            context = signing_context(alg)
+        except selectors.SigningKeyUnavailable:
+            if alg not in LAZY_ALGS:
+                raise
+            services.signing_keys_ensure(alg=alg)
+            context = signing_context(alg)
+    key = context.key
     exp = claims.get("exp")
     if isinstance(exp, datetime):
         exp = int(exp.timestamp())
     if not isinstance(exp, int) or isinstance(exp, bool):
         raise ValueError("a JWT this issuer signs needs an integer exp claim (RFC 7519 §4.1.4)")
-    limit = int(timezone.now().timestamp()) + selectors.max_signed_token_lifetime()
+    limit = int(timezone.now().timestamp()) + context.max_lifetime
     if exp > limit:
         raise ValueError(
             f"exp is {exp - limit} s beyond the longest token lifetime this tenant allows; "

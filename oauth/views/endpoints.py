@@ -10,10 +10,12 @@ from functools import wraps
 
 from authlib.oauth2.base import OAuth2Error
 from authlib.oauth2.rfc6749 import InvalidRequestError
+from django.db import connection
 from django.views.decorators.csrf import csrf_exempt
 
 from oauth import client_auth, cors, dpop, ratelimits, selectors
 from oauth.grants import request_objects
+from oauth.registration import documents
 from oauth.requests import oauth_request
 from oauth.responses import public_document
 from oauth.server import json_error, server
@@ -60,12 +62,40 @@ def _oauth_endpoint(endpoint: str):
 
 
 def _answer(request, oauth, endpoint: str, handler):
-    admission = ratelimits.admit(request, endpoint=endpoint, client_id=_presented_client_id(oauth))
-    if admission.refused:
+    """The limits' round trip overlaps the request's first steps (parsing, client
+    authentication from the process's cache, token generation): their answer is read
+    before the first database statement (``ratelimits.admit(defer=True)``, resolved by
+    ``admission_first``), so a refused request still does no database work. A client_id
+    that is a metadata document URL would be fetched: that request waits for the answer
+    first."""
+    client_id = _presented_client_id(oauth)
+    defer = not documents.is_document_client_id(client_id)
+    admission = ratelimits.admit(request, endpoint=endpoint, client_id=client_id, defer=defer)
+    try:
+        with connection.execute_wrapper(admission_first(admission)):
+            response = handler(request, oauth)
+    except _Refused:
         return ratelimits.too_many_requests(admission)
-    response = handler(request, oauth)
+    finally:
+        admission.resolve()  # read the answer in any case: it holds a Redis connection
     # Every 401 of these endpoints is invalid_client (oauth.client_auth).
     return ratelimits.settle(admission, response, authentication_failed=response.status_code == 401)
+
+
+class _Refused(Exception):
+    """Raised into the handler at its first statement when the limits refused it."""
+
+
+def admission_first(admission):
+    """A database execute wrapper (Django's ``connection.execute_wrapper``): the first
+    statement waits for the limits' answer and, on a refusal, never runs."""
+
+    def wrapper(execute, sql, params, many, context):
+        if admission.resolve():
+            raise _Refused(admission.refused)
+        return execute(sql, params, many, context)
+
+    return wrapper
 
 
 @_oauth_endpoint(ratelimits.TOKEN)

@@ -153,21 +153,83 @@ def _client(backend: RedisCache):
     return _Script.client
 
 
-def _tally_redis(backend: RedisCache, changes, at: float | None) -> list[int]:
+def _names_and_args(backend: RedisCache, changes, at: float | None) -> tuple[list, list]:
     names = [
         f"{PLATFORM_PREFIX}:{backend.key_prefix}:{window._key(key, at)}"
         if window.platform_wide
         else backend.make_and_validate_key(window._key(key, at))
         for window, key, _ in changes
     ]
-    client = _client(backend)
-    if _Script.tally is None:
-        _Script.tally = client.register_script(_TALLY_LUA)
     # The key names its window, so refreshing the expiry on each change never keeps a count
     # alive past its window (plus a second of clock skew).
     args = [part for window, _, delta in changes for part in (delta, window.window + 1)]
+    return names, args
+
+
+def _tally_redis(backend: RedisCache, changes, at: float | None) -> list[int]:
+    names, args = _names_and_args(backend, changes, at)
+    client = _client(backend)
+    if _Script.tally is None:
+        _Script.tally = client.register_script(_TALLY_LUA)
     counts = _Script.tally(keys=names, args=args, client=client)
     return [max(0, int(count)) for count in counts]
+
+
+class PendingTally:
+    """A ``tally`` sent to Redis whose answer is read later (``counts()``), so the round
+    trip overlaps the caller's own work. Until ``counts()`` is called it holds one
+    connection of the pool; call it exactly once (a ``finally`` is the place)."""
+
+    def __init__(self, counts=None, *, connection=None, pool=None, retry=None, size=0):
+        self._counts, self._connection, self._pool = counts, connection, pool
+        self._retry, self._size = retry, size
+
+    def counts(self) -> list[int]:
+        if self._counts is not None:
+            return self._counts
+        connection, self._connection = self._connection, None
+        try:
+            reply = connection.read_response()
+        except Exception as exc:  # NOSCRIPT after a Redis restart, or Redis gone
+            connection.disconnect()
+            self._counts = self._retry(exc)
+        else:
+            self._counts = [max(0, int(count)) for count in reply]
+        finally:
+            self._pool.release(connection)
+        return self._counts
+
+
+def tally_begin(
+    changes: Sequence[tuple[FixedWindow, str, int]], *, at: float | None = None
+) -> PendingTally:
+    """``tally(changes, at=at)``, with the answer read when ``counts()`` is called: the same
+    script on the same keys (one atomic ``EVALSHA``), sent now on a connection taken from
+    the pool. Any failure (sending, or reading the answer) falls back to ``tally`` itself,
+    which fails open as it always does."""
+    if not changes or time.monotonic() < _Availability.down_until:
+        return PendingTally(tally(changes, at=at))
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if not isinstance(backend, RedisCache) or _Script.tally is None:
+        return PendingTally(tally(changes, at=at))  # the first call loads the script
+    try:
+        names, args = _names_and_args(backend, changes, at)
+        pool = backend._cache._get_connection_pool(write=True)
+        connection = pool.get_connection()
+    except Exception:
+        return PendingTally(tally(changes, at=at))
+    try:
+        connection.send_command("EVALSHA", _Script.tally.sha, len(names), *names, *args)
+    except Exception:
+        connection.disconnect()
+        pool.release(connection)
+        return PendingTally(tally(changes, at=at))
+    return PendingTally(
+        connection=connection,
+        pool=pool,
+        retry=lambda exc: tally(changes, at=at),
+        size=len(changes),
+    )
 
 
 def _tally_one(name: str, window: FixedWindow, delta: int) -> int:

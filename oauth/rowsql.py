@@ -1,0 +1,167 @@
+"""Statements of the refresh and code-exchange paths, built once from the models' metadata.
+
+The ORM compiles every query again on each call (``select_related`` over four tables,
+``select_for_update().get()``, ``save()``): on the refresh-rotation and code-exchange token
+steps that was most of the CPU per request on the benchmark. These are the same statements,
+written once per process from ``Model._meta`` (so a new column is picked up without an
+edit), with the rows built by ``Model.from_db`` as the ORM builds them; values are prepared
+by each field (``get_db_prep_save``), as ``save()`` prepares them. They run on
+``connection``, whose ``search_path`` is the tenant's. No signal is sent for these models
+(none is connected), so nothing that ``save()`` would have done is skipped.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.db import connection
+from django.db.models import Model
+
+
+def _qn(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+@functools.cache
+def _converters(model: type[Model]) -> list:
+    """Per concrete field, its ``from_db_value`` or None: a raw cursor returns what the
+    driver returns (jsonb as text, under Django's loaders), the ORM converts it."""
+    return [getattr(f, "from_db_value", None) for f in model._meta.concrete_fields]
+
+
+def _build(model: type[Model], values) -> Model:
+    converted = [
+        value if convert is None or value is None else convert(value, None, connection)
+        for convert, value in zip(_converters(model), values, strict=True)
+    ]
+    names = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db(connection.alias, names, converted)
+
+
+@functools.cache
+def _select_sql(model: type[Model], lock: bool) -> str:
+    meta = model._meta
+    columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
+    where = f"{_qn(meta.pk.column)} = %s"
+    return f"SELECT {columns} FROM {_qn(meta.db_table)} WHERE {where}" + (
+        " FOR UPDATE" if lock else ""
+    )
+
+
+def get_by_pk(model: type[Model], pk, *, lock: bool = False):
+    """``model.objects[.select_for_update()].get(pk=pk)`` in one prepared-once statement;
+    ``model.DoesNotExist`` when there is no such row."""
+    with connection.cursor() as cursor:
+        cursor.execute(_select_sql(model, lock), [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise model.DoesNotExist(f"{model.__name__} {pk} does not exist")
+    return _build(model, row)
+
+
+@functools.cache
+def _first_sql(model: type[Model]) -> str:
+    meta = model._meta
+    columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
+    return f"SELECT {columns} FROM {_qn(meta.db_table)} ORDER BY {_qn(meta.pk.column)} LIMIT 1"
+
+
+def first(model: type[Model]):
+    """``model.objects.order_by("pk").first()`` in one prepared-once statement, or None."""
+    with connection.cursor() as cursor:
+        cursor.execute(_first_sql(model))
+        row = cursor.fetchone()
+    return None if row is None else _build(model, row)
+
+
+@functools.cache
+def _insert_sql(model: type[Model]) -> tuple[str, list]:
+    meta = model._meta
+    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(_qn(f.column) for f in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    sql = (
+        f"INSERT INTO {_qn(meta.db_table)} ({columns}) VALUES ({placeholders}) "
+        f"RETURNING {_qn(meta.pk.column)}"
+    )
+    return sql, fields
+
+
+def insert(obj: Model) -> Model:
+    """``obj.save(force_insert=True)`` for a model with an auto primary key and no signals:
+    one INSERT ... RETURNING. ``pre_save`` does not run: the caller sets ``auto_now`` and
+    ``auto_now_add`` fields itself."""
+    sql, fields = _insert_sql(type(obj))
+    values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding = False
+    obj._state.db = connection.alias
+    return obj
+
+
+@functools.cache
+def _update_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, list]:
+    meta = model._meta
+    fields = [meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{_qn(f.column)} = %s" for f in fields)
+    return (
+        f"UPDATE {_qn(meta.db_table)} SET {assignments} WHERE {_qn(meta.pk.column)} = %s",
+        fields,
+    )
+
+
+def update_fields(obj: Model, names: tuple[str, ...]) -> None:
+    """``obj.save(update_fields=names)`` for fields without ``pre_save`` effects."""
+    sql, fields = _update_sql(type(obj), names)
+    values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, obj.pk])
+
+
+@functools.cache
+def _joined_sql(model: type[Model], related: tuple[str, ...], field: str) -> str:
+    meta = model._meta
+    columns = [f"t.{_qn(f.column)}" for f in meta.concrete_fields]
+    joins = []
+    for alias, name in enumerate(related):
+        fk = meta.get_field(name)
+        other = fk.related_model._meta
+        table = f"r{alias}"
+        columns += [f"{table}.{_qn(f.column)}" for f in other.concrete_fields]
+        kind = "LEFT JOIN" if fk.null else "JOIN"
+        joins.append(
+            f"{kind} {_qn(other.db_table)} {table} "
+            f"ON {table}.{_qn(other.pk.column)} = t.{_qn(fk.column)}"
+        )
+    column = meta.get_field(field).column
+    return (
+        f"SELECT {', '.join(columns)} FROM {_qn(meta.db_table)} t {' '.join(joins)} "
+        f"WHERE t.{_qn(column)} = %s LIMIT 1"
+    )
+
+
+def first_with_related(model: type[Model], related: tuple[str, ...], field: str, value):
+    """``model.objects.select_related(*related).filter(**{field: value}).first()`` for
+    direct foreign keys and a unique ``field`` (so ``first()``'s ordering picks nothing):
+    the whole related rows, attached as ``select_related`` attaches them (None for a null
+    key)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_joined_sql(model, related, field), [value])
+        values = cursor.fetchone()
+    if values is None:
+        return None
+    meta = model._meta
+    offset = len(meta.concrete_fields)
+    obj = _build(model, values[:offset])
+    for name in related:
+        other = meta.get_field(name).related_model
+        fields = other._meta.concrete_fields
+        part = values[offset : offset + len(fields)]
+        offset += len(fields)
+        if getattr(obj, meta.get_field(name).attname) is None:
+            setattr(obj, name, None)
+        else:
+            setattr(obj, name, _build(other, part))
+    return obj
