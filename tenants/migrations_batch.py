@@ -63,6 +63,13 @@ LEDGER_BATCH = 500
 Node = tuple[str, str]
 
 
+def expected_migrations() -> set[tuple[str, str]]:
+    """Every (app, name) node of the project's migration graph, read from disk: what a fully
+    migrated schema's ``django_migrations`` holds (a squashed node once its replaced ones are
+    applied, since migrate records both)."""
+    return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 

@@ -46,13 +46,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.migration_executors import get_executor as stock_executor
 from django_tenants.migration_executors.base import MigrationExecutor, run_migrations
 from tqdm import tqdm
 
-from tenants.migrations_batch import BatchPlan, ledger_gaps
+from tenants import template
+from tenants.migrations_batch import BatchPlan, expected_migrations, ledger_gaps
 
 #: Options under which migrate does something other than apply every pending migration: the
 #: ledger comparison does not answer those, so no schema is skipped.
@@ -66,13 +67,6 @@ NO_SKIP_OPTIONS = (
     "prune",
     "run_syncdb",
 )
-
-
-def expected_migrations() -> set[tuple[str, str]]:
-    """Every (app, name) node of the project's migration graph, read from disk: what a fully
-    migrated schema's ``django_migrations`` holds (a squashed node once its replaced ones are
-    applied, since migrate records both)."""
-    return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
 
 
 def schemas_needing_migration(schemas: list[str], *, database: str = "default") -> list[str]:
@@ -123,6 +117,22 @@ class LedgerFilter:
             )
         if pending:
             super().run_migrations(pending)
+        self._refresh_template()
+
+    def _refresh_template(self) -> None:
+        """After a pass over every tenant, bring the provisioning template (tenants.template)
+        to the same migrations, so the next provisioning does not have to."""
+        database = self.options.get("database") or self.TENANT_DB_ALIAS
+        if (
+            self.options.get("schema_name")
+            or not skips_allowed(self.options)
+            or connections[database].in_atomic_block
+        ):
+            return
+        with transaction.atomic(using=database):
+            rebuilt = template.template_ensure()
+        if rebuilt and self._verbosity() >= 1:
+            sys.stdout.write(f"[{self.codename}] tenant template rebuilt\n")
 
     def run_multi_type_migrations(self, tenants):
         # Gatehouse has one tenant type; django-tenants' own path is kept for completeness.

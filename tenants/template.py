@@ -38,7 +38,7 @@ from django.core.management import call_command
 from django.db import connection, transaction
 from django_tenants.utils import schema_exists
 
-from tenants.migrations_executor import expected_migrations
+from tenants.migrations_batch import expected_migrations
 
 #: Tenant schemas come from slugs (``[a-z0-9][a-z0-9-]*``, hyphens made underscores), so a
 #: name that starts with an underscore can never be a tenant's.
@@ -90,15 +90,17 @@ def template_build(*, verbosity: int = 0) -> None:
     connection.set_schema_to_public()
 
 
-def template_ensure(*, verbosity: int = 0) -> None:
-    """Rebuild the template if its ledger differs from the migration graph."""
+def template_ensure(*, verbosity: int = 0) -> bool:
+    """Rebuild the template if its ledger differs from the migration graph (in the caller's
+    transaction); True when it was rebuilt."""
     with connection.cursor() as cursor:
         if template_is_current(cursor):
-            return
+            return False
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         if template_is_current(cursor):
-            return
+            return False
     template_build(verbosity=verbosity)
+    return True
 
 
 def _rows(cursor, sql: str, params=()) -> list[tuple]:

@@ -314,3 +314,22 @@ def test_batch_plan_refuses_what_it_cannot_share():
     # RunSQL (the trigger), CreateModel: schema-dependent or post_migrate's business.
     assert BatchPlan.build(loader, frozenset({("oauth", "0009_client_updated_at_trigger")})) is None
     assert BatchPlan.build(loader, frozenset({SESSIONS})) is None
+
+
+def test_a_pass_over_every_tenant_brings_the_template_up_to_date(autocommit, capsys):
+    """After a deploy's migrate_schemas, the provisioning template has the new migrations too
+    (rebuilt there, not in the first provisioning after it)."""
+    from tenants import template
+
+    _execute(
+        f"DELETE FROM {template.TEMPLATE_SCHEMA}.django_migrations"
+        " WHERE app = 'sessions' AND name = '0001_initial'"
+    )
+    _execute(f"DROP TABLE {template.TEMPLATE_SCHEMA}.django_session")
+
+    _migrate("--tenant")
+
+    assert "tenant template rebuilt" in capsys.readouterr().out
+    assert _has_row(template.TEMPLATE_SCHEMA, *SESSIONS)
+    _migrate("--tenant")
+    assert "tenant template rebuilt" not in capsys.readouterr().out
