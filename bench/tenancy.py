@@ -112,6 +112,9 @@ def migrate(env, *args: str, stock: str | None = None, **extra_env) -> tuple[flo
 CPU: list[float] = []
 #: Seconds per provisioning phase, summed over the samples of one size.
 PHASES: dict[str, list[float]] = {}
+#: Set while a comparison sample provisions the way it was done before the template: an empty
+#: schema and every tenant migration applied to it.
+MIGRATE_INSTEAD = [False]
 
 
 def time_phases() -> None:
@@ -128,10 +131,24 @@ def time_phases() -> None:
             try:
                 return real(*args, **kwargs)
             finally:
-                PHASES.setdefault(label, []).append(time.perf_counter() - started)
+                if not MIGRATE_INSTEAD[0]:
+                    PHASES.setdefault(label, []).append(time.perf_counter() - started)
 
         setattr(module, name, timed)
 
+    copy = template.schema_create
+
+    def schema_create(schema: str, *, verbosity: int = 0) -> bool:
+        if not MIGRATE_INSTEAD[0]:
+            return copy(schema, verbosity=verbosity)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{schema}"')
+        template.migrate_schema(schema, verbosity=verbosity)
+        return False
+
+    template.schema_create = schema_create
     wrap(template, "schema_create", "schema (copy of the template)")
     wrap(tenants.services, "user_create", "admin user (Argon2 hash)")
     wrap(key_services, "provision_signing_keys", "signing keys (2 RSA-2048, 2 P-256)")
@@ -151,8 +168,32 @@ def provision(slug: str) -> float:
     tenant_provision(
         slug=slug, name=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD
     )
-    CPU.append(time.process_time() - cpu)
+    if not MIGRATE_INSTEAD[0]:
+        CPU.append(time.process_time() - cpu)
     return time.perf_counter() - started
+
+
+def provision_samples(prefix: str, count: int) -> dict:
+    """``count`` provisionings as the product does them, with one by migrating (the path
+    before the template) after every second one, interleaved so both see the same load."""
+    CPU.clear()
+    PHASES.clear()
+    samples, migrated = [], []
+    for i in range(count):
+        samples.append(provision(f"{prefix}{i:02}"))
+        if i % 2:
+            MIGRATE_INSTEAD[0] = True
+            try:
+                migrated.append(provision(f"{prefix}m{i:02}"))
+            finally:
+                MIGRATE_INSTEAD[0] = False
+    return {
+        "samples": samples,
+        "migrated": migrated,
+        "load": load(),
+        "cpu": statistics.median(CPU),
+        "phases": phase_medians(),
+    }
 
 
 def clone_tenants(database_url: str, first: int, last: int) -> float:
@@ -270,9 +311,10 @@ def charts(results: dict) -> list[str]:
     names = []
     fig, ax = plt.subplots(figsize=(6, 3.5))
     prov = results["provisioning"]
+    n = results["tenants"]
     ax.boxplot(
-        [prov["10"]["samples"], prov["n"]["samples"]],
-        tick_labels=["10 tenants", f"{results['tenants']} tenants"],
+        [prov[k][kind] for k in ("10", "n") for kind in ("samples", "migrated")],
+        tick_labels=["10: copy", "10: migrate", f"{n}: copy", f"{n}: migrate"],
     )
     ax.set_ylabel("seconds per provisioning")
     ax.set_title("Provisioning one tenant")
@@ -334,6 +376,13 @@ def report(results: dict) -> str:
             f" | median {p['median']:.2f} s, p95 {p['p95']:.2f} s | median {p['cpu']:.2f} s"
             f" | {'<= 1 s median' if key == 'n' else ''} | {p['load']} |"
         )
+        if p.get("migrated"):
+            lines.append(
+                f"| the same, by migrating an empty schema (the path before the template;"
+                f" {len(p['migrated'])} samples interleaved) | median"
+                f" {statistics.median(p['migrated']):.2f} s, p95 {p95(p['migrated']):.2f} s"
+                " | | | |"
+            )
     for row in results["migrate"]:
         lines.append(
             f"| {row['label']} | {row['seconds']:.1f} s | {row['cpu']:.1f} s | {row['target']}"
@@ -423,19 +472,12 @@ def main() -> None:
         provision(FIRST_TENANT)
         for i in range(1, 10):
             provision(f"real{i:02}")
-        CPU.clear()
-        PHASES.clear()
-        samples = [provision(f"early{i:02}") for i in range(args.samples)]
-        prov = {"10": {"samples": samples, "load": load(), "cpu": statistics.median(CPU)}}
-        prov["10"]["phases"] = phase_medians()
-        print(f"provisioning at 10: median {statistics.median(samples):.2f} s", flush=True)
+        prov = {"10": provision_samples("early", args.samples)}
+        print(f"provisioning at 10: median {statistics.median(prov['10']['samples']):.2f} s")
         existing = Tenant.objects.exclude(schema_name="public").count()
         results["clone_s"] = clone_tenants(database_url, existing, args.tenants)
         print(f"cloned to {args.tenants} in {results['clone_s']:.0f} s", flush=True)
-        CPU.clear()
-        samples = [provision(f"late{i:02}") for i in range(args.samples)]
-        prov["n"] = {"samples": samples, "load": load(), "cpu": statistics.median(CPU)}
-        prov["n"]["phases"] = phase_medians()
+        prov["n"] = provision_samples("late", args.samples)
         for p in prov.values():
             p["median"], p["p95"] = statistics.median(p["samples"]), p95(p["samples"])
         results["provisioning"] = prov

@@ -20,12 +20,14 @@ row-level policy) makes ``clone_statements`` refuse, and the schema is migrated 
 
 **The template stays in step with the migrations.** It is current when its ledger
 (``django_migrations``) holds exactly the nodes of the project's migration graph; otherwise the
-next provisioning drops and rebuilds it by migrating an empty schema, under an advisory lock so
-that two provisionings never build it at once. ``migrate_schemas`` never touches it (it has no
-tenant row), which is why a stale template is rebuilt rather than patched, and why django-tenants'
-``TENANT_BASE_SCHEMA`` (cloned, then the ledger faked) is not used: a clone of an outdated base
-got a missing column recorded as applied. The template holds no tenant's data: only migrations
-ever write to it, so a copy cannot carry another tenant's users, keys or sequence values.
+next provisioning (or ``migrate_schemas`` over every tenant) drops and rebuilds it by migrating
+an empty schema, holding an advisory lock that copies hold shared: no copy reads a template
+being rebuilt, and two rebuilds never overlap. ``migrate_schemas`` never migrates it as a tenant
+(it has no tenant row), which is why a stale template is rebuilt rather than patched, and why
+django-tenants' ``TENANT_BASE_SCHEMA`` (cloned, then the ledger faked) is not used: a clone of
+an outdated base got a missing column recorded as applied. The template holds no tenant's data:
+only migrations ever write to it, so a copy cannot carry another tenant's users, keys or
+sequence values.
 ``tests/tenants/test_template.py`` compares a copy with a migrated schema, catalog entry by
 catalog entry.
 """
@@ -267,13 +269,32 @@ def _literal(cursor, value: str) -> str:
     return cursor.fetchone()[0]
 
 
+def template_for_copy(*, verbosity: int = 0) -> bool:
+    """Make sure the template is current and stays so until this transaction ends; False when
+    it cannot be used (it was rebuilt for another migration graph meanwhile: a rolling deploy),
+    so the caller migrates instead.
+
+    Copies hold the advisory lock shared, a rebuild holds it exclusively: a rebuild waits for
+    the copies in progress to commit, and a copy that starts during a rebuild waits for it."""
+    with connection.cursor() as cursor:
+        if not template_is_current(cursor):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+            if not template_is_current(cursor):
+                template_build(verbosity=verbosity)
+            return True
+        cursor.execute("SELECT pg_advisory_xact_lock_shared(%s)", [LOCK_KEY])
+        return template_is_current(cursor)
+
+
 def schema_create(schema: str, *, verbosity: int = 0) -> bool:
     """Create tenant schema ``schema`` as a copy of the (current) template; True when copied,
     False when the template could not be copied and the schema was migrated instead."""
     with transaction.atomic():
-        template_ensure(verbosity=verbosity)
+        usable = template_for_copy(verbosity=verbosity)
         with connection.cursor() as cursor:
             try:
+                if not usable:
+                    raise CloneUnsupported("the template was rebuilt for other migrations")
                 sql = clone_statements(cursor)
             except CloneUnsupported:
                 cursor.execute(f"CREATE SCHEMA {quote(schema)}")

@@ -61,10 +61,11 @@ def test_a_copy_is_the_migrated_schema(migrated_and_copied):
 
 def test_a_copy_costs_few_statements(migrated_and_copied):
     """Once the template is current and its SQL generated, a copy is the template check (its
-    ledger), the template's oid and one multi-statement execute, in a savepoint."""
+    ledger), the shared lock and the check again, the template's oid and one multi-statement
+    execute, in a savepoint."""
     with CaptureQueriesContext(connection) as queries:
         template.schema_create("tplcmp_third")
-    assert len(queries) <= 6, [q["sql"][:80] for q in queries]
+    assert len(queries) <= 9, [q["sql"][:80] for q in queries]
 
 
 def _template_oid() -> int:
@@ -165,3 +166,25 @@ def test_a_copy_carries_nothing_of_another_tenant():
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {template.TEMPLATE_SCHEMA}.accounts_user")
         assert cursor.fetchone()[0] == 0
+
+
+def test_a_copy_in_progress_keeps_a_rebuild_waiting(two_tenants):
+    """Until the provisioning transaction that copied the template ends, another session
+    cannot take the rebuild's (exclusive) lock; it can still copy (shared). (``two_tenants``:
+    a committed, current template, so this copy takes the shared lock only.)"""
+    import psycopg
+    from django.conf import settings
+
+    template.schema_create("tplcmp_locked")
+    db = settings.DATABASES["default"]
+    other = psycopg.connect(
+        host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
+        autocommit=True,
+    )  # fmt: skip
+    try:
+        rebuild = other.execute("SELECT pg_try_advisory_lock(%s)", [template.LOCK_KEY])
+        assert rebuild.fetchone()[0] is False
+        copy = other.execute("SELECT pg_try_advisory_lock_shared(%s)", [template.LOCK_KEY])
+        assert copy.fetchone()[0] is True
+    finally:
+        other.close()
