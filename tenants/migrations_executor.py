@@ -14,6 +14,10 @@ the same ``migrate_schemas`` command:
   query over them returns the schemas that lack any node; only those run Django's migrate.
   The truth stays the schema's own ``django_migrations``: a schema with one row missing (or no
   ledger table) is never skipped.
+* **One plan for schemas that lack the same migrations** (``tenants.migrations_batch``): when
+  those migrations only change fields, indexes or constraints, the plan and the project states
+  are computed once and each schema gets just the DDL and its ledger rows, in the same bounded
+  workers; anything else goes on to Django's migrate per schema, below.
 * **A bounded parallel pass.** The schemas that do need migrating run in forked worker
   processes, at most ``TENANT_MULTIPROCESSING_MAX_PROCESSES`` at a time (the connection
   budget: one PostgreSQL connection per worker), in-process when only one schema needs it or
@@ -22,6 +26,9 @@ the same ``migrate_schemas`` command:
   finish, and ends the command non-zero naming the schema.
 * **Progress with ETA**: a tqdm bar when stdout is a terminal, a plain line every 10% (and at
   the end) otherwise, for CI and Kubernetes logs.
+
+After a pass over every tenant, the provisioning template (``tenants.template``) is rebuilt
+when its ledger differs from the migration graph.
 
 ``migrate_schemas`` already migrates the public schema first (``--shared`` then tenants); here
 the public schema, when in the list, is always migrated in-process and before any tenant.
