@@ -11,19 +11,24 @@ Measures, on a bench database of its own (recreated each run):
      fresh process, wall time including start-up (measured alone too).
   3. One real migration over every tenant: a temporary ``oauth`` migration (a column with a
      default and an index on ``oauth_client``) written for the run, applied by
-     ``migrate_schemas --tenant`` sequentially (TENANT_MULTIPROCESSING_MAX_PROCESSES=1) and in
-     parallel (=2), rolled back with SQL between runs; the file is removed afterwards.
+     ``migrate_schemas --tenant`` (one shared plan, tenants/migrations_batch.py) with
+     TENANT_MULTIPROCESSING_MAX_PROCESSES 1, 2 and 4, rolled back with SQL between runs; with
+     ``--per-schema``, also through Django's migrate per schema (django-tenants'
+     ``multiprocessing`` executor behind the ledger filter, 2 processes), the path before the
+     shared plan; the file is removed afterwards.
   4. The catalog cache of one PostgreSQL backend (persistent connections) after it has read
      the token tables of N tenant schemas: CacheMemoryContext from pg_backend_memory_contexts
      and the backend's RSS from /proc.
 
-Most tenants are **clones**: 10 are provisioned for real, then the first one's schema is
-copied with SQL (CREATE TABLE ... (LIKE ... INCLUDING ALL), its rows, its foreign keys) and
-Tenant/Domain rows are bulk-inserted, because provisioning 1,000 tenants one by one costs
-~10 minutes here. A clone's migration ledger is the template's, so migrate sees it as any
-provisioned schema.
+Most tenants are **bare copies**: 10 are provisioned for real, then the provisioning template
+(tenants/template.py: the migrated schema every provisioning copies) is copied with the
+product's own SQL, two connections at a time, without an admin user or keys, and Tenant/Domain
+rows are bulk-inserted, because provisioning 1,000 tenants one by one costs ~10 minutes here.
+A copy's catalog and ledger are a provisioned schema's, so migrate sees it as any other.
+Provisioning is also timed by phase (the schema copy, the admin user with its Argon2 hash, the
+signing keys).
 
-    .venv/bin/python bench/tenancy.py [--tenants 1000] [--samples 20] [--no-doc]
+    .venv/bin/python bench/tenancy.py [--tenants 1000] [--samples 20] [--per-schema] [--no-doc]
 
 Environment: BENCH_TENANCY_DATABASE_URL (default
 postgres://postgres@127.0.0.1:5432/gh_bench_tenancy), BENCH_TENANCY_REDIS_URL (default
@@ -50,7 +55,7 @@ import psycopg
 
 DOC = common.REPO / "docs" / "benchmarks.md"
 START, END = "<!-- tenancy:start -->", "<!-- tenancy:end -->"
-TEMPLATE = "tpl"
+FIRST_TENANT = "tpl"
 PASSWORD = "Bench-tenancy-pw-1!"
 TEMP_MIGRATION = common.REPO / "oauth" / "migrations" / "0999_bench_tenancy_column.py"
 TEMP_COLUMN = "bench_weight"
@@ -105,6 +110,54 @@ def migrate(env, *args: str, stock: str | None = None, **extra_env) -> tuple[flo
 
 
 CPU: list[float] = []
+#: Seconds per provisioning phase, summed over the samples of one size.
+PHASES: dict[str, list[float]] = {}
+#: Set while a comparison sample provisions the way it was done before the template: an empty
+#: schema and every tenant migration applied to it.
+MIGRATE_INSTEAD = [False]
+
+
+def time_phases() -> None:
+    """Wrap the provisioning phases (bench-only) so each sample's time splits into them."""
+    import tenants.services
+    from oauth.signing import services as key_services
+    from tenants import template
+
+    def wrap(module, name: str, label: str) -> None:
+        real = getattr(module, name)
+
+        def timed(*args, **kwargs):
+            started = time.perf_counter()
+            try:
+                return real(*args, **kwargs)
+            finally:
+                if not MIGRATE_INSTEAD[0]:
+                    PHASES.setdefault(label, []).append(time.perf_counter() - started)
+
+        setattr(module, name, timed)
+
+    copy = template.schema_create
+
+    def schema_create(schema: str, *, verbosity: int = 0) -> bool:
+        if not MIGRATE_INSTEAD[0]:
+            return copy(schema, verbosity=verbosity)
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(f'CREATE SCHEMA "{schema}"')
+        template.migrate_schema(schema, verbosity=verbosity)
+        return False
+
+    template.schema_create = schema_create
+    wrap(template, "schema_create", "schema (copy of the template)")
+    wrap(tenants.services, "user_create", "admin user (Argon2 hash)")
+    wrap(key_services, "provision_signing_keys", "signing keys (2 RSA-2048, 2 P-256)")
+
+
+def phase_medians() -> dict[str, float]:
+    medians = {label: statistics.median(v) for label, v in PHASES.items()}
+    PHASES.clear()
+    return medians
 
 
 def provision(slug: str) -> float:
@@ -115,57 +168,60 @@ def provision(slug: str) -> float:
     tenant_provision(
         slug=slug, name=slug, admin_email=f"admin@{slug}.test", admin_password=PASSWORD
     )
-    CPU.append(time.process_time() - cpu)
+    if not MIGRATE_INSTEAD[0]:
+        CPU.append(time.process_time() - cpu)
     return time.perf_counter() - started
 
 
-def clone_statements(conn: psycopg.Connection) -> str:
-    """The SQL that copies the template schema into ``{S}``: tables with their defaults,
-    indexes and checks, their rows, identity counters, then foreign keys."""
-    tables = [
-        r[0]
-        for r in conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY tablename", [TEMPLATE]
-        )
-    ]
-    parts = ["CREATE SCHEMA {S};"]
-    for table in tables:
-        parts.append(f"CREATE TABLE {{S}}.{table} (LIKE {TEMPLATE}.{table} INCLUDING ALL);")
-        parts.append(f"INSERT INTO {{S}}.{table} SELECT * FROM {TEMPLATE}.{table};")
-    for table, column in conn.execute(
-        "SELECT table_name, column_name FROM information_schema.columns"
-        " WHERE table_schema = %s AND is_identity = 'YES'",
-        [TEMPLATE],
-    ):
-        parts.append(
-            f"SELECT setval(pg_get_serial_sequence('{{S}}.{table}', '{column}'),"
-            f" coalesce((SELECT max({column}) FROM {{S}}.{table}), 0) + 1, false);"
-        )
-    conn.execute("SET search_path TO public")
-    for table, name, definition in conn.execute(
-        "SELECT c.conrelid::regclass::text, c.conname, pg_get_constraintdef(c.oid)"
-        " FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace"
-        " WHERE n.nspname = %s AND c.contype = 'f'",
-        [TEMPLATE],
-    ):
-        table = table.split(".", 1)[1]
-        definition = definition.replace(f"REFERENCES {TEMPLATE}.", "REFERENCES {S}.")
-        parts.append(f'ALTER TABLE {{S}}.{table} ADD CONSTRAINT "{name}" {definition};')
-    return "\n".join(parts)
+def provision_samples(prefix: str, count: int) -> dict:
+    """``count`` provisionings as the product does them, with one by migrating (the path
+    before the template) after every second one, interleaved so both see the same load."""
+    CPU.clear()
+    PHASES.clear()
+    samples, migrated = [], []
+    for i in range(count):
+        samples.append(provision(f"{prefix}{i:02}"))
+        if i % 2:
+            MIGRATE_INSTEAD[0] = True
+            try:
+                migrated.append(provision(f"{prefix}m{i:02}"))
+            finally:
+                MIGRATE_INSTEAD[0] = False
+    return {
+        "samples": samples,
+        "migrated": migrated,
+        "load": load(),
+        "cpu": statistics.median(CPU),
+        "phases": phase_medians(),
+    }
 
 
 def clone_tenants(database_url: str, first: int, last: int) -> float:
-    """Tenants ``t{first:04}`` .. ``t{last-1:04}`` as copies of the template; seconds."""
+    """Tenants ``t{first:04}`` .. ``t{last-1:04}`` as bare copies of the provisioning template
+    (the product's SQL, tenants.template), two connections at a time; seconds."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection, transaction
+
+    from tenants import template
     from tenants.models import Domain, Tenant
 
     started = time.perf_counter()
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        sql = clone_statements(conn)
-        for number in range(first, last):
-            with conn.transaction():
-                conn.execute(sql.replace("{S}", f"t{number:04}"))
+    with transaction.atomic(), connection.cursor() as cursor:
+        template.template_ensure()
+        sql = template.clone_statements(cursor)
+    numbers = list(range(first, last))
+
+    def copy(part: list[int]) -> None:
+        with psycopg.connect(database_url, autocommit=True) as conn:
+            for number in part:
+                with conn.transaction():
+                    conn.execute(sql.replace(template.TARGET, f'"t{number:04}"'))
+
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(copy, [numbers[0::2], numbers[1::2]]))
     tenants = Tenant.objects.bulk_create(
-        Tenant(slug=f"t{n:04}", name=f"t{n:04}", schema_name=f"t{n:04}") for n in range(first, last)
+        Tenant(slug=f"t{n:04}", name=f"t{n:04}", schema_name=f"t{n:04}") for n in numbers
     )
     Domain.objects.bulk_create(
         Domain(domain=f"{t.slug}.{common.BASE_DOMAIN}", tenant=t, is_primary=True) for t in tenants
@@ -204,7 +260,8 @@ def count_with_column(database_url: str) -> int:
     with psycopg.connect(database_url) as conn:
         return conn.execute(
             "SELECT count(*) FROM information_schema.columns"
-            " WHERE table_name = 'oauth_client' AND column_name = %s",
+            " WHERE table_name = 'oauth_client' AND column_name = %s"
+            " AND table_schema <> '_tenant_template'",
             [TEMP_COLUMN],
         ).fetchone()[0]
 
@@ -254,9 +311,10 @@ def charts(results: dict) -> list[str]:
     names = []
     fig, ax = plt.subplots(figsize=(6, 3.5))
     prov = results["provisioning"]
+    n = results["tenants"]
     ax.boxplot(
-        [prov["10"]["samples"], prov["n"]["samples"]],
-        tick_labels=["10 tenants", f"{results['tenants']} tenants"],
+        [prov[k][kind] for k in ("10", "n") for kind in ("samples", "migrated")],
+        tick_labels=["10: copy", "10: migrate", f"{n}: copy", f"{n}: migrate"],
     )
     ax.set_ylabel("seconds per provisioning")
     ax.set_title("Provisioning one tenant")
@@ -271,7 +329,11 @@ def charts(results: dict) -> list[str]:
         for r in results["migrate"]
     ]
     values = [r["seconds"] for r in results["migrate"]]
-    bars = ax.barh(labels, values, color=["#999" if "stock" in r else "#2a7" for r in labels])
+    bars = ax.barh(
+        labels,
+        values,
+        color=["#999" if "stock" in r or "per schema" in r else "#2a7" for r in labels],
+    )
     ax.bar_label(bars, fmt="%.0f s")
     ax.axvline(30, ls="--", c="#c33", lw=1)
     ax.axvline(60, ls=":", c="#c33", lw=1)
@@ -314,11 +376,32 @@ def report(results: dict) -> str:
             f" | median {p['median']:.2f} s, p95 {p['p95']:.2f} s | median {p['cpu']:.2f} s"
             f" | {'<= 1 s median' if key == 'n' else ''} | {p['load']} |"
         )
+        if p.get("migrated"):
+            lines.append(
+                f"| the same, by migrating an empty schema (the path before the template;"
+                f" {len(p['migrated'])} samples interleaved) | median"
+                f" {statistics.median(p['migrated']):.2f} s, p95 {p95(p['migrated']):.2f} s"
+                " | | | |"
+            )
     for row in results["migrate"]:
         lines.append(
             f"| {row['label']} | {row['seconds']:.1f} s | {row['cpu']:.1f} s | {row['target']}"
             f" | {row['load']} |"
         )
+    phases = list(prov["n"].get("phases", {}))
+    if phases:
+        lines += [
+            "",
+            "Provisioning by phase (median seconds per sample; the rest is the tenant, domain"
+            " and audit rows, the checks before them and the commit):",
+            "",
+            "| existing tenants | " + " | ".join(phases) + " | whole provisioning |",
+            "|---" * (len(phases) + 2) + "|",
+        ]
+        for key, label in (("10", "10"), ("n", f"{n:,}")):
+            p = prov[key]
+            cells = " | ".join(f"{p['phases'].get(name, 0):.2f} s" for name in phases)
+            lines.append(f"| {label} | {cells} | {p['median']:.2f} s |")
     lines += [
         "",
         "![provisioning](tenancy-provisioning.png) ![migrate_schemas](tenancy-migrate.png)",
@@ -338,15 +421,18 @@ def report(results: dict) -> str:
         " with other work: compare rows of one run and read the load average beside each;"
         f" PostgreSQL {results['postgres']}, max_connections {results['max_connections']},"
         f" max_locks_per_transaction {results['max_locks']}). 10 tenants are provisioned for"
-        f" real; the other {n - 10:,} are SQL clones of the first one's schema (tables, rows,"
-        f" foreign keys, ledger) with bulk-inserted Tenant/Domain rows ({results['clone_s']:.0f} s"
-        " for all of them), then the provisioning samples run at that size. Every migrate"
+        f" real; the other {n - 10:,} are bare copies of the provisioning template (the"
+        " product's copy SQL, tenants/template.py, no admin user or keys) with bulk-inserted"
+        f" Tenant/Domain rows ({results['clone_s']:.0f} s for all of them, two connections),"
+        " then the provisioning samples run at that size. Every migrate"
         " figure is one fresh `manage.py` process, start-up included; start-up plus one"
         f" up-to-date schema alone takes {results['startup_s']:.1f} s. The ledger query alone"
         f" (which schemas lack a migration, over all {n:,}) took {results['ledger_s'] * 1000:.0f}"
         " ms. The real migration is a temporary `oauth` migration (AddField with a default and"
-        " `db_index=True` on `oauth_client`), rolled back with SQL between runs and never"
-        ' committed. "stock" rows are django-tenants\' executors (GET_EXECUTOR_FUNCTION unset);'
+        " `db_index=True` on `oauth_client`), rolled back with SQL between runs (in the"
+        " provisioning template too, so every run also rebuilds the template, as a deploy"
+        ' does) and never committed; "one plan" is tenants/migrations_batch.py.'
+        ' "stock" rows are django-tenants\' executors (GET_EXECUTOR_FUNCTION unset);'
         " django-tenants' `subprocess` executor starts one `manage.py` per schema"
         f" ({results['startup_s']:.1f} s each here) and was not run at this size.",
         "",
@@ -358,6 +444,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument(
+        "--per-schema",
+        action="store_true",
+        help="also run the real migration through Django's migrate per schema (slow)",
+    )
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
     args = parser.parse_args()
@@ -377,19 +468,16 @@ def main() -> None:
 
     results: dict = {"tenants": args.tenants, "date": datetime.now(UTC).strftime("%Y-%m-%d")}
     try:
-        provision(TEMPLATE)
+        time_phases()
+        provision(FIRST_TENANT)
         for i in range(1, 10):
             provision(f"real{i:02}")
-        CPU.clear()
-        samples = [provision(f"early{i:02}") for i in range(args.samples)]
-        prov = {"10": {"samples": samples, "load": load(), "cpu": statistics.median(CPU)}}
-        print(f"provisioning at 10: median {statistics.median(samples):.2f} s", flush=True)
+        prov = {"10": provision_samples("early", args.samples)}
+        print(f"provisioning at 10: median {statistics.median(prov['10']['samples']):.2f} s")
         existing = Tenant.objects.exclude(schema_name="public").count()
         results["clone_s"] = clone_tenants(database_url, existing, args.tenants)
         print(f"cloned to {args.tenants} in {results['clone_s']:.0f} s", flush=True)
-        CPU.clear()
-        samples = [provision(f"late{i:02}") for i in range(args.samples)]
-        prov["n"] = {"samples": samples, "load": load(), "cpu": statistics.median(CPU)}
+        prov["n"] = provision_samples("late", args.samples)
         for p in prov.values():
             p["median"], p["p95"] = statistics.median(p["samples"]), p95(p["samples"])
         results["provisioning"] = prov
@@ -406,7 +494,7 @@ def main() -> None:
         assert schemas_needing_migration(schemas) == []
         results["ledger_s"] = time.perf_counter() - started
         connection.close()
-        results["startup_s"], _ = migrate(env, "--schema", TEMPLATE)
+        results["startup_s"], _ = migrate(env, "--schema", FIRST_TENANT)
 
         runs = []
 
@@ -426,15 +514,26 @@ def main() -> None:
         write_temp_migration()
         try:
             real = f"one real migration, {total:,} tenants"
-            for processes, how in (("1", "sequential"), ("2", "parallel, 2 processes")):
-                run(
-                    f"{real}: Gatehouse executor, {how}",
-                    "<= 60 s",
-                    TENANT_MULTIPROCESSING_MAX_PROCESSES=processes,
+            variants = [
+                (f"{real}: Gatehouse executor (one plan), {how}", "<= 60 s", None, processes)
+                for processes, how in (
+                    ("1", "1 process"),
+                    ("2", "2 processes"),
+                    ("4", "4 processes"),
                 )
+            ]
+            if args.per_schema:
+                variants.append(
+                    (f"{real}: Django's migrate per schema, 2 processes", "", "multiprocessing",
+                     "2")
+                )  # fmt: skip
+            for label, target, executor, processes in variants:
+                extra = ("--executor", executor) if executor else ()
+                run(label, target, *extra, TENANT_MULTIPROCESSING_MAX_PROCESSES=processes)
                 applied = count_with_column(database_url)
                 assert applied == total, f"{applied} of {total} schemas got the column"
-                roll_back_temp_migration(database_url, schemas)
+                # The template too: each run rebuilds it, as a deploy's migrate_schemas does.
+                roll_back_temp_migration(database_url, [*schemas, "_tenant_template"])
         finally:
             TEMP_MIGRATION.unlink(missing_ok=True)
         results["migrate"] = runs

@@ -14,6 +14,10 @@ the same ``migrate_schemas`` command:
   query over them returns the schemas that lack any node; only those run Django's migrate.
   The truth stays the schema's own ``django_migrations``: a schema with one row missing (or no
   ledger table) is never skipped.
+* **One plan for schemas that lack the same migrations** (``tenants.migrations_batch``): when
+  those migrations only change fields, indexes or constraints, the plan and the project states
+  are computed once and each schema gets just the DDL and its ledger rows, in the same bounded
+  workers; anything else goes on to Django's migrate per schema, below.
 * **A bounded parallel pass.** The schemas that do need migrating run in forked worker
   processes, at most ``TENANT_MULTIPROCESSING_MAX_PROCESSES`` at a time (the connection
   budget: one PostgreSQL connection per worker), in-process when only one schema needs it or
@@ -22,6 +26,9 @@ the same ``migrate_schemas`` command:
   finish, and ends the command non-zero naming the schema.
 * **Progress with ETA**: a tqdm bar when stdout is a terminal, a plain line every 10% (and at
   the end) otherwise, for CI and Kubernetes logs.
+
+After a pass over every tenant, the provisioning template (``tenants.template``) is rebuilt
+when its ledger differs from the migration graph.
 
 ``migrate_schemas`` already migrates the public schema first (``--shared`` then tenants); here
 the public schema, when in the list, is always migrated in-process and before any tenant.
@@ -46,11 +53,14 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.management.base import CommandError
-from django.db import connections
+from django.db import connections, transaction
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.migration_executors import get_executor as stock_executor
 from django_tenants.migration_executors.base import MigrationExecutor, run_migrations
 from tqdm import tqdm
+
+from tenants import template
+from tenants.migrations_batch import BatchPlan, expected_migrations, ledger_gaps
 
 #: Options under which migrate does something other than apply every pending migration: the
 #: ledger comparison does not answer those, so no schema is skipped.
@@ -65,61 +75,13 @@ NO_SKIP_OPTIONS = (
     "run_syncdb",
 )
 
-#: Schemas compared per ledger query. Each query takes an AccessShareLock on every ledger it
-#: reads until it ends; 500 stays well inside PostgreSQL's default lock table
-#: (max_locks_per_transaction 64 x max_connections 100 = 6,400 slots, shared by all sessions).
-LEDGER_BATCH = 500
-
-
-def expected_migrations() -> set[tuple[str, str]]:
-    """Every (app, name) node of the project's migration graph, read from disk: what a fully
-    migrated schema's ``django_migrations`` holds (a squashed node once its replaced ones are
-    applied, since migrate records both)."""
-    return set(MigrationLoader(None, ignore_no_migrations=True).graph.nodes)
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
 
 def schemas_needing_migration(schemas: list[str], *, database: str = "default") -> list[str]:
     """The schemas, in the given order, whose ledger lacks any node of the migration graph
     (or that have no ledger table): two queries per ``LEDGER_BATCH`` schemas, whatever the
     number of migrations."""
-    if not schemas:
-        return []
-    expected = sorted(expected_migrations())
-    apps = [app for app, _ in expected]
-    names = [name for _, name in expected]
-    pending: set[str] = set()
-    with connections[database].cursor() as cursor:
-        for start in range(0, len(schemas), LEDGER_BATCH):
-            batch = schemas[start : start + LEDGER_BATCH]
-            cursor.execute(
-                "SELECT n.nspname FROM pg_namespace n"
-                " JOIN pg_class c ON c.relnamespace = n.oid"
-                " WHERE c.relname = 'django_migrations' AND c.relkind IN ('r', 'p')"
-                " AND n.nspname = ANY(%s)",
-                [batch],
-            )
-            with_ledger = {row[0] for row in cursor.fetchall()}
-            pending.update(s for s in batch if s not in with_ledger)
-            ledgered = [s for s in batch if s in with_ledger]
-            if not ledgered:
-                continue
-            lacking = " UNION ALL ".join(
-                "SELECT %s::text WHERE EXISTS (SELECT 1 FROM expected e WHERE NOT EXISTS"
-                f" (SELECT 1 FROM {_quote(s)}.django_migrations m"
-                " WHERE m.app = e.app AND m.name = e.name))"
-                for s in ledgered
-            )
-            cursor.execute(
-                "WITH expected(app, name) AS (SELECT * FROM unnest(%s::text[], %s::text[])) "
-                + lacking,
-                [apps, names, *ledgered],
-            )
-            pending.update(row[0] for row in cursor.fetchall())
-    return [s for s in schemas if s in pending]
+    gaps = ledger_gaps(schemas, expected_migrations(), database=database)
+    return [s for s in schemas if s in gaps]
 
 
 def skips_allowed(options: dict) -> bool:
@@ -134,6 +96,9 @@ class LedgerFilter:
 
     #: Set by run_migrations: how many schemas the ledger query let through, for the tests.
     skipped: int = 0
+    #: Set by run_migrations: per schema to migrate, the graph nodes its ledger lacks (None:
+    #: no ledger), when the ledger was read (``skips_allowed``).
+    gaps: dict | None = None
 
     def run_migrations(self, tenants=None):
         tenants = list(tenants or [])
@@ -143,9 +108,12 @@ class LedgerFilter:
         if not tenants:
             return
         if skips_allowed(self.options):
-            pending = schemas_needing_migration(
-                tenants, database=self.options.get("database") or self.TENANT_DB_ALIAS
+            self.gaps = ledger_gaps(
+                tenants,
+                expected_migrations(),
+                database=self.options.get("database") or self.TENANT_DB_ALIAS,
             )
+            pending = [s for s in tenants if s in self.gaps]
         else:
             pending = tenants
         self.skipped = len(tenants) - len(pending)
@@ -156,6 +124,22 @@ class LedgerFilter:
             )
         if pending:
             super().run_migrations(pending)
+        self._refresh_template()
+
+    def _refresh_template(self) -> None:
+        """After a pass over every tenant, bring the provisioning template (tenants.template)
+        to the same migrations, so the next provisioning does not have to."""
+        database = self.options.get("database") or self.TENANT_DB_ALIAS
+        if (
+            self.options.get("schema_name")
+            or not skips_allowed(self.options)
+            or connections[database].in_atomic_block
+        ):
+            return
+        with transaction.atomic(using=database):
+            rebuilt = template.template_ensure()
+        if rebuilt and self._verbosity() >= 1:
+            sys.stdout.write(f"[{self.codename}] tenant template rebuilt\n")
 
     def run_multi_type_migrations(self, tenants):
         # Gatehouse has one tenant type; django-tenants' own path is kept for completeness.
@@ -182,6 +166,19 @@ def _migrate_one(args, options, codename, schema: str) -> SchemaResult:
     except BaseException as exc:  # noqa: BLE001 - SystemExit (migrate --check) is a failure too
         return SchemaResult(schema, buffer.getvalue(), f"{type(exc).__name__}: {exc}")
     return SchemaResult(schema, buffer.getvalue())
+
+
+#: The plans of the batched pass, set before its workers fork (they inherit them rendered).
+_BATCH_PLANS: list[BatchPlan] = []
+
+
+def _apply_planned(index: int, schema: str, database: str) -> SchemaResult:
+    """One schema of the batched pass (in a worker, or in-process)."""
+    try:
+        _BATCH_PLANS[index].apply(schema, database=database)
+    except Exception as exc:  # noqa: BLE001 - reported with the schema's name
+        return SchemaResult(schema, "", f"{type(exc).__name__}: {exc}")
+    return SchemaResult(schema, "")
 
 
 class Progress:
@@ -246,12 +243,104 @@ class ParallelExecutor(MigrationExecutor):
                 for schema in tenants:
                     run_migrations(self.args, self.options, self.codename, schema)
                     progress.step()
-            elif len(tenants) == 1 or budget == 1 or not skips_allowed(self.options):
-                self._in_process(tenants, progress)
             else:
-                self._in_workers(tenants, progress, verbosity, min(budget, len(tenants)))
+                if getattr(self, "gaps", None) and skips_allowed(self.options):
+                    tenants = self._batched(tenants, progress, verbosity, budget, database)
+                if not tenants:
+                    return
+                if len(tenants) == 1 or budget == 1 or not skips_allowed(self.options):
+                    self._in_process(tenants, progress)
+                else:
+                    self._in_workers(tenants, progress, verbosity, min(budget, len(tenants)))
         finally:
             progress.close()
+
+    def _batched(
+        self, tenants: list[str], progress: Progress, verbosity: int, budget: int, database: str
+    ) -> list[str]:
+        """Apply one shared plan per group of schemas that lack the same migrations
+        (``tenants.migrations_batch``); returns the schemas left for Django's migrate."""
+        loader = MigrationLoader(None, ignore_no_migrations=True)
+        groups: dict[frozenset, list[str]] = {}
+        for schema in tenants:
+            missing = self.gaps.get(schema)
+            if missing:
+                groups.setdefault(missing, []).append(schema)
+        work: list[tuple[int, str]] = []
+        plans: list[BatchPlan] = []
+        for missing, schemas in groups.items():
+            plan = BatchPlan.build(loader, missing)
+            if plan is None:
+                continue
+            plans.append(plan)
+            work.extend((len(plans) - 1, schema) for schema in schemas)
+            if verbosity >= 1:
+                progress.write(
+                    f"[{self.codename}] {len(schemas)} schemas lack {plan.describe()}:"
+                    " one plan for all of them"
+                )
+        if not work:
+            return tenants
+        _BATCH_PLANS[:] = plans
+        try:
+            self._apply_batched(work, progress, verbosity, budget, database)
+        finally:
+            _BATCH_PLANS.clear()
+        done = {schema for _, schema in work}
+        return [schema for schema in tenants if schema not in done]
+
+    def _apply_batched(
+        self, work: list[tuple[int, str]], progress: Progress, verbosity: int, budget: int,
+        database: str,
+    ) -> None:  # fmt: skip
+        def report(result: SchemaResult, index: int) -> None:
+            if verbosity >= 1:
+                progress.write(
+                    f"[{self.codename}:{result.schema}] {_BATCH_PLANS[index].describe()}"
+                )
+            progress.step()
+
+        def failed(result: SchemaResult) -> CommandError:
+            return CommandError(
+                f"migrating schema {result.schema!r} failed: {result.error}"
+                f" ({progress.done} of {progress.total} schemas migrated before it stopped;"
+                " rerun migrate_schemas after fixing it: finished schemas are skipped)"
+            )
+
+        workers = min(budget, len(work))
+        if workers == 1:
+            for index, schema in work:
+                result = _apply_planned(index, schema, database)
+                if result.error is not None:
+                    raise failed(result)
+                report(result, index)
+            return
+        connections.close_all()
+        failure: SchemaResult | None = None
+        queue = iter(work)
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            running = {}
+            for index, schema in queue:
+                running[pool.submit(_apply_planned, index, schema, database)] = index
+                if len(running) >= workers * 2:
+                    break
+            while running:
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    index = running.pop(future)
+                    result = future.result()
+                    if result.error is not None:
+                        failure = failure or result
+                        continue
+                    report(result, index)
+                    if failure is None:
+                        item = next(queue, None)
+                        if item is not None:
+                            future = pool.submit(_apply_planned, item[0], item[1], database)
+                            running[future] = item[0]
+        if failure is not None:
+            raise failed(failure)
 
     def _in_process(self, tenants: list[str], progress: Progress) -> None:
         for schema in tenants:

@@ -11,6 +11,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from tenants import migrations_executor
+from tests.support.catalog import snapshot
 
 SLUGS = ("mig-one", "mig-two", "mig-three")
 SCHEMAS = tuple(s.replace("-", "_") for s in SLUGS)
@@ -216,3 +217,119 @@ def test_the_table_list_is_the_schemas_own(autocommit):
             )
         }
         assert listed == in_catalog and "django_migrations" in listed
+
+
+#: A leaf migration whose only operation is batchable (AddField): reversed in a schema, it is
+#: what that schema lacks after a deploy that brings it.
+AMR = ("oauth", "0011_code_amr")
+BEFORE_AMR = "0010_registration"
+
+
+def _structure(schema: str) -> dict:
+    """The schema's catalog and ledger entries (not its tenant's rows, which differ per
+    tenant, nor the ledger's ids, which count this module's earlier un- and re-migrations)."""
+    taken = {kind: rows for kind, rows in snapshot(schema).items() if not kind.startswith("rows")}
+    taken["sequences"] = [
+        row[:-1] if row[0] == "django_migrations_id_seq" else row for row in taken["sequences"]
+    ]
+    taken["ledger"] = sorted(_execute(f"SELECT app, name FROM {schema}.django_migrations"))
+    return taken
+
+
+def _unapply_amr(*schemas: str) -> None:
+    for schema in schemas:
+        call_command("migrate_schemas", AMR[0], BEFORE_AMR, schema_name=schema, verbosity=0)
+        assert not _has_row(schema, *AMR)
+
+
+def test_schemas_lacking_the_same_migrations_share_one_plan(autocommit, migrated, capsys):
+    """Two schemas lack oauth 0011 (an AddField): one plan, applied to both in the workers,
+    without Django's migrate; each ends as the schema Django's migrate made of the third."""
+    _unapply_amr(*SCHEMAS)
+    call_command("migrate_schemas", AMR[0], AMR[1], schema_name=SCHEMAS[2], verbosity=0)
+    migrated.clear()
+
+    _migrate("--tenant")
+
+    out = capsys.readouterr().out
+    assert migrated == []
+    assert "2 schemas lack oauth.0011_code_amr: one plan for all of them" in out
+    assert f"[gatehouse:{SCHEMAS[0]}] oauth.0011_code_amr" in out
+    reference = _structure(SCHEMAS[2])
+    assert "amr" in {
+        column[2] for column in reference["columns"] if column[0] == "oauth_authorizationcode"
+    }
+    for schema in SCHEMAS[:2]:
+        assert _has_row(schema, *AMR)
+        batched = _structure(schema)
+        for kind in reference:
+            assert batched[kind] == reference[kind], (schema, kind)
+
+
+def test_one_plan_in_process_with_a_budget_of_one(autocommit, migrated, settings):
+    settings.TENANT_MULTIPROCESSING_MAX_PROCESSES = 1
+    _unapply_amr(SCHEMAS[0], SCHEMAS[1])
+    migrated.clear()
+
+    _migrate("--tenant")
+
+    assert migrated == []
+    assert _has_row(SCHEMAS[0], *AMR) and _has_row(SCHEMAS[1], *AMR)
+
+
+def test_a_migration_that_is_not_batchable_goes_through_migrate(autocommit, migrated):
+    """sessions 0001 creates a model (post_migrate adds its content type): Django's migrate."""
+    _unapply_amr(SCHEMAS[0])
+    _unmigrate_sessions(SCHEMAS[1])
+    migrated.clear()
+
+    _migrate("--tenant")
+
+    assert migrated == [SCHEMAS[1]]
+    assert _has_row(SCHEMAS[0], *AMR) and _has_row(SCHEMAS[1], *SESSIONS)
+
+
+def test_a_failing_batched_schema_is_named_and_left_unrecorded(autocommit):
+    _unapply_amr(SCHEMAS[0], SCHEMAS[1])
+    # The column is there already: the ALTER TABLE fails in that schema, whole.
+    _execute(
+        f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode"
+        " ADD COLUMN amr varchar(100) NOT NULL DEFAULT ''"
+    )
+
+    with pytest.raises(CommandError, match=f"migrating schema '{SCHEMAS[1]}' failed.*amr"):
+        _migrate("--tenant")
+
+    assert not _has_row(SCHEMAS[1], *AMR)
+    _execute(f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode DROP COLUMN amr")
+
+
+def test_batch_plan_refuses_what_it_cannot_share():
+    from django.db.migrations.loader import MigrationLoader
+
+    from tenants.migrations_batch import BatchPlan
+
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    assert BatchPlan.build(loader, frozenset({AMR})).migrations == [AMR]
+    # RunSQL (the trigger), CreateModel: schema-dependent or post_migrate's business.
+    assert BatchPlan.build(loader, frozenset({("oauth", "0009_client_updated_at_trigger")})) is None
+    assert BatchPlan.build(loader, frozenset({SESSIONS})) is None
+
+
+def test_a_pass_over_every_tenant_brings_the_template_up_to_date(autocommit, capsys):
+    """After a deploy's migrate_schemas, the provisioning template has the new migrations too
+    (rebuilt there, not in the first provisioning after it)."""
+    from tenants import template
+
+    _execute(
+        f"DELETE FROM {template.TEMPLATE_SCHEMA}.django_migrations"
+        " WHERE app = 'sessions' AND name = '0001_initial'"
+    )
+    _execute(f"DROP TABLE {template.TEMPLATE_SCHEMA}.django_session")
+
+    _migrate("--tenant")
+
+    assert "tenant template rebuilt" in capsys.readouterr().out
+    assert _has_row(template.TEMPLATE_SCHEMA, *SESSIONS)
+    _migrate("--tenant")
+    assert "tenant template rebuilt" not in capsys.readouterr().out
