@@ -8,9 +8,9 @@ import time
 import uuid
 
 import pytest
-from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
 
+from tests.support.assertions import ASSERTION_TYPE, assertion, public_set
 from tests.support.factories import (
     assert_error,
     basic_auth,
@@ -22,8 +22,6 @@ from tests.support.secrets import remember_secret
 
 pytestmark = pytest.mark.django_db
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
 
 @pytest.fixture(scope="module")
 def rsa_key():
@@ -33,26 +31,6 @@ def rsa_key():
 @pytest.fixture
 def ec_key():
     return ECKey.generate_key("P-256", parameters={"kid": f"ec-{uuid.uuid4().hex[:6]}"})
-
-
-def public_set(*keys) -> dict:
-    return {"keys": [key.as_dict(private=False) for key in keys]}
-
-
-def assertion(client_id: str, key, aud: str, *, alg: str = "ES256", header=None, **claims):
-    now = int(time.time())
-    body = {
-        "iss": client_id,
-        "sub": client_id,
-        "aud": aud,
-        "iat": now,
-        "exp": now + 60,
-        "jti": uuid.uuid4().hex,
-        **claims,
-    }
-    body = {name: value for name, value in body.items() if value is not None}
-    head = {"alg": alg, **({"kid": key.kid} if key.kid else {}), **(header or {})}
-    return jwt.encode(head, body, key, algorithms=[alg])
 
 
 def token_with(tenant, value: str, path: str = "/oauth/token", **extra):

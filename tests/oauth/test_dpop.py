@@ -134,11 +134,17 @@ def test_dpop_required_client_is_refused_without_a_proof(tenant_a):
 
 def test_fapi_client_proofs_take_fapi_algs_only(tenant_a):
     """FAPI 2.0 §5.4.1: PS256, ES256, EdDSA; the profile's algs are the proof's allow-list."""
+    from joserfc.jwk import ECKey
+
     from oauth import dpop
     from oauth.models import Client
     from oauth.security_profile import requirements
+    from tests.support.assertions import public_set
 
-    client = make_client(tenant_a, security_profile="fapi2")
+    keys = public_set(ECKey.generate_key("P-256", parameters={"kid": "fapi-dpop"}))
+    client = make_client(
+        tenant_a, security_profile="fapi2", auth_method="private_key_jwt", jwks=keys
+    )
     url = token_url(tenant_a)
     with tenant_a.context():
         needs = requirements(Client.objects.get(pk=client.pk))

@@ -148,20 +148,32 @@ def test_pkce_is_required_of_public_and_fapi_clients(tenant_a):
 
 
 def test_fapi_clients_must_send_pkce(tenant_a):
-    client = make_web_client(tenant_a, security_profile="fapi2")
-    response = push(tenant_a, client, None)
-    # FAPI 2.0 allows private_key_jwt only: where client authentication enforces that, the
-    # secret is refused first (401); otherwise the missing PKCE is.
-    if response.status_code != 401:
-        body = assert_error(response, 400, "invalid_request")
-        assert "requires PKCE" in body["error_description"]
-        pushed = push(tenant_a, client, pkce_pair()[1])
-        assert pushed.status_code == 201, pushed.content
-        remember_secret(pushed.json()["request_uri"])
-        # FAPI 2.0 §5.3.2.2 item 1: the code response type only (the profile's own check).
-        other = push(tenant_a, client, pkce_pair()[1], response_type="code id_token")
-        body = assert_error(other, 400, "invalid_request")
-        assert "not allowed for this application" in body["error_description"]
+    """FAPI 2.0 §5.3.2.2 items 1 and 5: PKCE S256 and the code response type, for a FAPI
+    client authenticating as the profile requires (private_key_jwt)."""
+    from joserfc.jwk import ECKey
+
+    from tests.support.assertions import assertion_auth, public_set
+
+    key = ECKey.generate_key("P-256", parameters={"kid": "fapi-par"})
+    client = make_web_client(
+        tenant_a, security_profile="fapi2", auth_method="private_key_jwt", jwks=public_set(key)
+    )
+
+    def fapi_push(challenge, **params):
+        auth = assertion_auth(client.client_id, key, tenant_a.issuer)
+        return push(tenant_a, client, challenge, auth=False, **auth, **params)
+
+    body = assert_error(fapi_push(None), 400, "invalid_request")
+    assert "requires PKCE" in body["error_description"]
+    pushed = fapi_push(pkce_pair()[1])
+    assert pushed.status_code == 201, pushed.content
+    remember_secret(pushed.json()["request_uri"])
+    other = fapi_push(pkce_pair()[1], response_type="code id_token")
+    body = assert_error(other, 400, "invalid_request")
+    assert "not allowed for this application" in body["error_description"]
+    # A client secret is no way in for a FAPI client (it has none; Basic is refused).
+    assert push(tenant_a, client, pkce_pair()[1], auth=False, client_id=client.client_id,
+                client_secret="guess").status_code == 401  # fmt: skip
 
 
 def test_push_needs_client_authentication(tenant_a):
