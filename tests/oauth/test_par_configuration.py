@@ -40,20 +40,25 @@ def test_console_client_form_sets_require_par_and_the_request_object_alg(tenant_
     assert b"Require PAR" in page.content and b'name="request_object_signing_alg"' in page.content
     bad = admin.post(url, _edit_data(request_object_signing_alg="none"))
     assert bad.status_code == 400 and b"Select a valid choice" in bad.content
+    keys = json.dumps({"keys": [key.as_dict()]})
     saved = admin.post(
         url,
-        _edit_data(require_pushed_authorization_requests="on", request_object_signing_alg="ES256"),
+        _edit_data(
+            require_pushed_authorization_requests="on",
+            request_object_signing_alg="ES256",
+            jwks=keys,
+        ),
     )
     assert saved.status_code == 302, saved.content[:2000]
     row = _row(tenant_a, web.client_id)
     assert row.require_pushed_authorization_requests is True
     assert row.request_object_signing_alg == "ES256"
-    assert row.jwks == {"keys": [key.as_dict()]}  # the keys the form does not show are kept
+    assert row.jwks == {"keys": [key.as_dict()]}
     (event,) = _events(tenant_a, "client.updated", web.client_id)
     assert event.changes["require_par"] == {"old": False, "new": True}
     assert event.changes["request_object_alg"] == {"old": "", "new": "ES256"}
     # Off again.
-    admin.post(url, _edit_data())
+    admin.post(url, _edit_data(jwks=keys))
     row = _row(tenant_a, web.client_id)
     assert not row.require_pushed_authorization_requests and not row.request_object_signing_alg
 

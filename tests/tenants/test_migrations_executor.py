@@ -219,10 +219,11 @@ def test_the_table_list_is_the_schemas_own(autocommit):
         assert listed == in_catalog and "django_migrations" in listed
 
 
-#: A leaf migration whose only operation is batchable (AddField): reversed in a schema, it is
-#: what that schema lacks after a deploy that brings it.
-AMR = ("oauth", "0011_code_amr")
-BEFORE_AMR = "0010_registration"
+#: A leaf migration whose operations are all batchable (AddField: ``dpop_jkt`` on codes and
+#: tokens, a setting): reversed in a schema, it is what that schema lacks after a deploy that
+#: brings it. When a later migration becomes oauth's leaf, point these at a batchable leaf.
+AMR = ("oauth", "0017_dpop_bound_tokens")
+BEFORE_AMR = "0016_signing_key_ps256"
 
 
 def _structure(schema: str) -> dict:
@@ -243,7 +244,7 @@ def _unapply_amr(*schemas: str) -> None:
 
 
 def test_schemas_lacking_the_same_migrations_share_one_plan(autocommit, migrated, capsys):
-    """Two schemas lack oauth 0011 (an AddField): one plan, applied to both in the workers,
+    """Two schemas lack oauth 0017 (AddFields): one plan, applied to both in the workers,
     without Django's migrate; each ends as the schema Django's migrate made of the third."""
     _unapply_amr(*SCHEMAS)
     call_command("migrate_schemas", AMR[0], AMR[1], schema_name=SCHEMAS[2], verbosity=0)
@@ -253,10 +254,10 @@ def test_schemas_lacking_the_same_migrations_share_one_plan(autocommit, migrated
 
     out = capsys.readouterr().out
     assert migrated == []
-    assert "2 schemas lack oauth.0011_code_amr: one plan for all of them" in out
-    assert f"[gatehouse:{SCHEMAS[0]}] oauth.0011_code_amr" in out
+    assert f"2 schemas lack oauth.{AMR[1]}: one plan for all of them" in out
+    assert f"[gatehouse:{SCHEMAS[0]}] oauth.{AMR[1]}" in out
     reference = _structure(SCHEMAS[2])
-    assert "amr" in {
+    assert "dpop_jkt" in {
         column[2] for column in reference["columns"] if column[0] == "oauth_authorizationcode"
     }
     for schema in SCHEMAS[:2]:
@@ -293,15 +294,14 @@ def test_a_failing_batched_schema_is_named_and_left_unrecorded(autocommit):
     _unapply_amr(SCHEMAS[0], SCHEMAS[1])
     # The column is there already: the ALTER TABLE fails in that schema, whole.
     _execute(
-        f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode"
-        " ADD COLUMN amr varchar(100) NOT NULL DEFAULT ''"
+        f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode ADD COLUMN dpop_jkt varchar(43) NULL"
     )
 
-    with pytest.raises(CommandError, match=f"migrating schema '{SCHEMAS[1]}' failed.*amr"):
+    with pytest.raises(CommandError, match=f"migrating schema '{SCHEMAS[1]}' failed.*dpop_jkt"):
         _migrate("--tenant")
 
     assert not _has_row(SCHEMAS[1], *AMR)
-    _execute(f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode DROP COLUMN amr")
+    _execute(f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode DROP COLUMN dpop_jkt")
 
 
 def test_batch_plan_refuses_what_it_cannot_share():

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauth', '0016_backchannel_logout_sessions'),
+        ('oauth', '0015_backchannel_logout_sessions'),
     ]
 
     operations = [

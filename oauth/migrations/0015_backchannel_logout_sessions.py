@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauth', '0015_dpop_bound_tokens'),
+        ('oauth', '0014_device_authorizations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

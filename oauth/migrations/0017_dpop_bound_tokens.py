@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('oauth', '0014_device_authorizations'),
+        ('oauth', '0016_signing_key_ps256'),
     ]
 
     operations = [
