@@ -57,6 +57,15 @@ class MetadataForm(forms.Form):
         self.add_error(field, _sentence(exc.web))
 
 
+def _dpop_field() -> forms.BooleanField:
+    """RFC 9449 §5.2 ``dpop_bound_access_tokens``, in the create and the edit form."""
+    return forms.BooleanField(
+        required=False,
+        label="DPoP-bound access tokens",
+        help_text="every token request must carry a DPoP proof (RFC 9449)",
+    )
+
+
 class ClientForm(MetadataForm, ClientKeysFields):
     """Registration: the kind of application decides the grants and the auth method (a
     confidential one may pick an assertion method instead, RFC 7523 §2.2)."""
@@ -75,11 +84,7 @@ class ClientForm(MetadataForm, ClientKeysFields):
         required=False, max_length=2000, help_text="space-separated, e.g. openid profile email api"
     )
     can_introspect = forms.BooleanField(required=False, label="Resource server (may introspect)")
-    dpop_bound_access_tokens = forms.BooleanField(
-        required=False,
-        label="DPoP-bound access tokens",
-        help_text="every token request must carry a DPoP proof (RFC 9449)",
-    )
+    dpop_bound_access_tokens = _dpop_field()
     auth_method = forms.ChoiceField(
         label="Token endpoint authentication",
         required=False,
@@ -186,11 +191,7 @@ class ClientEditForm(MetadataForm, ClientKeysFields):
         + [(alg, alg) for alg in ASYMMETRIC_ALGS],
         help_text="RFC 9101 / OIDC Core 6.1; verified with the client's registered keys",
     )
-    dpop_bound_access_tokens = forms.BooleanField(
-        required=False,
-        label="DPoP-bound access tokens",
-        help_text="every token request must carry a DPoP proof (RFC 9449)",
-    )
+    dpop_bound_access_tokens = _dpop_field()
     backchannel_logout_uri = forms.CharField(
         label="Back-channel logout URI",
         required=False,
@@ -226,9 +227,7 @@ class ClientEditForm(MetadataForm, ClientKeysFields):
             "backchannel_logout_session_required": client.backchannel_logout_session_required,
             **ClientKeysFields.keys_initial(client),
         }
-        form = cls(data, initial=initial)
-        form.client = client
-        return form
+        return cls(data, initial=initial)
 
     def metadata_arguments(self) -> dict:
         data = self.cleaned_data
