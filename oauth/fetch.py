@@ -118,28 +118,38 @@ def _check_url(url: str) -> tuple[str, int, str]:
     return parts.hostname, port, target
 
 
+def host_header_for(host: str, port: int, default_port: int = 443) -> str:
+    """The ``Host`` header for ``host`` (an IPv6 literal in brackets) on ``port``."""
+    if port == default_port:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def https_pool(address: str, port: int, host: str, timeout: float, options: dict):
+    """A one-connection pool to the checked ``address`` that verifies the certificate for
+    ``host`` (no retries: a failure is the caller's to judge)."""
+    return urllib3.HTTPSConnectionPool(
+        address,
+        port,
+        ssl_context=ssl.create_default_context(cafile=options["CA_BUNDLE"] or None),
+        server_hostname=host,
+        assert_hostname=host,
+        timeout=urllib3.Timeout(connect=timeout, read=timeout),
+        retries=False,
+        maxsize=1,
+    )
+
+
 def _get(url: str) -> Fetched:
     options = _options()
     host, port, target = _check_url(url)
     addresses = _addresses(host, port, allow_loopback=options["ALLOW_LOOPBACK"])
     limit, budget = options["MAX_BYTES"], float(options["TIMEOUT_SECONDS"])
     deadline = time.monotonic() + budget
-    context = ssl.create_default_context(cafile=options["CA_BUNDLE"] or None)
-    host_header = host if port == 443 else f"{host}:{port}"
-    if ":" in host and port != 443:
-        host_header = f"[{host}]:{port}"
+    host_header = host_header_for(host, port)
     last_error = "no address answered"
     for address in addresses:
-        pool = urllib3.HTTPSConnectionPool(
-            address,
-            port,
-            ssl_context=context,
-            server_hostname=host,
-            assert_hostname=host,
-            timeout=urllib3.Timeout(connect=budget, read=budget),
-            retries=False,
-            maxsize=1,
-        )
+        pool = https_pool(address, port, host, budget, options)
         try:
             response = pool.urlopen(
                 "GET",

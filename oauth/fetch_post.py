@@ -14,12 +14,18 @@ only with that development allowance, as ``ClientMetadata`` registers it.
 
 from __future__ import annotations
 
-import ssl
 from urllib.parse import urlencode, urlsplit
 
 import urllib3
 
-from oauth.fetch import FetchError, _addresses, _check_url, _options
+from oauth.fetch import (
+    FetchError,
+    _addresses,
+    _check_url,
+    _options,
+    host_header_for,
+    https_pool,
+)
 
 #: The answer body is read only to free the connection (§2.8: the status is the answer).
 MAX_ANSWER_BYTES = 4096
@@ -40,20 +46,10 @@ def _target(url: str, *, allow_loopback: bool) -> tuple[str, str, int, str]:
 
 
 def _pool(scheme: str, address: str, port: int, host: str, timeout: float, options: dict):
-    timeouts = urllib3.Timeout(connect=timeout, read=timeout)
     if scheme == "http":
+        timeouts = urllib3.Timeout(connect=timeout, read=timeout)
         return urllib3.HTTPConnectionPool(address, port, timeout=timeouts, retries=False, maxsize=1)
-    context = ssl.create_default_context(cafile=options["CA_BUNDLE"] or None)
-    return urllib3.HTTPSConnectionPool(
-        address,
-        port,
-        ssl_context=context,
-        server_hostname=host,
-        assert_hostname=host,
-        timeout=timeouts,
-        retries=False,
-        maxsize=1,
-    )
+    return https_pool(address, port, host, timeout, options)
 
 
 def post_form(url: str, fields: dict[str, str], *, timeout: float) -> int:
@@ -63,10 +59,7 @@ def post_form(url: str, fields: dict[str, str], *, timeout: float) -> int:
     options = _options()
     scheme, host, port, target = _target(url, allow_loopback=options["ALLOW_LOOPBACK"])
     addresses = _addresses(host, port, allow_loopback=options["ALLOW_LOOPBACK"])
-    default_port = 443 if scheme == "https" else 80
-    host_header = host if port == default_port else f"{host}:{port}"
-    if ":" in host and port != default_port:
-        host_header = f"[{host}]:{port}"
+    host_header = host_header_for(host, port, 443 if scheme == "https" else 80)
     body = urlencode(fields)
     headers = {
         "Host": host_header,
