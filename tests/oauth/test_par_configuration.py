@@ -54,6 +54,9 @@ def test_console_client_form_sets_require_par_and_the_request_object_alg(tenant_
     assert row.require_pushed_authorization_requests is True
     assert row.request_object_signing_alg == "ES256"
     assert row.jwks == {"keys": [key.as_dict()]}
+    detail = admin.get(f"/console/clients/{web.client_id}/").content.decode()
+    assert '<td id="require-par">required</td>' in detail
+    assert '<td id="request-object-alg">accepted, signed ES256</td>' in detail
     (event,) = _events(tenant_a, "client.updated", web.client_id)
     assert event.changes["require_par"] == {"old": False, "new": True}
     assert event.changes["request_object_alg"] == {"old": "", "new": "ES256"}
