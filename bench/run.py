@@ -12,7 +12,9 @@ Every server is gunicorn with the same flags (2 sync workers, ``--worker-tmp-dir
 on loopback, on its own database of the same PostgreSQL, persistent connections
 (CONN_MAX_AGE 600), DEBUG off. All run at once; idle ones cost nothing. Load comes from wrk
 (``-t2 -c8 --latency``, a separate process) with a Lua script per scenario (a random line of a
-pool, or lines in order for single-use tokens). Every scenario gets one 2 s warm-up, then
+pool, or lines in order for single-use tokens). The many-tenant scenarios first send
+``TENANT_WARMUP`` seconds of requests to every tenant in turn (a warm server's caches; the
+rate of that pass from cold is reported too). Every scenario gets one 2 s warm-up, then
 rounds run A B C ... A B C ... (each round every scenario of every peer). For each run:
 req/s, p50/p99, CPU of the server's processes (utime+stime from /proc of gunicorn's master
 and workers) and of its PostgreSQL backends, per request; the load average.
@@ -47,7 +49,7 @@ import time
 import urllib.error
 import urllib.request
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -64,6 +66,11 @@ PG = "postgres://postgres@127.0.0.1:5432/"
 CLK = os.sysconf("SC_CLK_TCK")
 CONNS, THREADS = 8, 2
 WARMUP = 2
+#: Many-tenant scenarios first send this many seconds of requests to every tenant in turn
+#: (the pool's lines in order, round and round), so that their rounds measure a server whose
+#: per-process caches and PostgreSQL backends have met every tenant, as a server that has run
+#: for a while has; the rate of that warm-up, from cold, is reported beside the rounds.
+TENANT_WARMUP = 15
 #: Upper bound of any server's rate here, to size the pools of single-use tokens.
 MAX_RATE = 700
 
@@ -205,6 +212,7 @@ class Scenario:
     body: str = ""
     pool: str = ""  # file in the server's pool folder: "host<TAB>token" lines
     sequential: bool = False  # single-use tokens: each line once, in order
+    cycle: bool = False  # every line in order, round and round (the many-tenant warm-up)
     host_from_pool: bool = False
     expect: int = 200
     note: str = ""
@@ -220,6 +228,7 @@ local headers = {{}}
 {headers}
 local prefix, suffix = "{prefix}", "{suffix}"
 local file, sequential, host_from_pool = "{file}", {sequential}, {host_from_pool}
+local cycle = {cycle}
 local counter = 0
 function setup(thread)
   thread:set("tid", counter)
@@ -241,6 +250,10 @@ function request()
     i = i + {threads}
     -- A used-up chunk never repeats a token: it sends one the server refuses (non-2xx).
     line = lines[i] or "x\tpool-used-up"
+  elseif cycle then
+    i = i + {threads}
+    if i > n then i = (i - 1) % n + 1 end
+    line = lines[i]
   else
     line = lines[math.random(n)]
   end
@@ -260,11 +273,13 @@ def lua_script(s: Scenario, pool_file: str, folder: Path) -> Path:
         suffix=suffix,
         file=pool_file,
         sequential="true" if s.sequential else "false",
+        cycle="true" if s.cycle else "false",
         host_from_pool="true" if s.host_from_pool else "false",
         threads=THREADS,
         path=s.path,
     )
-    path = folder / f"{s.server}-{s.key}-{s.variant or 'x'}.lua".replace(" ", "_").replace(",", "")
+    name = f"{s.server}-{s.key}-{s.variant or 'x'}" + ("-cycle" if s.cycle else "")
+    path = folder / f"{name}.lua".replace(" ", "_").replace(",", "")
     path.write_text(script)
     return path
 
@@ -601,6 +616,24 @@ def report(results: list[dict], context: dict) -> str:
         "latency distribution (median over rounds); CPU/req: utime+stime of gunicorn's master "
         "and workers from /proc, and of the server's PostgreSQL backends, divided by requests.",
         "",
+        *(
+            [
+                f"The many-tenant rows are a warm server's: before its warm-up, each of those "
+                f"scenarios sent {TENANT_WARMUP} s of requests to every tenant in turn (the "
+                "pool's lines in order, round and round), so that each worker's caches (the "
+                "client cache, the issuer policy, the parsed signing keys) and each PostgreSQL "
+                "backend's catalog cache had met every tenant, as on a server that has run for "
+                "a while. That pass started cold, and ran at "
+                + "; ".join(
+                    f"{w['rps']:.0f} req/s ({w['key']}, {w['peer']})"
+                    for w in context["tenant_warmups"]
+                )  # fmt: skip
+                + ". The rounds then pick a random tenant per request, as before.",
+                "",
+            ]
+            if context.get("tenant_warmups")
+            else []
+        ),
         "Servers: **gatehouse** (this repository, `gatehouse.settings.production` plus a "
         "no-op view at `/bench/noop` from `bench/gatehouse_bench`; rate limits raised so they "
         "run but never refuse); **guide** (`bench/peers/guide`: a single-tenant Authlib "
@@ -979,6 +1012,7 @@ def main() -> None:
         plan = [s for s in plan if s.key in keys and s.server == "gatehouse" and not s.sequential]
     results: list[dict] = []
     probes: dict[int, str] = {}
+    warmups: dict[str, dict] = {}
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(serve(server, work / f"{server.name}.log"))
@@ -994,6 +1028,10 @@ def main() -> None:
                 profile(s, servers["gatehouse"], pools, seconds, work)
             return
         for s in plan:  # warm-up
+            if s.host_from_pool and not s.sequential:
+                r = measure(replace(s, cycle=True), servers[s.server], pools, TENANT_WARMUP, work)
+                warmups[s.peer + " " + s.key] = {"key": s.key, "peer": s.peer, "rps": r["rps"]}
+                print(f"tenant warm-up {s.key:10} {s.peer:32} {r['rps']:8.0f} req/s", flush=True)
             measure(s, servers[s.server], pools, WARMUP, work)
         for round_ in range(1, rounds + 1):
             for i, s in enumerate(plan):
@@ -1030,6 +1068,7 @@ def main() -> None:
         "seeding": {k: round(v, 1) for k, v in timings.items()},
         "tenants": args.tenants,
         "seeded_ahead": seeded_ahead,
+        "tenant_warmups": list(warmups.values()),
     }
     context["signing_ms"] = signing_cost()
     data = work / "results.json"

@@ -5,9 +5,11 @@ The ORM compiles every query again on each call (``select_related`` over four ta
 steps that was most of the CPU per request on the benchmark. These are the same statements,
 written once per process from ``Model._meta`` (so a new column is picked up without an
 edit), with the rows built by ``Model.from_db`` as the ORM builds them; values are prepared
-by each field (``get_db_prep_save``), as ``save()`` prepares them. They run on
-``connection``, whose ``search_path`` is the tenant's. No signal is sent for these models
-(none is connected), so nothing that ``save()`` would have done is skipped.
+by each field (``get_db_prep_save``), as ``save()`` prepares them. Every table
+they name carries the tenant's schema (``in_schema``), so they run without a ``SET
+search_path`` (``qualified_cursor``): with many tenants nearly every request switches
+tenant, and that ``SET`` cost a round trip and a replan of its own. No signal is sent for
+these models (none is connected), so nothing that ``save()`` would have done is skipped.
 """
 
 from __future__ import annotations
@@ -20,6 +22,28 @@ from django.db.models import Model
 
 def _qn(name: str) -> str:
     return connection.ops.quote_name(name)
+
+
+#: Stands for the current tenant's (quoted) schema in statements built once per process.
+SCHEMA = "\x00schema\x00"
+
+
+def table(model: type[Model]) -> str:
+    """``<schema>.<table>`` of ``model``, the schema filled in by ``in_schema`` per call."""
+    return f"{SCHEMA}.{_qn(model._meta.db_table)}"
+
+
+def in_schema(sql: str) -> str:
+    """``sql`` (built with ``table``) naming the current tenant's schema on every table."""
+    return sql.replace(SCHEMA, _qn(connection.schema_name))
+
+
+def qualified_cursor():
+    """A cursor for ``in_schema`` statements: no ``search_path`` is set for them
+    (``tenants.postgresql_backend``'s ``schema_qualified_cursor``; Django's own cursor on a
+    backend without it)."""
+    make = getattr(connection, "schema_qualified_cursor", None)
+    return make() if make is not None else connection.cursor()
 
 
 @functools.cache
@@ -43,16 +67,14 @@ def _select_sql(model: type[Model], lock: bool) -> str:
     meta = model._meta
     columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
     where = f"{_qn(meta.pk.column)} = %s"
-    return f"SELECT {columns} FROM {_qn(meta.db_table)} WHERE {where}" + (
-        " FOR UPDATE" if lock else ""
-    )
+    return f"SELECT {columns} FROM {table(model)} WHERE {where}" + (" FOR UPDATE" if lock else "")
 
 
 def get_by_pk(model: type[Model], pk, *, lock: bool = False):
     """``model.objects[.select_for_update()].get(pk=pk)`` in one prepared-once statement;
     ``model.DoesNotExist`` when there is no such row."""
-    with connection.cursor() as cursor:
-        cursor.execute(_select_sql(model, lock), [pk])
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(_select_sql(model, lock)), [pk])
         row = cursor.fetchone()
     if row is None:
         raise model.DoesNotExist(f"{model.__name__} {pk} does not exist")
@@ -63,13 +85,13 @@ def get_by_pk(model: type[Model], pk, *, lock: bool = False):
 def _first_sql(model: type[Model]) -> str:
     meta = model._meta
     columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
-    return f"SELECT {columns} FROM {_qn(meta.db_table)} ORDER BY {_qn(meta.pk.column)} LIMIT 1"
+    return f"SELECT {columns} FROM {table(model)} ORDER BY {_qn(meta.pk.column)} LIMIT 1"
 
 
 def first(model: type[Model]):
     """``model.objects.order_by("pk").first()`` in one prepared-once statement, or None."""
-    with connection.cursor() as cursor:
-        cursor.execute(_first_sql(model))
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(_first_sql(model)))
         row = cursor.fetchone()
     return None if row is None else _build(model, row)
 
@@ -81,7 +103,7 @@ def _insert_sql(model: type[Model]) -> tuple[str, list]:
     columns = ", ".join(_qn(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
     sql = (
-        f"INSERT INTO {_qn(meta.db_table)} ({columns}) VALUES ({placeholders}) "
+        f"INSERT INTO {table(model)} ({columns}) VALUES ({placeholders}) "
         f"RETURNING {_qn(meta.pk.column)}"
     )
     return sql, fields
@@ -93,8 +115,8 @@ def insert(obj: Model) -> Model:
     ``auto_now_add`` fields itself."""
     sql, fields = _insert_sql(type(obj))
     values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(sql), values)
         obj.pk = cursor.fetchone()[0]
     obj._state.adding = False
     obj._state.db = connection.alias
@@ -107,7 +129,7 @@ def _update_sql(model: type[Model], names: tuple[str, ...]) -> tuple[str, list]:
     fields = [meta.get_field(name) for name in names]
     assignments = ", ".join(f"{_qn(f.column)} = %s" for f in fields)
     return (
-        f"UPDATE {_qn(meta.db_table)} SET {assignments} WHERE {_qn(meta.pk.column)} = %s",
+        f"UPDATE {table(model)} SET {assignments} WHERE {_qn(meta.pk.column)} = %s",
         fields,
     )
 
@@ -116,8 +138,8 @@ def update_fields(obj: Model, names: tuple[str, ...]) -> None:
     """``obj.save(update_fields=names)`` for fields without ``pre_save`` effects."""
     sql, fields = _update_sql(type(obj), names)
     values = [f.get_db_prep_save(getattr(obj, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, obj.pk])
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(sql), [*values, obj.pk])
 
 
 @functools.cache
@@ -128,16 +150,16 @@ def _joined_sql(model: type[Model], related: tuple[str, ...], field: str) -> str
     for alias, name in enumerate(related):
         fk = meta.get_field(name)
         other = fk.related_model._meta
-        table = f"r{alias}"
-        columns += [f"{table}.{_qn(f.column)}" for f in other.concrete_fields]
+        alias_ = f"r{alias}"
+        columns += [f"{alias_}.{_qn(f.column)}" for f in other.concrete_fields]
         kind = "LEFT JOIN" if fk.null else "JOIN"
         joins.append(
-            f"{kind} {_qn(other.db_table)} {table} "
-            f"ON {table}.{_qn(other.pk.column)} = t.{_qn(fk.column)}"
+            f"{kind} {table(fk.related_model)} {alias_} "
+            f"ON {alias_}.{_qn(other.pk.column)} = t.{_qn(fk.column)}"
         )
     column = meta.get_field(field).column
     return (
-        f"SELECT {', '.join(columns)} FROM {_qn(meta.db_table)} t {' '.join(joins)} "
+        f"SELECT {', '.join(columns)} FROM {table(model)} t {' '.join(joins)} "
         f"WHERE t.{_qn(column)} = %s LIMIT 1"
     )
 
@@ -147,8 +169,8 @@ def first_with_related(model: type[Model], related: tuple[str, ...], field: str,
     direct foreign keys and a unique ``field`` (so ``first()``'s ordering picks nothing):
     the whole related rows, attached as ``select_related`` attaches them (None for a null
     key)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_joined_sql(model, related, field), [value])
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(_joined_sql(model, related, field)), [value])
         values = cursor.fetchone()
     if values is None:
         return None

@@ -348,12 +348,12 @@ def _presented_sql(field: str) -> str:
         columns += [f"{table}.{qn(related.get_field(f).column)}" for f in fields]
         kind = "LEFT JOIN" if fk.null else "JOIN"
         joins.append(
-            f"{kind} {qn(related.db_table)} {table} "
+            f"{kind} {rowsql.table(fk.related_model)} {table} "
             f"ON {table}.{qn(related.pk.column)} = t.{qn(fk.column)}"
         )
     client = Client._meta
     confirmed = (
-        f"EXISTS (SELECT 1 FROM {qn(client.db_table)} cc "
+        f"EXISTS (SELECT 1 FROM {rowsql.table(Client)} cc "
         f"WHERE cc.{qn(client.pk.column)} = %s "
         f"AND cc.{qn(client.get_field('updated_at').column)} = %s "
         f"AND NOT cc.{qn(client.get_field('disabled').column)})"
@@ -361,7 +361,7 @@ def _presented_sql(field: str) -> str:
     column = Token._meta.get_field(field).column
     return (
         f"SELECT {', '.join(columns)}, {confirmed} "
-        f"FROM {qn(Token._meta.db_table)} t {' '.join(joins)} "
+        f"FROM {rowsql.table(Token)} t {' '.join(joins)} "
         f"WHERE t.{qn(column)} = %s LIMIT 1"
     )
 
@@ -412,10 +412,11 @@ def token_by_value(
                 return row, kind
         return None
     pk, updated_at = (confirm.pk, confirm.updated_at) if confirm is not None else (None, None)
-    with connection.cursor() as cursor:
+    with rowsql.qualified_cursor() as cursor:
         for kind in order:
             field = "access_digest" if kind == ACCESS else "refresh_digest"
-            cursor.execute(_presented_sql(field), [pk, updated_at, value_digest])
+            sql = rowsql.in_schema(_presented_sql(field))
+            cursor.execute(sql, [pk, updated_at, value_digest])
             found = cursor.fetchone()
             if found is not None:
                 return _presented_row(found), kind

@@ -76,8 +76,8 @@ def _confirmed_insert_sql() -> tuple[str, list]:
     placeholders = ", ".join(["%s"] * len(fields))
     client = Client._meta
     sql = (
-        f"INSERT INTO {qn(Token._meta.db_table)} ({columns}) SELECT {placeholders} "
-        f"WHERE EXISTS (SELECT 1 FROM {qn(client.db_table)} "
+        f"INSERT INTO {rowsql.table(Token)} ({columns}) SELECT {placeholders} "
+        f"WHERE EXISTS (SELECT 1 FROM {rowsql.table(Client)} "
         f"WHERE {qn(client.pk.column)} = %s "
         f"AND {qn(client.get_field('updated_at').column)} = %s "
         f"AND NOT {qn(client.get_field('disabled').column)}) "
@@ -114,8 +114,8 @@ def token_issue(
     )
     sql, fields = _confirmed_insert_sql()
     values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*values, client.pk, client.updated_at])
+    with rowsql.qualified_cursor() as cursor:
+        cursor.execute(rowsql.in_schema(sql), [*values, client.pk, client.updated_at])
         inserted = cursor.fetchone()
     if inserted is None:
         raise StaleClient(client.client_id)

@@ -6,7 +6,8 @@ rotated-out key leave JWKS, OIDC Core §10.1.1): the tenant's access token lifet
 longest client override and ``ID_TOKEN_LIFETIME``. Read through the ORM that was three
 queries per signed token (``current_signing_key``, ``IssuerSettings.load``, an aggregate
 over the clients), about 1 ms of CPU on the JWT token path; here it is one statement,
-built once from the models' metadata, on ``connection`` (the tenant's ``search_path``).
+built once from the models' metadata, naming the tenant's schema (``oauth.rowsql``: no
+``SET search_path`` for it).
 
 Nothing is cached across requests: a rotation, a lifetime change or a client's new override
 made by any process is seen by the next token, exactly as the ORM reads saw it. Only the
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from oauth import rowsql
 from oauth.models import Client, IssuerSettings, SigningKey
 from oauth.signing import selectors
 from oauth.signing.constants import ID_TOKEN_LIFETIME, SUPPORTED_ALGS
@@ -48,10 +50,11 @@ def _sql() -> str:
     lifetime = col(settings, "access_token_lifetime")
     return (
         f"SELECT k.{qn(key.pk.column)}, k.{col(key, 'kid')}, k.{col(key, 'private_key')}, "
-        f"(SELECT s.{lifetime} FROM {qn(settings.db_table)} s "
+        f"(SELECT s.{lifetime} FROM {rowsql.table(IssuerSettings)} s "
         f"ORDER BY s.{qn(settings.pk.column)} LIMIT 1), "
-        f"(SELECT MAX(c.{col(client, 'access_token_lifetime')}) FROM {qn(client.db_table)} c) "
-        f"FROM {qn(key.db_table)} k WHERE k.{col(key, 'state')} = %s AND k.{col(key, 'alg')} = %s "
+        f"(SELECT MAX(c.{col(client, 'access_token_lifetime')}) FROM {rowsql.table(Client)} c) "
+        f"FROM {rowsql.table(SigningKey)} k "
+        f"WHERE k.{col(key, 'state')} = %s AND k.{col(key, 'alg')} = %s "
         f"ORDER BY k.{qn(key.pk.column)} LIMIT 1"
     )
 
@@ -61,8 +64,8 @@ def signing_context(alg: str) -> SigningContext:
     when the tenant has no current key of ``alg``, as ``current_signing_key`` raises it."""
     if alg not in SUPPORTED_ALGS:
         return _fallback(alg)  # current_signing_key raises the ValueError it always raised
-    with connection.cursor() as cursor:
-        cursor.execute(_sql(), [SigningKey.State.CURRENT, alg])
+    with rowsql.qualified_cursor() as cursor:
+        cursor.execute(rowsql.in_schema(_sql()), [SigningKey.State.CURRENT, alg])
         row = cursor.fetchone()
     if row is None:
         return _fallback(alg)
