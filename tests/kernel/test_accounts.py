@@ -91,3 +91,21 @@ def test_user_update_validates_the_email_and_records_only_changes(tenant_a):
         user_update(user=user, email="new@x.test", **fields)
         (event,) = AuditEvent.objects.filter(action="user.updated", object_id=user.pk)
         assert list(event.changes) == ["email"]
+
+
+def test_a_hash_made_ahead_is_stored_and_the_password_still_judged(tenant_a):
+    """Tenant provisioning hashes the admin's password in a thread while the schema is
+    copied (``user_create(password_hash=...)``): the stored hash verifies the password, and
+    the validators still judge the password itself."""
+    from django.contrib.auth.hashers import make_password
+
+    from kernel.accounts.services import UserError, user_create
+
+    password = remember_secret("Ahead-of-time-pw-93!")
+    with tenant_a.context():
+        user = user_create(
+            username="hashed-ahead", password=password, password_hash=make_password(password)
+        )
+        assert user.check_password(password) and not user.check_password(password + "x")
+        with pytest.raises(UserError, match="password rejected"):
+            user_create(username="hashed-weak", password="123", password_hash=make_password("123"))

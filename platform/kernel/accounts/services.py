@@ -87,7 +87,11 @@ def user_create(
     email_verified: bool = False,
     is_staff: bool = False,
     is_superuser: bool = False,
+    password_hash: str | None = None,
 ) -> User:
+    """A new user, audited. ``password_hash``: ``make_password(password)`` computed ahead by
+    the caller (tenant provisioning hashes while PostgreSQL copies the schema); ``password``
+    is still what the validators judge."""
     username = username.strip()
     if not username or len(username) > 150 or "\x00" in username:
         raise UserError("username must be 1-150 characters", field="username")
@@ -105,7 +109,10 @@ def user_create(
         validate_password(password, user=user)
     except ValidationError as exc:
         raise UserError(f"password rejected: {_first_message(exc)}", field="password") from None
-    user.set_password(password)
+    if password_hash is None:
+        user.set_password(password)
+    else:
+        user.password, user._password = password_hash, password  # as set_password leaves them
     try:
         with transaction.atomic():
             user.save()
