@@ -38,6 +38,11 @@ class Requirements:
     #: RFC 9449 §5: access tokens must be DPoP-bound; a token request without a proof fails.
     dpop_required: bool
     #: Token endpoint authentication methods allowed; None = the client's registered one.
+    #: Under FAPI 2.0 only ``private_key_jwt``, which also makes it confidential clients only
+    #: (FAPI 2.0 §5.3.2.1): ``none`` is refused by ``client_auth.check_profile_allows`` at
+    #: every endpoint a client authenticates at (token, PAR, revocation, introspection,
+    #: device authorization), registration refuses it (``ClientMetadata``), and a public
+    #: client cannot skip PAR (``par_required``), so no separate "confidential only" flag.
     auth_methods: tuple[str, ...] | None
     #: JWS algs accepted for every signature verified for this client (assertions, request
     #: objects, DPoP proofs) and for id_tokens signed for it.
@@ -46,8 +51,6 @@ class Requirements:
     response_types: tuple[str, ...] | None
     #: Upper bound of the authorization code lifetime in seconds; None = the tenant's.
     max_code_lifetime: int | None
-    #: Public clients are refused (FAPI 2.0 §5.3.2.1 item 1: confidential clients only).
-    confidential_only: bool
 
     @property
     def fapi2(self) -> bool:
@@ -78,7 +81,6 @@ def requirements(client: Client | None, *, policy: IssuerPolicy | None = None) -
             signing_algs=FAPI2_ALGS,
             response_types=("code",),
             max_code_lifetime=FAPI2_MAX_CODE_LIFETIME,
-            confidential_only=True,
         )
     return Requirements(
         profile="",
@@ -88,5 +90,4 @@ def requirements(client: Client | None, *, policy: IssuerPolicy | None = None) -
         signing_algs=ASYMMETRIC_ALGS,
         response_types=None,
         max_code_lifetime=None,
-        confidential_only=False,
     )

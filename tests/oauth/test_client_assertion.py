@@ -385,3 +385,78 @@ def test_odd_assertion_claims_are_401_never_500(tenant_a, ec_key, claims):
     header = {"alg": "ES256", "kid": ec_key.kid}
     response = token_with(tenant_a, _raw_jwt(header, body, ec_key))
     assert_error(response, 401, "invalid_client")
+
+
+def _secret_jwt_token(tenant, client_id: str, secret: str) -> dict:
+    """RFC 7523 §2.2: a client_credentials token for an HS256 assertion MACed with the
+    client secret; a wrong secret is refused (401 ``invalid_client``, RFC 6749 §5.2)."""
+    wrong = assertion(client_id, OctKey.import_key(b"w" * 43), tenant.issuer, alg="HS256")
+    refused(token_with(tenant, wrong), "does not verify")
+    key = OctKey.import_key(secret.encode())
+    response = token_with(tenant, assertion(client_id, key, tenant.issuer, alg="HS256"))
+    assert response.status_code == 200, response.content
+    return {**response.json(), "access_token": remember_secret(response.json()["access_token"])}
+
+
+def test_console_registers_a_client_secret_jwt_client_that_then_authenticates(tenant_a):
+    """The console's create form (issue 16: "registered through the CLI, console and
+    registration endpoint") makes a ``client_secret_jwt`` client (OIDC Core §9) whose shown
+    secret MACs its assertions at the token endpoint."""
+    from oauth.models import Client
+    from tests.oauth.console.test_clients import _ONCE, _secret_of
+    from tests.oauth.console.test_console import _staff_client
+
+    admin = _staff_client(tenant_a)
+    form = admin.get("/console/clients/")
+    assert b'value="client_secret_jwt"' in form.content
+    created = admin.post(
+        "/console/clients/",
+        {
+            "name": "HMAC service",
+            "kind": "service",
+            "scopes": "api",
+            "auth_method": "client_secret_jwt",
+            "token_endpoint_auth_signing_alg": "HS256",
+            "once": _ONCE.search(form.content).group(1).decode(),
+        },
+    )
+    assert created.status_code == 200, created.content[:3000]
+    secret = _secret_of(created)
+    with tenant_a.context():
+        row = Client.objects.get(name="HMAC service")
+    assert row.token_endpoint_auth_method == "client_secret_jwt"
+    assert row.token_endpoint_auth_signing_alg == "HS256"
+    assert row.secret_ciphertext and secret not in row.secret_ciphertext
+    token = _secret_jwt_token(tenant_a, row.client_id, secret)
+    assert token["token_type"] == "Bearer" and token["scope"] == "api"
+    # Its method is the assertion: the same secret over HTTP Basic is refused.
+    basic = post_form(tenant_a.client(), "/oauth/token", {"grant_type": "client_credentials"},
+                      **basic_auth(row.client_id, secret))  # fmt: skip
+    assert_error(basic, 401, "invalid_client")
+
+
+def test_rfc7591_registers_a_client_secret_jwt_client_that_then_authenticates(tenant_b):
+    """RFC 7591 §2 ``token_endpoint_auth_method: client_secret_jwt`` (and OIDC Registration
+    §2 ``token_endpoint_auth_signing_alg``): the answer's ``client_secret`` MACs the
+    client's assertions; an alg of another family is ``invalid_client_metadata``."""
+    from tests.oauth.registration.helpers import register, set_policy
+
+    set_policy(tenant_b, mode="open", allowed_grant_types=["authorization_code",
+               "client_credentials"])  # fmt: skip
+    body = {
+        "client_name": "Registered HMAC client",
+        "redirect_uris": ["https://app.example.com/callback"],
+        "grant_types": ["authorization_code", "client_credentials"],
+        "token_endpoint_auth_method": "client_secret_jwt",
+        "token_endpoint_auth_signing_alg": "HS256",
+        "scope": "api",
+    }
+    response = register(tenant_b, body)
+    assert response.status_code == 201, response.content
+    answer = response.json()
+    assert answer["token_endpoint_auth_method"] == "client_secret_jwt"
+    assert answer["token_endpoint_auth_signing_alg"] == "HS256"
+    token = _secret_jwt_token(tenant_b, answer["client_id"], answer["client_secret"])
+    assert token["token_type"] == "Bearer"
+    bad = register(tenant_b, {**body, "token_endpoint_auth_signing_alg": "ES256"})
+    assert_error(bad, 400, "invalid_client_metadata")

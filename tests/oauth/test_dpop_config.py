@@ -104,6 +104,55 @@ def test_console_settings_turn_server_nonces_on(tenant_a, tenant_b):
         assert not IssuerSettings.load().dpop_nonce_required
 
 
+def test_cli_turns_server_nonces_on_and_off_audited(tenant_a, tenant_b):
+    """RFC 9449 §8 by ``set_issuer_policy --dpop-nonce``: the same audited service as the
+    console (``issuer_settings_update``); tenant B is untouched; ``--no-dpop-nonce`` undoes."""
+    import json
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from tests.oauth.console.test_settings import _audit, _settings
+
+    def cli(*args: str) -> dict:
+        out = StringIO()
+        call_command("set_issuer_policy", "--tenant", tenant_a.slug, *args, "--json", stdout=out)
+        return json.loads(out.getvalue())
+
+    client = make_web_client(
+        tenant_a, grant_types=["client_credentials"], redirect_uris=[], scopes=["api"]
+    )
+    token_url = tenant_a.issuer + "/oauth/token"
+    key = DPoPKey()
+    try:
+        result = cli("--dpop-nonce")
+        assert result == {
+            "tenant": tenant_a.slug,
+            "require_pushed_authorization_requests": False,
+            "dpop_nonce_required": True,
+        }
+        assert _settings(tenant_a).dpop_nonce_required
+        assert not _settings(tenant_b).dpop_nonce_required
+        [event] = _audit(tenant_a, "settings.updated")
+        assert event.actor_label == "operator command set_issuer_policy"
+        assert event.changes["dpop_nonce_required"] == {"old": False, "new": True}
+        refused = token_request(tenant_a, CC, client, HTTP_DPOP=key.proof("POST", token_url))
+        assert_error(refused, 400, "use_dpop_nonce")
+        nonce = refused["DPoP-Nonce"]
+        retried = token_request(
+            tenant_a, CC, client, HTTP_DPOP=key.proof("POST", token_url, nonce=nonce)
+        )
+        assert retried.status_code == 200, retried.content
+        remember_secret(retried.json()["access_token"])
+    finally:
+        off = cli("--no-dpop-nonce")
+    assert off["dpop_nonce_required"] is False and not _settings(tenant_a).dpop_nonce_required
+    assert len(_audit(tenant_a, "settings.updated")) == 2
+    response = token_request(tenant_a, CC, client, HTTP_DPOP=key.proof("POST", token_url))
+    assert response.status_code == 200, response.content
+    remember_secret(response.json()["access_token"])
+
+
 def test_browser_clients_may_send_proofs_and_read_nonces(tenant_a):
     from tests.support.factories import make_client
 

@@ -169,8 +169,8 @@ def test_refusals_over_the_wire(world, tenant_b, commit, rsa_key):
     rs256 = post("RS256")
     assert rs256.status_code == 401 and rs256.json()["error"] == "invalid_client"
     assert "PS256" in rs256.json()["error_description"]
-    # Accepted assertions are shown at introspection: the token endpoint also asks FAPI
-    # clients for DPoP, which is another feature's to enforce.
+    # Accepted assertions are shown at introspection; FAPI clients at the token endpoint,
+    # with DPoP, are test_live_fapi.py's.
     jti = uuid.uuid4().hex
     accepted = post("PS256", url=metadata["introspection_endpoint"], jti=jti)
     assert accepted.status_code == 200 and accepted.json() == {"active": False}, accepted.text

@@ -109,6 +109,7 @@ def test_cli_sets_the_tenants_par_policy_audited(tenant_a, tenant_b):
     assert json.loads(out.getvalue()) == {
         "tenant": tenant_a.slug,
         "require_pushed_authorization_requests": True,
+        "dpop_nonce_required": False,
     }
     assert _settings(tenant_a).require_pushed_authorization_requests is True
     assert _settings(tenant_b).require_pushed_authorization_requests is False

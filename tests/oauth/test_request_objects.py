@@ -60,7 +60,8 @@ def request_object(tenant, client, key, challenge: str, alg: str = "ES256", **cl
         **claims,
     }
     body = {k: v for k, v in body.items() if v is not None}
-    return jwt.encode({"alg": alg, "kid": key.kid, "typ": "oauth-authz-req+jwt"}, body, key)
+    header = {"alg": alg, "kid": key.kid, "typ": "oauth-authz-req+jwt"}
+    return jwt.encode(header, body, key, algorithms=[alg])
 
 
 def _b64(data: dict) -> str:
@@ -184,24 +185,38 @@ def test_a_client_without_an_alg_gets_request_not_supported(tenant_a, ec_key):
 
 
 def test_an_alg_the_fapi_profile_forbids_is_refused(tenant_a):
-    """The tenant turned FAPI 2.0 on after the client registered RS256 (FAPI 2.0 §5.4.1)."""
+    """The tenant turned FAPI 2.0 on after the client registered RS256 for its request
+    objects (FAPI 2.0 §5.4.1: PS256, ES256, EdDSA only). The client authenticates as the
+    profile requires (``private_key_jwt`` with PS256, §5.3.2.1 item 4), so the push reaches
+    the request object's check: 400 ``invalid_request_object`` (RFC 9126 §2.3, RFC 9101
+    §6.3), where the same push signed PS256 is accepted."""
     from oauth.models import IssuerSettings
     from oauth.selectors import clear_issuer_policy_cache
+    from tests.support.assertions import assertion_auth
     from tests.support.factories import post_form
 
     key = RSAKey.generate_key(2048, parameters={"kid": "ro-rsa"})
-    client = keyed_client(tenant_a, key, alg="RS256")
+    client = keyed_client(tenant_a, key, alg="RS256", auth_method="private_key_jwt")
     with tenant_a.context():
         IssuerSettings.objects.update(security_profile="fapi2")
     clear_issuer_policy_cache()
 
+    def fapi_push(value: str):
+        auth = assertion_auth(client.client_id, key, tenant_a.issuer, alg="PS256")
+        return post_form(tenant_a.client(), "/oauth/par", {"request": value, **auth})
+
     value = request_object(tenant_a, client, key, pkce_pair()[1], alg="RS256")
-    pushed = post_form(tenant_a.client(), "/oauth/par", {"request": value}, **client.basic())
-    # FAPI 2.0 allows private_key_jwt only: where client authentication enforces that, the
-    # secret is refused first (401); otherwise the alg is (FAPI 2.0 §5.4.1).
-    if pushed.status_code != 401:
-        body = assert_error(pushed, 400, "invalid_request_object")
-        assert "security profile" in body["error_description"]
+    body = assert_error(fapi_push(value), 400, "invalid_request_object")
+    assert "RS256 is not allowed by its security profile" in body["error_description"]
+    # The check is the profile's, not the signature's: with the alg moved to PS256 (as the
+    # console would, now that RS256 is refused) the same client's push is accepted.
+    with tenant_a.context():
+        from oauth.models import Client
+
+        Client.objects.filter(client_id=client.client_id).update(request_object_signing_alg="PS256")
+    accepted = fapi_push(request_object(tenant_a, client, key, pkce_pair()[1], alg="PS256"))
+    assert accepted.status_code == 201, accepted.content
+    remember_secret(accepted.json()["request_uri"])
     # At the authorization endpoint, FAPI 2.0 takes pushed requests only.
     web = signed_in(tenant_a, make_user(tenant_a))
     page = by_value(web, client, value)

@@ -69,3 +69,37 @@ def test_fapi2_from_the_client_or_the_tenant_and_never_loosened(tenant_a, tenant
     with tenant_b.context():
         clear_issuer_policy_cache()
         assert not requirements(_row(make_client(tenant_b))).fapi2
+
+
+def test_fapi2_tenant_refuses_public_clients_wherever_a_client_authenticates(tenant_a, tenant_b):
+    """FAPI 2.0 §5.3.2.1: confidential clients only. There is no separate flag for it:
+    ``Requirements.auth_methods`` (``private_key_jwt`` only) refuses ``none`` at each
+    endpoint a public client would use, 401 ``invalid_client`` (RFC 6749 §5.2): the token
+    endpoint, the PAR endpoint (RFC 9126 §2.3), the device authorization endpoint (RFC 8628
+    §3.2) and revocation (RFC 7009 §2.1). Before the switch the same client is served."""
+    from oauth.models import IssuerSettings
+    from oauth.selectors import clear_issuer_policy_cache
+    from tests.oauth.device.helpers import make_device_client, start, started
+    from tests.support.factories import assert_error, pkce_pair, post_form
+
+    public = make_device_client(tenant_a)  # registered before the switch
+    assert started(tenant_a, public)["device_code"]  # a plain tenant serves it
+    with tenant_a.context():
+        IssuerSettings.objects.update(security_profile="fapi2")
+    clear_issuer_policy_cache()
+    web = tenant_a.client()
+    by_id = {"client_id": public.client_id}
+    answers = {
+        "device_authorization": start(tenant_a, public),
+        "token": post_form(web, "/oauth/token", {"grant_type": "urn:ietf:params:oauth:"
+                           "grant-type:device_code", "device_code": "x" * 43, **by_id}),
+        "par": post_form(web, "/oauth/par", {"response_type": "code", "scope": "openid",
+                         "code_challenge": pkce_pair()[1], "code_challenge_method": "S256",
+                         "redirect_uri": "https://app.example.com/callback", **by_id}),
+        "revocation": post_form(web, "/oauth/revoke", {"token": "x" * 43, **by_id}),
+    }  # fmt: skip
+    for endpoint, response in answers.items():
+        body = assert_error(response, 401, "invalid_client")
+        assert "private_key_jwt, not none" in body["error_description"], endpoint
+    # The other tenant still serves its public clients.
+    assert started(tenant_b, make_device_client(tenant_b))["device_code"]

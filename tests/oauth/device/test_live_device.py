@@ -1,7 +1,8 @@
-"""The device flow end to end on a live server: a stock HTTP client (``requests``) plays the
-device, polling the token endpoint per RFC 8628 §3.4-§3.5 in a thread, while a real browser
-(Debian's Chromium via Playwright) opens ``verification_uri_complete``, confirms the code,
-signs in and allows; then the same with a user who denies."""
+"""The device flow end to end on a live server: a stock OAuth client (Authlib's requests
+``OAuth2Session``) plays the device, polling the token endpoint per RFC 8628 §3.4-§3.5 in a
+thread, while a real browser (Debian's Chromium via Playwright) opens
+``verification_uri_complete``, confirms the code, signs in and allows; then the same with a
+user who denies."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import time
 
 import pytest
 import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 from jwcrypto import jwk, jwt
 
 from oauth.grant_types import DEVICE_CODE
@@ -22,20 +25,34 @@ from tests.support.secrets import remember_secret
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
+
+@pytest.fixture(autouse=True)
+def _plain_http_for_the_client(monkeypatch):
+    monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
+
+
 #: How long the device waits for its user before giving up (the browser takes seconds).
 DEVICE_PATIENCE_SECONDS = 90
 
 
 class Device:
-    """A device per RFC 8628: asks for codes (§3.1), then polls (§3.4) at ``interval``,
-    adding 5 seconds on ``slow_down`` (§3.5), until tokens or an error."""
+    """A device per RFC 8628 on a stock client, Authlib's requests ``OAuth2Session`` as a
+    public client (``none``, RFC 7591 §2): it asks for codes (§3.1, a POST with the
+    session's own client authentication; Authlib has no method for this endpoint), then
+    polls with ``fetch_token(grant_type=device_code)`` (§3.4) at ``interval``. Authlib
+    raises ``OAuthError`` for every error answer: ``authorization_pending`` means poll
+    again, ``slow_down`` poll again 5 seconds slower (§3.5), anything else is the end."""
 
     def __init__(self, meta: dict, client_id: str, scope: str) -> None:
         self.meta = meta
-        self.client_id = client_id
-        response = requests.post(
+        # No scope on the session: Authlib would add it to every token request (§3.4 has
+        # none), and the one asked for at §3.1 is the grant's.
+        self.session = OAuth2Session(client_id, None, token_endpoint_auth_method="none")
+        response = self.session.post(
             meta["device_authorization_endpoint"],
-            data={"client_id": client_id, "scope": scope},
+            data={"scope": scope},
+            auth=self.session.client_auth("none"),
+            withhold_token=True,
             timeout=10,
         )
         assert response.status_code == 200, response.text
@@ -51,28 +68,27 @@ class Device:
         deadline = time.monotonic() + DEVICE_PATIENCE_SECONDS
         while time.monotonic() < deadline:
             time.sleep(interval)
-            response = requests.post(
-                self.meta["token_endpoint"],
-                data={
-                    "grant_type": DEVICE_CODE,
-                    "device_code": self.codes["device_code"],
-                    "client_id": self.client_id,
-                },
-                timeout=10,
-            )
-            body = response.json()
-            if response.status_code == 200:
-                for name in ("access_token", "refresh_token", "id_token"):
-                    remember_secret(body.get(name))
-                self.answers.append("tokens")
-                self.result = body
-                return
-            self.answers.append(body["error"])
-            if body["error"] == "slow_down":
-                interval += 5
-            elif body["error"] != "authorization_pending":
-                self.result = body
-                return
+            try:
+                token = self.session.fetch_token(
+                    self.meta["token_endpoint"],
+                    grant_type=DEVICE_CODE,
+                    device_code=self.codes["device_code"],
+                    timeout=10,
+                )
+            except OAuthError as error:
+                self.answers.append(error.error)
+                if error.error == "slow_down":
+                    interval += 5
+                elif error.error != "authorization_pending":
+                    self.result = {"error": error.error}
+                    return
+                continue
+            body = dict(token)
+            for name in ("access_token", "refresh_token", "id_token"):
+                remember_secret(body.get(name))
+            self.answers.append("tokens")
+            self.result = body
+            return
 
     def wait(self) -> dict:
         self.thread.join(DEVICE_PATIENCE_SECONDS + 15)
