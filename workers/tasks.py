@@ -10,6 +10,7 @@ import logging
 from django.db import InterfaceError, OperationalError, connection
 from django_tenants.utils import schema_context
 
+from kernel.conf import setting
 from oauth.backchannel import selectors as backchannel_selectors
 from oauth.backchannel import services as backchannel
 from oauth.signing import services as key_services
@@ -113,11 +114,18 @@ def sweep_all_tenants_backchannel_logouts() -> int:
 
 @app.task(tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
 def sweep_backchannel_logouts() -> int:
-    """Enqueue this tenant's overdue logout deliveries again (a bounded batch)."""
-    return enqueue_logout_deliveries(backchannel_selectors.logout_deliveries_overdue())
+    """Enqueue this tenant's overdue logout deliveries again (a bounded batch). Each message
+    expires by the next sweep, which sends again whatever is still overdue then: workers that
+    fall behind find one message per row, not one per sweep."""
+    return enqueue_logout_deliveries(
+        backchannel_selectors.logout_deliveries_overdue(),
+        expires=int(setting("BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS")),
+    )
 
 
-def enqueue_logout_deliveries(delivery_ids: list[int], *, countdown: int = 0) -> int:
+def enqueue_logout_deliveries(
+    delivery_ids: list[int], *, countdown: int = 0, expires: int | None = None
+) -> int:
     """One ``deliver_backchannel_logout`` per outbox row, in the current schema, best
     effort: a broker that is down costs at most ``ENQUEUE_TIMEOUT_SECONDS``, once, and a
     warning; the rows stay pending for the sweep. Returns how many were sent."""
@@ -135,6 +143,7 @@ def enqueue_logout_deliveries(delivery_ids: list[int], *, countdown: int = 0) ->
                 deliver_backchannel_logout.apply_async(
                     kwargs={"delivery_id": delivery_id},
                     countdown=countdown or None,
+                    expires=expires,
                     connection=broker,
                     retry=False,
                 )
