@@ -28,6 +28,7 @@ from django_tenants.utils import get_public_schema_name, get_tenant_domain_model
 from kernel.audit.services import audit_record
 from kernel.conf import setting
 from kernel.http import public_url
+from oauth.backchannel.backoff import retry_delay
 from oauth.backchannel.signals import logout_due
 from oauth.backchannel.tokens import build_logout_token
 from oauth.fetch import FetchError
@@ -129,14 +130,6 @@ class Delivery:
     outcome: Outcome
     #: Seconds until the next attempt, when ``outcome`` is ``RETRY``.
     retry_in: int = 0
-
-
-def retry_delay(attempt: int) -> int:
-    """Exponential back-off: the base delay after the first attempt, doubling after each
-    further one, never more than the maximum (``GATEHOUSE["BACKCHANNEL_LOGOUT"]``)."""
-    options = setting("BACKCHANNEL_LOGOUT")
-    delay = int(options["RETRY_BASE_SECONDS"]) * 2 ** max(attempt - 1, 0)
-    return min(delay, int(options["RETRY_MAX_SECONDS"]))
 
 
 def _outcome(status: int | None, *, final: bool) -> Outcome:

@@ -1,8 +1,10 @@
 """The back-channel logout outbox (OIDC Back-Channel Logout 1.0 §2.5-2.7; nothing is lost):
 a sign-out while the broker is down still owes its logout token, and a real worker and beat's
 sweep deliver it later; two attempts at one row at once POST once; a tenant's sweep sends
-only its own rows; the purge drops finished rows and gives up on old pending ones, audited.
-The row written with the sign-out (and none with one that rolls back) is test_backchannel's.
+only its own rows, the most overdue first and a bounded batch; the purge drops finished rows
+and gives up on old pending ones, audited; a system check keeps rows longer than their retries
+take. The row written with the sign-out (and none with one that rolls back) is
+test_backchannel's.
 """
 
 from __future__ import annotations
@@ -343,3 +345,68 @@ def test_the_purge_drops_finished_rows_and_gives_up_on_old_pending_ones(two_tena
     assert event["user"] == "pending-too-long" and event["attempt"] == 2
     assert event["status"] is None and "given up" in event["error"]
     assert "pending-too-long" in left(bravo) and given_up(bravo) == []  # another tenant's
+
+
+@pytest.mark.django_db
+def test_the_sweep_takes_overdue_pending_rows_only_the_most_overdue_first(tenant_a, settings):
+    from oauth.backchannel.selectors import logout_deliveries_overdue
+    from oauth.models import BackchannelLogoutDelivery, Client
+
+    settings.GATEHOUSE = {
+        **settings.GATEHOUSE,
+        "BACKCHANNEL_LOGOUT": {"SWEEP_GRACE_SECONDS": 60, "SWEEP_BATCH": 2},
+    }
+    registered = make_web_client(
+        tenant_a, scopes=["openid"], backchannel_logout_uri="https://rp.example.com/bcl"
+    )
+    now = timezone.now()
+    with tenant_a.context():
+        client = Client.objects.get(pk=registered.pk)
+        BackchannelLogoutDelivery.objects.all().delete()  # this test's transaction only
+        ids = {}
+        for name, state, overdue in (
+            ("an-hour", "pending", timedelta(hours=1)),
+            ("two-hours", "pending", timedelta(hours=2)),
+            ("three-hours", "pending", timedelta(hours=3)),
+            ("within-grace", "pending", timedelta(seconds=30)),
+            ("not-yet-due", "pending", -timedelta(minutes=5)),
+            ("delivered", "delivered", timedelta(hours=4)),
+            ("failed", "failed", timedelta(hours=4)),
+        ):
+            ids[name] = BackchannelLogoutDelivery.objects.create(
+                client=client, sub=name, issuer=tenant_a.issuer, state=state,
+                next_attempt_at=now - overdue, purge_after=now + timedelta(days=1),
+                created_at=now, updated_at=now,
+            ).pk  # fmt: skip
+        assert logout_deliveries_overdue() == [ids["three-hours"], ids["two-hours"]]
+        settings.GATEHOUSE = {**settings.GATEHOUSE, "BACKCHANNEL_LOGOUT": {"SWEEP_BATCH": 10}}
+        assert logout_deliveries_overdue() == [
+            ids[n] for n in ("three-hours", "two-hours", "an-hour")
+        ]
+
+
+@pytest.mark.django_db
+def test_a_message_queued_before_the_outbox_is_still_delivered(
+    receiver, in_process_fetch, tenant_a
+):
+    """During the deploy that brings the outbox, workers may get messages that name the
+    token rather than a row: they are attempted as before."""
+    from workers.tasks import deliver_backchannel_logout
+
+    path = "/outbox/before-the-outbox"
+    client = make_web_client(tenant_a, scopes=["openid"], backchannel_logout_uri=receiver.url(path))
+    with tenant_a.context():
+        outcome = deliver_backchannel_logout(
+            client_id=client.client_id, issuer=tenant_a.issuer, sub="u-9", sid="s-9"
+        )
+    assert outcome == "delivered" and len(receiver.at(path)) == 1
+
+
+def test_the_outbox_must_outlast_the_retries(settings):
+    from oauth.checks import check_backchannel_logout_outbox
+
+    assert check_backchannel_logout_outbox() == []
+    settings.GATEHOUSE = {**settings.GATEHOUSE, "BACKCHANNEL_LOGOUT": {"MAX_PENDING_SECONDS": 300}}
+    (error,) = check_backchannel_logout_outbox()
+    # 10 + 20 + 40 + 80 + 160 s between six attempts, then a minute's grace and interval.
+    assert error.id == "oauth.E003" and "430 s" in error.msg
