@@ -9,6 +9,7 @@ from __future__ import annotations
 from django.core import checks
 
 from kernel.conf import setting
+from oauth.backchannel.backoff import retrying_seconds
 from oauth.signing.encryption import key_encryption_errors
 
 
@@ -30,3 +31,26 @@ def check_document_fetch(app_configs=None, **kwargs) -> list[checks.CheckMessage
             )
         ]
     return []
+
+
+def check_backchannel_logout_outbox(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """``oauth.E003``: the purge would give up on back-channel logout tokens that are still
+    being retried: ``MAX_PENDING_SECONDS`` is no longer than the retries take, plus the
+    sweep's grace and interval (a lost retry waits for the sweep)."""
+    options = setting("BACKCHANNEL_LOGOUT")
+    needed = (
+        retrying_seconds()
+        + int(options["SWEEP_GRACE_SECONDS"])
+        + int(setting("BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS"))
+    )
+    if int(options["MAX_PENDING_SECONDS"]) > needed:
+        return []
+    return [
+        checks.Error(
+            f"GATEHOUSE_BACKCHANNEL_LOGOUT_MAX_PENDING_SECONDS ({options['MAX_PENDING_SECONDS']})"
+            f" must be more than the {needed} s that logout tokens may still be retried for "
+            "(the back-off between ATTEMPTS, then the sweep's grace and interval): raise it, "
+            "or lower ATTEMPTS or RETRY_MAX_SECONDS",
+            id="oauth.E003",
+        )
+    ]

@@ -15,6 +15,8 @@ The beat schedule lives here, not in settings, so its intervals can come from
   (each tenant's own period is ``IssuerSettings.signing_key_rotation_days``).
 - ``TENANT_USAGE_INTERVAL_SECONDS`` (900): count every active tenant's users and clients
   for the operators' list (``tenants.models.TenantUsage``).
+- ``BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS`` (60): ask every tenant for back-channel
+  logout deliveries whose message never reached the broker, or was lost, and send them again.
 
 ``WORKER_NICENESS`` (10): workers lower their CPU priority by this much at start. Purges are
 background work: on a machine shared with the web processes they run at full speed while
@@ -57,6 +59,10 @@ def beat_schedule() -> dict:
         ),
         "measure-tenant-usage": entry(
             "workers.tasks.measure_all_tenants_usage", "TENANT_USAGE_INTERVAL_SECONDS"
+        ),
+        "sweep-backchannel-logouts": entry(
+            "workers.tasks.sweep_all_tenants_backchannel_logouts",
+            "BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS",
         ),
     }
 

@@ -35,8 +35,9 @@ from django.apps import apps
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django_tenants.routers import TenantSyncRouter
-from django_tenants.utils import get_public_schema_name
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from kernel.conf import setting
 from workers import reporting
@@ -78,6 +79,14 @@ class PurgeKind:
     # after ``field``, so a row whose subject is still being written is never taken.
     missing_from: tuple[str, str, str] | None = None
     grace_seconds: int = 0
+    # Rows whose going is itself an event: the batch's DELETE returns these columns and
+    # hands them to this function (a dotted path), in the batch's transaction and schema.
+    returning: tuple[str, ...] = ()
+    on_purged: str = ""
+
+    @cached_property
+    def purged_receiver(self) -> Callable[[list[tuple]], object]:
+        return import_string(self.on_purged)
 
     @cached_property
     def model_class(self):
@@ -140,6 +149,10 @@ class PurgeKind:
             f"SELECT p.ctid FROM {table} p WHERE {where} "
             f"ORDER BY p.{qn(column)} LIMIT %s FOR UPDATE OF p SKIP LOCKED))"
         )
+        if self.returning:
+            meta = self.model_class._meta
+            columns = ", ".join(qn(meta.get_field(name).column) for name in self.returning)
+            sql += f" RETURNING {columns}"
         return sql, now_params
 
     def count_sql(self, schema: str, limit: int | None) -> tuple[str, int]:
@@ -200,6 +213,17 @@ PURGE_KINDS: tuple[PurgeKind, ...] = (
         missing_from=("accounts.UserSession", "sid", "sid"),
         grace_seconds=3600,
     ),
+    # Back-channel logout deliveries (oauth.backchannel's outbox): a finished row after its
+    # retention, a row still pending after the maximum age, given up on and audited as
+    # failed as it goes. Few rows (one per client per sign-out); plain, like sessions.
+    PurgeKind(
+        "backchannel_logout_deliveries",
+        "oauth.BackchannelLogoutDelivery",
+        "purge_after",
+        10_000,
+        returning=("client", "state", "sub", "attempts"),
+        on_purged="oauth.backchannel.services.logout_deliveries_purged",
+    ),
     # In every schema (kernel.audit is a shared and a tenant app): a tenant's events after
     # the retention it set (AuditSettings), the operators' in public after theirs.
     PurgeKind("audit_events", "audit.AuditEvent", "purge_after", 10_000),
@@ -231,7 +255,12 @@ def purge_batch(kind: PurgeKind, *, schema: str, now: datetime.datetime) -> int:
         )
         sql, now_params = kind.delete_sql(schema)
         cursor.execute(sql, [now] * now_params + [kind.batch_size])
-        return cursor.rowcount
+        deleted = cursor.rowcount
+        if kind.on_purged:
+            purged = cursor.fetchall()
+            with schema_context(schema):
+                kind.purged_receiver(purged)
+        return deleted
 
 
 def count_purgeable(

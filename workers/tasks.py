@@ -10,6 +10,8 @@ import logging
 from django.db import InterfaceError, OperationalError, connection
 from django_tenants.utils import schema_context
 
+from kernel.conf import setting
+from oauth.backchannel import selectors as backchannel_selectors
 from oauth.backchannel import services as backchannel
 from oauth.signing import services as key_services
 from tenants.services import tenant_usage_record
@@ -27,6 +29,11 @@ RETRY_ON_DATABASE_ERRORS = {
     "retry_jitter": True,
     "max_retries": 8,
 }
+
+# Logout deliveries are sent best effort (their rows are the record; the sweep sends again
+# what never arrived) on a connection of their own that tries once: Celery's pooled
+# connection retries for ~6 s per message when the broker is down, on the user's request.
+ENQUEUE_TIMEOUT_SECONDS = 1.0
 
 
 @app.task(**RETRY_ON_DATABASE_ERRORS)
@@ -77,42 +84,83 @@ def measure_tenant_usage() -> None:
 
 
 @app.task(bind=True, tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
-def deliver_backchannel_logout(
-    self, *, client_id: str, issuer: str, sub: str, sid: str, attempt: int = 1
-) -> str:
-    """OIDC Back-Channel Logout 1.0 §2.5: one attempt to POST a logout token to a client;
-    a failure that may pass is tried again later, with exponential back-off, as a new
-    message (``oauth.backchannel.services.logout_deliver`` decides and audits)."""
-    delivery = backchannel.logout_deliver(
-        client_id=client_id, issuer=issuer, sub=sub, sid=sid, attempt=attempt
-    )
+def deliver_backchannel_logout(self, *, delivery_id: int | None = None, **before_outbox) -> str:
+    """OIDC Back-Channel Logout 1.0 §2.5: one attempt at an outbox row, whose outcome is
+    recorded there (``oauth.backchannel.services.logout_delivery_attempt`` locks, decides
+    and audits); a failure that may pass is tried again after the row's back-off, as a new
+    message. A message queued before the outbox existed (during the deploy that brings it)
+    names the token instead of a row and is attempted, and retried, as it was then."""
+    if delivery_id is None:
+        attempt = before_outbox.pop("attempt", 1)
+        delivery = backchannel.logout_deliver(**before_outbox, attempt=attempt)
+        if delivery.outcome is backchannel.Outcome.RETRY:
+            self.apply_async(
+                kwargs={**before_outbox, "attempt": attempt + 1}, countdown=delivery.retry_in
+            )
+        return delivery.outcome.value
+    delivery = backchannel.logout_delivery_attempt(delivery_id=delivery_id)
+    if delivery is None:
+        return "skipped"
     if delivery.outcome is backchannel.Outcome.RETRY:
-        self.apply_async(
-            kwargs={
-                "client_id": client_id,
-                "issuer": issuer,
-                "sub": sub,
-                "sid": sid,
-                "attempt": attempt + 1,
-            },
-            countdown=delivery.retry_in,
-        )
+        enqueue_logout_deliveries([delivery_id], countdown=delivery.retry_in)
     return delivery.outcome.value
 
 
-def backchannel_logout_due_receiver(
-    sender, *, schema: str, client_id: str, issuer: str, sub: str, sid: str, **kwargs
-) -> None:
-    """``oauth.backchannel.signals.logout_due`` (sent once the sign-out committed): enqueue
-    the delivery in the tenant's schema. A broker that is down costs this sign-out its
-    notification, never the user's request."""
+@app.task(**RETRY_ON_DATABASE_ERRORS)
+def sweep_all_tenants_backchannel_logouts() -> int:
+    """Beat, in public: one ``sweep_backchannel_logouts`` per active tenant."""
+    return fanout.send_to_each_schema(sweep_backchannel_logouts, fanout.active_tenant_schemas())
+
+
+@app.task(tenant_cache_seconds=60, **RETRY_ON_DATABASE_ERRORS)
+def sweep_backchannel_logouts() -> int:
+    """Enqueue this tenant's overdue logout deliveries again (a bounded batch). Each message
+    expires by the next sweep, which sends again whatever is still overdue then: workers that
+    fall behind find one message per row, not one per sweep."""
+    return enqueue_logout_deliveries(
+        backchannel_selectors.logout_deliveries_overdue(),
+        expires=int(setting("BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS")),
+    )
+
+
+def enqueue_logout_deliveries(
+    delivery_ids: list[int], *, countdown: int = 0, expires: int | None = None
+) -> int:
+    """One ``deliver_backchannel_logout`` per outbox row, in the current schema, best
+    effort: a broker that is down costs at most ``ENQUEUE_TIMEOUT_SECONDS``, once, and a
+    warning; the rows stay pending for the sweep. Returns how many were sent."""
+    sent = 0
     try:
-        with schema_context(schema):
-            deliver_backchannel_logout.apply_async(
-                kwargs={"client_id": client_id, "issuer": issuer, "sub": sub, "sid": sid},
-                retry=False,
-            )
+        with app.connection_for_write(
+            connect_timeout=ENQUEUE_TIMEOUT_SECONDS,
+            transport_options={
+                "max_retries": 0,
+                "socket_connect_timeout": ENQUEUE_TIMEOUT_SECONDS,
+                "socket_timeout": ENQUEUE_TIMEOUT_SECONDS,
+            },
+        ) as broker:
+            for delivery_id in delivery_ids:
+                deliver_backchannel_logout.apply_async(
+                    kwargs={"delivery_id": delivery_id},
+                    countdown=countdown or None,
+                    expires=expires,
+                    connection=broker,
+                    retry=False,
+                )
+                sent += 1
     except Exception as error:  # noqa: BLE001 - kombu and redis raise many kinds
         log.warning(
-            "back-channel logout for client %s not queued: %s", client_id, type(error).__name__
+            "%s of %s back-channel logout deliveries not queued (%s): the sweep will",
+            len(delivery_ids) - sent,
+            len(delivery_ids),
+            type(error).__name__,
         )
+    return sent
+
+
+def backchannel_logout_due_receiver(sender, *, schema: str, delivery_ids: list[int], **kwargs):
+    """``oauth.backchannel.signals.logout_due`` (sent once the sign-out committed): enqueue
+    the deliveries in the tenant's schema. A broker that is down delays them until the
+    sweep, and never fails or holds up the user's request."""
+    with schema_context(schema):
+        enqueue_logout_deliveries(delivery_ids)

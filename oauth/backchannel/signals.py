@@ -2,7 +2,7 @@
 
 from django.dispatch import Signal
 
-#: Sent after a transaction that ended a session commits, once per client to notify, with
-#: ``schema`` (the tenant's), ``client_id``, ``issuer``, ``sub`` and ``sid``: the workers
-#: layer enqueues the delivery (``workers.tasks.deliver_backchannel_logout``).
+#: Sent after a transaction that ended a session commits, with ``schema`` (the tenant's)
+#: and ``delivery_ids``, the outbox rows (``BackchannelLogoutDelivery``) it wrote: the
+#: workers layer enqueues one delivery per row (``workers.tasks.deliver_backchannel_logout``).
 logout_due = Signal()

@@ -5,6 +5,7 @@ from oauth.models.clients import Client
 from oauth.models.codes import AuthorizationCode, Consent
 from oauth.models.devices import DeviceAuthorization
 from oauth.models.keys import SigningKey
+from oauth.models.logouts import BackchannelLogoutDelivery
 from oauth.models.registration import InitialAccessToken, RegistrationPolicy
 from oauth.models.sessions import SessionClient
 from oauth.models.settings import IssuerSettings
@@ -12,6 +13,7 @@ from oauth.models.tokens import GrantFamily, Token
 
 __all__ = [
     "AuthorizationCode",
+    "BackchannelLogoutDelivery",
     "Branding",
     "Client",
     "Consent",

@@ -36,6 +36,9 @@ DEFAULTS: dict[str, Any] = {
     "KEY_ROTATION_CHECK_SECONDS": 3600,
     # How often workers count each tenant's users and clients for the operators' list.
     "TENANT_USAGE_INTERVAL_SECONDS": 900,
+    # How often workers look in every tenant for back-channel logout tokens whose message
+    # never reached the broker, or was lost (oauth.backchannel, workers.tasks).
+    "BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS": 60,
     "WORKER_NICENESS": 10,
     "PURGE_BUSY_ROWS_PER_SECOND": 10_000,
     # Per-tenant metric labels: opted-in slugs, and the top N tenants by purge backlog.
@@ -106,13 +109,21 @@ DEFAULTS: dict[str, Any] = {
     },
     # OIDC Back-Channel Logout delivery (oauth.backchannel, workers.tasks): attempts in all,
     # the first retry's delay (doubling each time, up to the maximum), the POST's timeout and
-    # the logout token's lifetime (seconds).
+    # the logout token's lifetime (seconds). Every token owed is a row (the outbox): the
+    # sweep enqueues pending rows overdue by SWEEP_GRACE_SECONDS, at most SWEEP_BATCH per
+    # tenant and run; the purge deletes finished rows RETENTION_SECONDS after they finished
+    # and gives up on rows still pending MAX_PENDING_SECONDS after the sign-out (a broker
+    # or a client away that long), auditing them as failed.
     "BACKCHANNEL_LOGOUT": {
         "ATTEMPTS": 6,
         "RETRY_BASE_SECONDS": 10,
         "RETRY_MAX_SECONDS": 900,
         "TIMEOUT_SECONDS": 5.0,
         "TOKEN_LIFETIME_SECONDS": 120,
+        "SWEEP_GRACE_SECONDS": 60,
+        "SWEEP_BATCH": 500,
+        "RETENTION_SECONDS": 7 * 86400,
+        "MAX_PENDING_SECONDS": 86400,
     },
     # Signups one client IP may make per window (tenants.views).
     "SIGNUP_THROTTLE": {"ATTEMPTS": 5, "WINDOW_SECONDS": 3600},

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import redis
@@ -97,6 +98,20 @@ class CeleryBeat(CeleryProcess):
     def __init__(self, database_name: str, log_dir: Path, **env):
         schedule = log_dir / f"celerybeat-schedule-{free_port()}"
         super().__init__(database_name, log_dir, ["beat", "--schedule", str(schedule)], **env)
+
+
+@contextmanager
+def broker_unreachable():
+    """This process's Celery app sends to a loopback port nothing listens on, as if its
+    broker were down; Redis itself, and the workers and other tests on it, are untouched."""
+    from workers.app import app
+
+    saved = app.conf.broker_url
+    app.conf.broker_url = f"redis://127.0.0.1:{free_port()}/0"
+    try:
+        yield
+    finally:
+        app.conf.broker_url = saved
 
 
 def broker() -> redis.Redis:

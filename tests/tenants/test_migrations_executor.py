@@ -219,11 +219,14 @@ def test_the_table_list_is_the_schemas_own(autocommit):
         assert listed == in_catalog and "django_migrations" in listed
 
 
-#: A leaf migration whose operations are all batchable (AddField: ``dpop_jkt`` on codes and
-#: tokens, a setting): reversed in a schema, it is what that schema lacks after a deploy that
-#: brings it. When a later migration becomes oauth's leaf, point these at a batchable leaf.
-AMR = ("oauth", "0017_dpop_bound_tokens")
-BEFORE_AMR = "0016_signing_key_ps256"
+#: A leaf migration whose operations are all batchable (AddIndex: the back-channel logout
+#: outbox's sweep and purge indexes, one partial): reversed in a schema, it is what that
+#: schema lacks after a deploy that brings it. When a later migration becomes oauth's leaf,
+#: point these at a batchable leaf.
+AMR = ("oauth", "0019_backchannel_logout_delivery_indexes")
+BEFORE_AMR = "0018_backchannel_logout_deliveries"
+#: The indexes it creates, in order.
+AMR_INDEXES = ("oauth_bcl_delivery_due", "oauth_bcl_delivery_purge")
 
 
 def _structure(schema: str) -> dict:
@@ -244,7 +247,7 @@ def _unapply_amr(*schemas: str) -> None:
 
 
 def test_schemas_lacking_the_same_migrations_share_one_plan(autocommit, migrated, capsys):
-    """Two schemas lack oauth 0017 (AddFields): one plan, applied to both in the workers,
+    """Two schemas lack oauth 0019 (AddIndexes): one plan, applied to both in the workers,
     without Django's migrate; each ends as the schema Django's migrate made of the third."""
     _unapply_amr(*SCHEMAS)
     call_command("migrate_schemas", AMR[0], AMR[1], schema_name=SCHEMAS[2], verbosity=0)
@@ -257,9 +260,7 @@ def test_schemas_lacking_the_same_migrations_share_one_plan(autocommit, migrated
     assert f"2 schemas lack oauth.{AMR[1]}: one plan for all of them" in out
     assert f"[gatehouse:{SCHEMAS[0]}] oauth.{AMR[1]}" in out
     reference = _structure(SCHEMAS[2])
-    assert "dpop_jkt" in {
-        column[2] for column in reference["columns"] if column[0] == "oauth_authorizationcode"
-    }
+    assert set(AMR_INDEXES) <= {index[0] for index in reference["indexes"]}
     for schema in SCHEMAS[:2]:
         assert _has_row(schema, *AMR)
         batched = _structure(schema)
@@ -292,16 +293,17 @@ def test_a_migration_that_is_not_batchable_goes_through_migrate(autocommit, migr
 
 def test_a_failing_batched_schema_is_named_and_left_unrecorded(autocommit):
     _unapply_amr(SCHEMAS[0], SCHEMAS[1])
-    # The column is there already: the ALTER TABLE fails in that schema, whole.
-    _execute(
-        f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode ADD COLUMN dpop_jkt varchar(43) NULL"
-    )
+    # The second index's name is taken already: its CREATE INDEX fails in that schema, and
+    # the migration with it, whole (the first index, created just before, goes too).
+    first, second = AMR_INDEXES
+    _execute(f"CREATE INDEX {second} ON {SCHEMAS[1]}.oauth_backchannellogoutdelivery (sub)")
 
-    with pytest.raises(CommandError, match=f"migrating schema '{SCHEMAS[1]}' failed.*dpop_jkt"):
+    with pytest.raises(CommandError, match=f"migrating schema '{SCHEMAS[1]}' failed.*{second}"):
         _migrate("--tenant")
 
     assert not _has_row(SCHEMAS[1], *AMR)
-    _execute(f"ALTER TABLE {SCHEMAS[1]}.oauth_authorizationcode DROP COLUMN dpop_jkt")
+    assert not _has_table(SCHEMAS[1], first)  # to_regclass names indexes too
+    _execute(f"DROP INDEX {SCHEMAS[1]}.{second}")
 
 
 def test_batch_plan_refuses_what_it_cannot_share():

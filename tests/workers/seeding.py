@@ -29,13 +29,14 @@ class Seeded:
 
 
 def _models():
-    from oauth.models import AuthorizationCode, GrantFamily, Token
+    from oauth.models import AuthorizationCode, BackchannelLogoutDelivery, GrantFamily, Token
 
     return {
         "tokens": Token,
         "authorization_codes": AuthorizationCode,
         "grant_families": GrantFamily,
         "sessions": Session,
+        "backchannel_logout_deliveries": BackchannelLogoutDelivery,
     }
 
 
@@ -43,13 +44,21 @@ def seed(tenant: TenantInfo, *, bulk_tokens: int = 0) -> Seeded:
     """Run inside the tenant's schema, outside the test transaction (``commit(tenant)``).
 
     Purgeable: a token past purge_after, one in a dead family, that family, a used code past
-    its retention, an expired session, and ``bulk_tokens`` more tokens past purge_after.
+    its retention, an expired session, a delivered logout token past its retention and one
+    pending past its maximum age, and ``bulk_tokens`` more tokens past purge_after.
     Still needed: a token whose access token expired but whose retention has not, a live
     refresh token in a family whose own purge_after already passed (the family must wait
-    for it), a used code within retention and its family, a live session.
+    for it), a used code within retention and its family, a live session, a logout token
+    still pending (its next attempt later).
     """
     from kernel.accounts.models import User
-    from oauth.models import AuthorizationCode, Client, GrantFamily, Token
+    from oauth.models import (
+        AuthorizationCode,
+        BackchannelLogoutDelivery,
+        Client,
+        GrantFamily,
+        Token,
+    )
 
     now = timezone.now()
     past, future = now - timedelta(days=2), now + timedelta(days=2)
@@ -86,6 +95,18 @@ def seed(tenant: TenantInfo, *, bulk_tokens: int = 0) -> Seeded:
         Session.objects.create(session_key=key, session_data="", expire_date=expire_date)
         return key
 
+    def logout(label, state, purge_after):
+        return BackchannelLogoutDelivery.objects.create(
+            client=client,
+            sub=f"wk-{tag}-{label}",
+            issuer="https://rp.example",
+            state=state,
+            next_attempt_at=future,
+            purge_after=purge_after,
+            created_at=now - timedelta(days=3),
+            updated_at=now - timedelta(days=3),
+        ).pk
+
     dead_family = GrantFamily.objects.create(client=client, user=user, purge_after=past)
     live_family = GrantFamily.objects.create(client=client, user=user, purge_after=past)
     kept_family = GrantFamily.objects.create(client=client, user=user, purge_after=future)
@@ -96,6 +117,10 @@ def seed(tenant: TenantInfo, *, bulk_tokens: int = 0) -> Seeded:
         "authorization_codes": {code("gone", family=dead_family)},
         "grant_families": {dead_family.pk},
         "sessions": {session("gone", past)},
+        "backchannel_logout_deliveries": {
+            logout("delivered", "delivered", past),
+            logout("given-up", "pending", past),
+        },
     }
     seeded.needed = {
         "tokens": {
@@ -113,6 +138,7 @@ def seed(tenant: TenantInfo, *, bulk_tokens: int = 0) -> Seeded:
         "authorization_codes": {code("retained", family=kept_family, purge_after=future)},
         "grant_families": {live_family.pk, kept_family.pk},
         "sessions": {session("live", future)},
+        "backchannel_logout_deliveries": {logout("pending", "pending", future)},
     }
     if bulk_tokens:
         insert_bulk_tokens(client_pk=client.pk, tag=tag, count=bulk_tokens, purge_after=past)

@@ -21,6 +21,7 @@ KINDS = {
     "sessions",
     "user_sessions",
     "session_clients",
+    "backchannel_logout_deliveries",
     "audit_events",
 }
 

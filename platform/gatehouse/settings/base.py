@@ -240,6 +240,11 @@ GATEHOUSE = {
         DEFAULTS["TENANT_USAGE_INTERVAL_SECONDS"],
         minimum=60,
     ),
+    "BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS": env.integer(
+        "GATEHOUSE_BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS",
+        DEFAULTS["BACKCHANNEL_LOGOUT_SWEEP_INTERVAL_SECONDS"],
+        minimum=10,
+    ),
     # Purges are background work: lower CPU priority for workers, and a rows/s bound per worker
     # process while the database serves other sessions (0 turns either off; workers/purge.py).
     "WORKER_NICENESS": env.integer(
@@ -281,6 +286,21 @@ GATEHOUSE = {
             "GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_BASE_SECONDS",
             DEFAULTS["BACKCHANNEL_LOGOUT"]["RETRY_BASE_SECONDS"],
             minimum=1,
+        ),
+        "SWEEP_GRACE_SECONDS": env.integer(
+            "GATEHOUSE_BACKCHANNEL_LOGOUT_SWEEP_GRACE_SECONDS",
+            DEFAULTS["BACKCHANNEL_LOGOUT"]["SWEEP_GRACE_SECONDS"],
+            minimum=0,
+        ),
+        "RETENTION_SECONDS": env.integer(
+            "GATEHOUSE_BACKCHANNEL_LOGOUT_RETENTION_SECONDS",
+            DEFAULTS["BACKCHANNEL_LOGOUT"]["RETENTION_SECONDS"],
+            minimum=0,
+        ),
+        "MAX_PENDING_SECONDS": env.integer(
+            "GATEHOUSE_BACKCHANNEL_LOGOUT_MAX_PENDING_SECONDS",
+            DEFAULTS["BACKCHANNEL_LOGOUT"]["MAX_PENDING_SECONDS"],
+            minimum=60,
         ),
     },
     # 1 behind an ingress: rate limits take the client IP from X-Forwarded-For; 0 trusts none.

@@ -325,20 +325,33 @@ def test_every_sign_out_makes_a_logout_due_for_the_sessions_clients(
     with django_capture_on_commit_callbacks(execute=True):
         sign_out(tenant_a, web, user, listening)
 
-    assert due == [
-        {
-            "schema": tenant_a.schema,
-            "client_id": listening.client_id,
-            "issuer": tenant_a.issuer,
-            "sub": str(user.pk),
-            "sid": sid,
-        }
-    ]
+    (owed,) = _owed(tenant_a, user)
+    assert due == [{"schema": tenant_a.schema, "delivery_ids": [owed.pop("id")]}]
+    assert owed == {
+        "client_id": listening.pk,
+        "issuer": tenant_a.issuer,
+        "sub": str(user.pk),
+        "sid": sid,
+        "state": "pending",
+        "attempts": 0,
+    }
     from oauth.models import SessionClient
 
     with tenant_a.context():
         left = set(SessionClient.objects.values_list("sid", flat=True))
     assert sid not in left
+
+
+def _owed(tenant, user) -> list[dict]:
+    """The outbox rows for ``user``'s logout tokens in ``tenant``."""
+    from oauth.models import BackchannelLogoutDelivery
+
+    with tenant.context():
+        return list(
+            BackchannelLogoutDelivery.objects.filter(sub=str(user.pk)).values(
+                "id", "client_id", "issuer", "sub", "sid", "state", "attempts"
+            )
+        )
 
 
 def test_a_sign_out_that_rolls_back_tells_nobody(tenant_a, due, django_capture_on_commit_callbacks):
@@ -356,6 +369,7 @@ def test_a_sign_out_that_rolls_back_tells_nobody(tenant_a, due, django_capture_o
             user_set_active(user=user, active=False)
             raise RuntimeError("the request failed after the sign-out")
     assert due == []
+    assert _owed(tenant_a, user) == []  # the outbox rows rolled back with the sign-out
     assert _sessions(tenant_a, user) == [(_key, sid)]
 
 

@@ -2,7 +2,8 @@
 user in on the live server, the user signs out there (RP-initiated logout), and a real Celery
 worker POSTs a logout token to the client's https receiver, which the test verifies with
 jwcrypto against the tenant's JWKS. No eager Celery: the worker is ``celery -A workers
-worker`` in its own process, with retries after one second, doubling, three attempts in all.
+worker`` in its own process, with retries after one second, doubling, three attempts in all,
+each outcome recorded on the sign-out's outbox row (test_outbox: when the broker is down).
 """
 
 from __future__ import annotations
@@ -129,6 +130,18 @@ def _audit(commit, tenant, client, action: str) -> list[dict]:
         )
 
 
+def _outbox(commit, tenant, client) -> list[tuple[str, int]]:
+    """(state, attempts) of the client's outbox rows, recorded by the worker."""
+    from oauth.models import BackchannelLogoutDelivery
+
+    with commit(tenant):
+        return list(
+            BackchannelLogoutDelivery.objects.filter(client_id=client.pk).values_list(
+                "state", "attempts"
+            )
+        )
+
+
 def test_rp_initiated_logout_sends_a_logout_token_the_client_can_verify(
     gatehouse_server, worker, receiver, tenant_a, commit
 ):
@@ -168,6 +181,7 @@ def test_rp_initiated_logout_sends_a_logout_token_the_client_can_verify(
     assert delivered[0]["status"] == 200 and delivered[0]["attempt"] == 1
     assert logout_token not in str(delivered)
     assert receiver.at(path) == [request]  # one session, one client: one token
+    assert _outbox(commit, tenant_a, client) == [("delivered", 1)]
     assert_worker_log_clean(worker, since)
 
 
@@ -225,6 +239,7 @@ def test_a_receiver_that_is_down_gets_retries_until_it_is_up(
         assert delivered[0]["attempt"] >= 2
         assert len(down.at(path)) == 1
         assert not _audit(commit, tenant_a, client, "client.backchannel_logout_failed")
+        assert _outbox(commit, tenant_a, client) == [("delivered", delivered[0]["attempt"])]
     finally:
         down.stop()
 
@@ -257,6 +272,7 @@ def test_a_failing_receiver_gets_back_off_then_the_worker_gives_up(
     assert gaps[0] >= 0.9 and gaps[1] >= 1.9
     time.sleep(2.5)
     assert len(receiver.at(path)) == ATTEMPTS  # nothing after giving up
+    assert _outbox(commit, tenant_a, client) == [("failed", ATTEMPTS)]
     assert_worker_log_clean(worker, since)  # giving up is an audited outcome, not a crash
 
 
