@@ -25,6 +25,7 @@ import os
 import pstats
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -199,19 +200,28 @@ def main() -> None:
     redis_url = os.environ.get(
         "BENCH_REDIS_URL", f"redis://127.0.0.1:6379/{os.environ.get('BENCH_REDIS_DB', '8')}"
     )
-    env = common.bench_env(common_pg("gatehouse_bench_gh"), redis_url)
-    env["DJANGO_SETTINGS_MODULE"] = "gatehouse_bench.settings"
-    sys.path.insert(0, str(BENCH))
-    common.setup_django(env)
-    if args.sign:
-        sign_alone(args.n)
-    seed = json.loads((work / "seeded.json").read_text())["seeds"]["gatehouse"]
-    for key in args.scenarios:
-        run(key, work, seed, args.n, args.top)
+    with ExitStack() as stack:
+        if (work / "postgres" / "pgdata").exists():  # seeded on the bench's own cluster
+            import pgcluster
+
+            PG[0] = stack.enter_context(pgcluster.cluster(work / "postgres"))
+        env = common.bench_env(common_pg("gatehouse_bench_gh"), redis_url)
+        env["DJANGO_SETTINGS_MODULE"] = "gatehouse_bench.settings"
+        sys.path.insert(0, str(BENCH))
+        common.setup_django(env)
+        if args.sign:
+            sign_alone(args.n)
+        seed = json.loads((work / "seeded.json").read_text())["seeds"]["gatehouse"]
+        for key in args.scenarios:
+            run(key, work, seed, args.n, args.top)
 
 
 def common_pg(database: str) -> str:
-    return "postgres://postgres@127.0.0.1:5432/" + database
+    return PG[0] + database
+
+
+#: The seed's PostgreSQL: the bench's own cluster when the working folder has one.
+PG = ["postgres://postgres@127.0.0.1:5432/"]
 
 
 if __name__ == "__main__":

@@ -54,6 +54,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import common  # this folder is on sys.path: the benchmarks run as scripts
+import pgcluster
 import psycopg
 import seed_gatehouse as seed_gatehouse_module
 
@@ -62,6 +63,8 @@ PEERS_DIR = BENCH / "peers"
 VENVS = BENCH / ".venvs"
 DOC = common.REPO / "docs" / "benchmarks.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
+#: The PostgreSQL every server runs on: the bench's own cluster (bench/pgcluster.py, started
+#: by main()), or with --system-postgres the machine's server.
 PG = "postgres://postgres@127.0.0.1:5432/"
 CLK = os.sysconf("SC_CLK_TCK")
 CONNS, THREADS = 8, 2
@@ -583,7 +586,15 @@ def report(results: list[dict], context: dict) -> str:
         + f". wrk `-t{THREADS} "
         f"-c{CONNS} --latency` from its own process; gunicorn `--workers 2 --worker-class "
         f"sync` for every server, all on loopback and one PostgreSQL "
-        f"({context['pg']}), persistent connections (CONN_MAX_AGE 600), DEBUG off.",
+        f"({context['pg']}"
+        + (
+            ", the bench's own cluster (`bench/pgcluster.py`: "
+            + ", ".join(f"`{k}={v}`" for k, v in context["pg_settings"].items())
+            + ", the rest PostgreSQL's defaults)"
+            if context.get("pg_own")
+            else ", the machine's server"
+        )
+        + "), persistent connections (CONN_MAX_AGE 600), DEBUG off.",
         "",
         "Reproduce: `make bench` (seeds and runs in one go: ~25 min on this machine, ~14 of "
         "them seeding 1,000 tenants); `make bench BENCH_ARGS=--quick` to try it (3 s per run, "
@@ -919,6 +930,12 @@ def main() -> None:
         "--reseed-peers", action="store_true", help="with --work: new pools for the peers"
     )
     parser.add_argument(
+        "--system-postgres",
+        action="store_true",
+        help="run on the machine's PostgreSQL (127.0.0.1:5432) instead of the bench's own "
+        "cluster (bench/pgcluster.py: its data in the working folder)",
+    )
+    parser.add_argument(
         "--profile",
         help="comma-separated scenario keys: py-spy one Gatehouse worker under load instead "
         "of the rounds (prints the hottest frames; writes nothing to docs)",
@@ -941,6 +958,16 @@ def main() -> None:
     )
     work.mkdir(parents=True, exist_ok=True)
     print(f"working folder {work}", flush=True)
+    global PG
+    outer = ExitStack()
+    if not args.system_postgres:
+        PG = outer.enter_context(pgcluster.cluster(work / "postgres"))
+        print(f"the bench's own PostgreSQL: {PG} ({work / 'postgres'})", flush=True)
+    with outer:
+        run_all(args, work, seconds, rounds, begun, load_start)
+
+
+def run_all(args, work: Path, seconds: int, rounds: int, begun: float, load_start: str) -> None:
     pools = Pools(seconds, rounds, work)
     single_use = pools.sizes()
     redis_url = os.environ.get(
@@ -968,6 +995,11 @@ def main() -> None:
         # Seeded earlier by --seed-only with the same --seconds/--rounds/--tenants; no pool
         # line has been used since (the probes use the last line, the runs the others).
         saved = json.loads(seeded.read_text())
+        if saved.get("postgres", "system") != ("system" if args.system_postgres else "own"):
+            raise SystemExit(
+                f"{work} was seeded on the other PostgreSQL (--system-postgres or not): "
+                "use another --work folder"
+            )
         timings = saved["timings"]
         for name, server in servers.items():
             server.seed, server.pools = saved["seeds"][name], Path(saved["pools"][name])
@@ -997,6 +1029,7 @@ def main() -> None:
             "timings": timings,
             "seeds": {name: server.seed for name, server in servers.items()},
             "pools": {name: str(server.pools) for name, server in servers.items()},
+            "postgres": "system" if args.system_postgres else "own",
         }))  # fmt: skip
         if args.seed_only:
             print(f"seeded: run again with --work {work} (same --seconds, --rounds, --tenants)")
@@ -1049,6 +1082,10 @@ def main() -> None:
                 )
     with psycopg.connect(PG + "postgres") as conn:
         pg_version = conn.execute("SHOW server_version").fetchone()[0].split()[0]
+        pg_settings = {
+            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            for name in ("shared_buffers", "max_files_per_process")
+        }
     cpu = next(
         (line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
          if line.startswith("model name")), host_platform.machine(),
@@ -1063,6 +1100,8 @@ def main() -> None:
         "cpu": cpu,
         "python": host_platform.python_version(),
         "pg": f"PostgreSQL {pg_version}",
+        "pg_own": not args.system_postgres,
+        "pg_settings": pg_settings,
         "load_start": load_start,
         "load_end": ", ".join(f"{x:.1f}" for x in os.getloadavg()),
         "seeding": {k: round(v, 1) for k, v in timings.items()},

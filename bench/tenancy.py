@@ -42,6 +42,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -424,7 +425,9 @@ def report(results: dict) -> str:
         f"Method: `bench/tenancy.py --tenants {n}` on this project's machine kind (2 cores shared"
         " with other work: compare rows of one run and read the load average beside each;"
         f" PostgreSQL {results['postgres']}, max_connections {results['max_connections']},"
-        f" max_locks_per_transaction {results['max_locks']}). 10 tenants are provisioned for"
+        f" max_locks_per_transaction {results['max_locks']}, shared_buffers"
+        f" {results.get('shared_buffers', '?')}, max_files_per_process"
+        f" {results.get('max_files', '?')}). 10 tenants are provisioned for"
         f" real; the other {n - 10:,} are bare copies of the provisioning template (the"
         " product's copy SQL, tenants/template.py, no admin user or keys) with bulk-inserted"
         f" Tenant/Domain rows ({results['clone_s']:.0f} s for all of them, two connections),"
@@ -455,10 +458,30 @@ def main() -> None:
     )
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the bench database")
-    args = parser.parse_args()
-    database_url = os.environ.get(
-        "BENCH_TENANCY_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gh_bench_tenancy"
+    parser.add_argument(
+        "--system-postgres",
+        action="store_true",
+        help="the machine's PostgreSQL (or BENCH_TENANCY_DATABASE_URL) instead of the "
+        "bench's own cluster (bench/pgcluster.py, in a temporary folder)",
     )
+    args = parser.parse_args()
+    if args.system_postgres or "BENCH_TENANCY_DATABASE_URL" in os.environ:
+        run_tenancy(args, os.environ.get(
+            "BENCH_TENANCY_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/gh_bench_tenancy"
+        ))  # fmt: skip
+        return
+    import pgcluster
+
+    folder = Path(tempfile.mkdtemp(prefix="gatehouse-tenancy-pg-"))
+    try:
+        with pgcluster.cluster(folder) as base:
+            run_tenancy(args, base + "gh_bench_tenancy")
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_tenancy(args, database_url: str) -> None:
     redis_url = os.environ.get("BENCH_TENANCY_REDIS_URL", "redis://127.0.0.1:6379/13")
     env = common.bench_env(database_url, redis_url)
     env["DATABASE_CONN_MAX_AGE"] = "0"
@@ -548,6 +571,8 @@ def main() -> None:
             results["postgres"] = conn.execute("SHOW server_version").fetchone()[0]
             results["max_connections"] = conn.execute("SHOW max_connections").fetchone()[0]
             results["max_locks"] = conn.execute("SHOW max_locks_per_transaction").fetchone()[0]
+            results["shared_buffers"] = conn.execute("SHOW shared_buffers").fetchone()[0]
+            results["max_files"] = conn.execute("SHOW max_files_per_process").fetchone()[0]
     finally:
         TEMP_MIGRATION.unlink(missing_ok=True)
         connection.close()
