@@ -864,11 +864,10 @@ def floors(results: list[dict], context: dict) -> list[str]:
             "confirms the client), the guide's on two (its client SELECT and its INSERT), "
             "and both wait for the PostgreSQL backend to be scheduled on cores shared with "
             "wrk and the other servers. Where the req/s ratio is under 1.2x while the CPU "
-            "ratio is at or above it, the floor is that scheduling, not work left to cut; "
-            "the many-tenant rows add one `SET search_path` round trip per request whose "
-            "tenant differs from the connection's last (django-tenants' session mode; the "
-            "transaction-pooling mode, `DATABASE_POOL_MODE=transaction`, sends it in the "
-            "statement's own query instead).",
+            "ratio is at or above it, the floor is that scheduling, not work left to cut. "
+            "A request for another tenant than the connection's last sends no `SET "
+            "search_path`: the hot path's statements name the tenant's schema "
+            "(`oauth.rowsql.in_schema`, run on the backend's `schema_qualified_cursor`).",
             "",
         ]
     cc_many = totals.get(("cc", many)) if many else None
@@ -876,13 +875,18 @@ def floors(results: list[dict], context: dict) -> list[str]:
         lines += [
             f"**Many tenants.** client_credentials over {many.split('(')[1].rstrip(')')} at "
             f"random costs {cc_many:.2f} ms per request against {cc_ours:.2f} ms for one "
-            "tenant. What is per tenant on the request path: the `SET search_path` round "
-            "trip above, and PostgreSQL replanning every cached plan it reuses (the "
-            "foreign-key checks of the token INSERT) whenever the search_path changed; the "
+            "tenant. What is per tenant on the request path: PostgreSQL working on that "
+            "tenant's own relations, whose files, catalog entries and hot pages one backend "
+            "keeps for every tenant it serves (persistent connections: each backend serves "
+            "them all; at PostgreSQL's defaults a backend serving 1,000 tenants closed and "
+            "reopened about thirty files per request, hence the bench's own cluster with "
+            "`max_files_per_process` and `shared_buffers` raised, `bench/pgcluster.py`); the "
             "first statement on each tenant's tables in each backend (relation and catalog "
-            "cache entries, the foreign-key check's plan); and the per-tenant caches of each "
-            "process (the issuer policy, `ISSUER_SETTINGS_CACHE_SECONDS`, re-read per tenant "
-            "and process every 5 s; the client cache every 60 s). Measured alone "
+            "cache entries, the foreign-key check's plan), which the warm-up pays; and the "
+            "per-tenant caches of each process (the issuer policy, "
+            "`ISSUER_SETTINGS_CACHE_SECONDS`, re-read per tenant and process every 5 s; the "
+            "client cache every 60 s). No `SET search_path` is sent (the statements name "
+            "their schema). Measured alone "
             "(`bench/schema_switch.py 600`, one backend, the token INSERT, 600 per mode over "
             "100 schemas, after the 2026-12-02 run): 0.18 ms PostgreSQL CPU per INSERT in one "
             "schema, 0.33 ms with a `SET search_path` before each in a random schema, 0.22 ms "

@@ -82,6 +82,25 @@ def get_by_pk(model: type[Model], pk, *, lock: bool = False):
 
 
 @functools.cache
+def _by_field_sql(model: type[Model], field: str) -> str:
+    meta = model._meta
+    columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
+    column = _qn(meta.get_field(field).column)
+    return f"SELECT {columns} FROM {table(model)} WHERE {column} = %s LIMIT 2"
+
+
+def get_by(model: type[Model], field: str, value):
+    """``model.objects.get(**{field: value})`` for a unique ``field``, in one
+    prepared-once statement; None when there is no such row."""
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(_by_field_sql(model, field)), [value])
+        rows = cursor.fetchall()
+    if len(rows) > 1:
+        raise model.MultipleObjectsReturned(f"{model.__name__}: {field} is not unique")
+    return _build(model, rows[0]) if rows else None
+
+
+@functools.cache
 def _first_sql(model: type[Model]) -> str:
     meta = model._meta
     columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)

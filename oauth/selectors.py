@@ -224,9 +224,9 @@ def client_by_client_id(*, client_id: str, cached: bool = False) -> Client | Non
             client = copy.copy(hit)
             client.from_cache = True  # to be confirmed by the statement that uses it
             return client
-    try:
-        client = Client.objects.get(client_id=client_id, disabled=False)
-    except Client.DoesNotExist:
+    # One statement naming the tenant's schema (oauth.rowsql): no SET search_path for it.
+    client = rowsql.get_by(Client, "client_id", client_id)
+    if client is None or client.disabled:
         return None
     if cached:
         _client_cache.set(key, copy.copy(client))

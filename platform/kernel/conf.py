@@ -21,9 +21,10 @@ DEFAULTS: dict[str, Any] = {
     # How long a process trusts a tenant's cached issuer policy (seconds).
     "ISSUER_SETTINGS_CACHE_SECONDS": 5,
     # Clients kept in each process for the client-credentials path, which confirms the row
-    # unchanged in the INSERT that issues the token (oauth.selectors.client_by_client_id);
-    # 0 turns the cache off.
-    "CLIENT_CACHE_SECONDS": 60,
+    # unchanged in the INSERT that issues the token (oauth.selectors.client_by_client_id),
+    # so the lifetime bounds memory, not staleness: with 1,000 tenants hit at random, 60 s
+    # let most entries lapse between a tenant's requests to one process. 0 turns it off.
+    "CLIENT_CACHE_SECONDS": 600,
     # How long token and code rows outlive their last expiry, for replay and reuse detection.
     "TOKEN_RETENTION_SECONDS": 86400,
     # How long a pushed authorization request's request_uri stays usable (RFC 9126 §2.2).

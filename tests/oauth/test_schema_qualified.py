@@ -172,3 +172,24 @@ def test_rowsql_in_a_transaction_locks_the_current_tenants_row(tenant_a, tenant_
     switch_to(rows, tenant_a)
     with pytest.raises(Token.DoesNotExist):
         rowsql.get_by_pk(Token, row.pk + 10_000_000)
+
+
+def test_client_lookup_reads_the_current_tenant_without_a_set(tenant_a, tenant_b, rows):
+    """``client_by_client_id`` (every client authentication; the cache's miss path) names
+    the schema: a client_id of B is found at B with the session still on A's path, and is
+    unknown at A; a disabled client is not returned."""
+    from oauth import selectors
+    from oauth.models import Client
+
+    b_client = make_client(tenant_b)
+    leave_session_on(rows, tenant_a)
+    switch_to(rows, tenant_b)
+    found = selectors.client_by_client_id(client_id=b_client.client_id)
+    assert tenant_a.schema in session_search_path()
+    assert found is not None and found.pk == b_client.pk and found.scopes == ["api", "read"]
+    switch_to(rows, tenant_a)
+    assert selectors.client_by_client_id(client_id=b_client.client_id) is None
+    with tenant_b.context():
+        Client.objects.filter(pk=b_client.pk).update(disabled=True)
+    switch_to(rows, tenant_b)
+    assert selectors.client_by_client_id(client_id=b_client.client_id) is None
