@@ -38,7 +38,7 @@ PORT = int(os.environ.get("BENCH_PG_PORT", "5439"))
 #: Settings of the cluster; see the module docstring for why each differs from the default.
 SETTINGS = {
     "shared_buffers": "1GB",
-    "max_files_per_process": "16000",
+    "max_files_per_process": "19000",
     "max_connections": "100",
     "listen_addresses": "127.0.0.1",
     "unix_socket_directories": "",
@@ -62,11 +62,14 @@ def _as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"]
 
 
-def _raise_open_files() -> None:
+def _open_files() -> str:
+    """``soft:hard`` open-files limit for the postmaster: room for ``max_files_per_process``
+    (PostgreSQL uses fewer when the limit is lower: ``max_safe_fds``), within the hard limit."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = int(SETTINGS["max_files_per_process"]) + 1000
-    if hard == resource.RLIM_INFINITY or hard >= wanted:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    if hard != resource.RLIM_INFINITY:
+        wanted = min(wanted, hard)
+    return f"{max(soft, wanted)}:{hard if hard != resource.RLIM_INFINITY else 'unlimited'}"
 
 
 def url(port: int = PORT) -> str:
@@ -97,10 +100,12 @@ def cluster(folder: Path, port: int = PORT) -> Iterator[str]:
     if runner:
         log.touch()
         os.chown(log, owner.pw_uid, owner.pw_gid)
+    # The limit is raised in the process that becomes the postmaster: runuser's PAM session
+    # resets the caller's, so it is set again after it, with ``prlimit``.
     subprocess.run(
-        [*runner, str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(log), "-w",
-         "-o", f"-p {port} {options}", "start"],
-        check=True, stdout=subprocess.DEVNULL, preexec_fn=_raise_open_files,
+        [*runner, "prlimit", f"--nofile={_open_files()}", str(bin_dir / "pg_ctl"), "-D",
+         str(data), "-l", str(log), "-w", "-o", f"-p {port} {options}", "start"],
+        check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     try:
         _wait(bin_dir, port)
