@@ -9,10 +9,12 @@ venv under ``bench/.venvs/``):
 - ``dot-fast``: the same with a one-round salted SHA-256 client-secret hasher.
 
 Every server is gunicorn with the same flags (2 sync workers, ``--worker-tmp-dir /dev/shm``)
-on loopback, on its own database of the same PostgreSQL, persistent connections
-(CONN_MAX_AGE 600), DEBUG off. All run at once; idle ones cost nothing. Load comes from wrk
-(``-t2 -c8 --latency``, a separate process) with a Lua script per scenario (a random line of a
-pool, or lines in order for single-use tokens). The many-tenant scenarios first send
+on loopback, on its own database of the same PostgreSQL (the bench's own cluster,
+``bench/pgcluster.py``, set up for 1,000 tenants; ``--system-postgres``: the machine's),
+persistent connections (CONN_MAX_AGE 600), DEBUG off. All run at once; idle ones cost
+nothing. Load comes from wrk (``-t2 -c8 --latency``, a separate process) with a Lua script
+per scenario (a random line of a pool, or lines in order for single-use tokens). The
+many-tenant scenarios first send
 ``TENANT_WARMUP`` seconds of requests to every tenant in turn (a warm server's caches; the
 rate of that pass from cold is reported too). Every scenario gets one 2 s warm-up, then
 rounds run A B C ... A B C ... (each round every scenario of every peer). For each run:
