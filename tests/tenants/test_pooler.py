@@ -123,10 +123,11 @@ def test_provisioning_through_the_pooler_migrates_the_tenants_own_schema(
     """Migrations run through the pooler too (the chart's migration Job gets the same mode):
     the new schema gets its own django_migrations, and no server connection keeps a path."""
     slug = f"pooler-{secrets.token_hex(3)}"
+    # "=": a random value may start with "-", which argparse would take for an option.
     password = remember_secret(secrets.token_urlsafe(16))
     result = subprocess.run(
         [sys.executable, "manage.py", "provision_tenant", "--slug", slug, "--name", slug,
-         "--admin-email", f"admin@{slug}.test", "--admin-password", password, "--json"],
+         "--admin-email", f"admin@{slug}.test", f"--admin-password={password}", "--json"],
         cwd=REPO,
         env=service_env(bouncer.database, DATABASE_URL=bouncer.url,
                         DATABASE_POOL_MODE="transaction"),

@@ -12,7 +12,6 @@ import time
 
 import pytest
 import requests
-import trustme
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
@@ -33,21 +32,6 @@ ATTEMPTS = 3
 @pytest.fixture(autouse=True)
 def _plain_http_for_the_client(monkeypatch):
     monkeypatch.setenv("AUTHLIB_INSECURE_TRANSPORT", "1")
-
-
-@pytest.fixture(scope="module")
-def rp_ca(tmp_path_factory):
-    ca = trustme.CA()
-    path = tmp_path_factory.mktemp("rp-ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return ca, str(path)
-
-
-@pytest.fixture(scope="module")
-def receiver(rp_ca):
-    started = LogoutReceiver(rp_ca[0]).start()
-    yield started
-    started.stop()
 
 
 @pytest.fixture(scope="module")

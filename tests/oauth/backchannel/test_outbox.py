@@ -14,11 +14,9 @@ import time
 from datetime import timedelta
 
 import pytest
-import trustme
 from django.db import connection
 from django.utils import timezone
 
-from tests.oauth.backchannel.receiver import LogoutReceiver
 from tests.support import jose
 from tests.support.celery import (
     CeleryBeat,
@@ -32,21 +30,6 @@ from tests.support.secrets import remember_secret
 
 REDIRECT = "https://app.example.com/callback"
 LIVE_SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.workers.live_settings"}
-
-
-@pytest.fixture(scope="module")
-def rp_ca(tmp_path_factory):
-    ca = trustme.CA()
-    path = tmp_path_factory.mktemp("rp-ca") / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return ca, str(path)
-
-
-@pytest.fixture(scope="module")
-def receiver(rp_ca):
-    started = LogoutReceiver(rp_ca[0]).start()
-    yield started
-    started.stop()
 
 
 @pytest.fixture(scope="module")
