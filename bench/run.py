@@ -1051,7 +1051,7 @@ def run_all(args, work: Path, seconds: int, rounds: int, begun: float, load_star
         plan = [s for s in plan if s.key in keys and s.server == "gatehouse" and not s.sequential]
     results: list[dict] = []
     probes: dict[int, str] = {}
-    warmups: dict[str, dict] = {}
+    warmups: list[dict] = []
     with ExitStack() as stack:
         for server in servers.values():
             stack.enter_context(serve(server, work / f"{server.name}.log"))
@@ -1069,7 +1069,7 @@ def run_all(args, work: Path, seconds: int, rounds: int, begun: float, load_star
         for s in plan:  # warm-up
             if s.host_from_pool and not s.sequential:
                 r = measure(replace(s, cycle=True), servers[s.server], pools, TENANT_WARMUP, work)
-                warmups[s.peer + " " + s.key] = {"key": s.key, "peer": s.peer, "rps": r["rps"]}
+                warmups.append({"key": s.key, "peer": s.peer, "rps": r["rps"]})
                 print(f"tenant warm-up {s.key:10} {s.peer:32} {r['rps']:8.0f} req/s", flush=True)
             measure(s, servers[s.server], pools, WARMUP, work)
         for round_ in range(1, rounds + 1):
@@ -1113,7 +1113,7 @@ def run_all(args, work: Path, seconds: int, rounds: int, begun: float, load_star
         "seeding": {k: round(v, 1) for k, v in timings.items()},
         "tenants": args.tenants,
         "seeded_ahead": seeded_ahead,
-        "tenant_warmups": list(warmups.values()),
+        "tenant_warmups": warmups,
     }
     context["signing_ms"] = signing_cost()
     data = work / "results.json"

@@ -40,10 +40,8 @@ def in_schema(sql: str) -> str:
 
 def qualified_cursor():
     """A cursor for ``in_schema`` statements: no ``search_path`` is set for them
-    (``tenants.postgresql_backend``'s ``schema_qualified_cursor``; Django's own cursor on a
-    backend without it)."""
-    make = getattr(connection, "schema_qualified_cursor", None)
-    return make() if make is not None else connection.cursor()
+    (``tenants.postgresql_backend``'s ``schema_qualified_cursor``)."""
+    return connection.schema_qualified_cursor()
 
 
 @functools.cache
@@ -63,41 +61,33 @@ def _build(model: type[Model], values) -> Model:
 
 
 @functools.cache
-def _select_sql(model: type[Model], lock: bool) -> str:
+def _select_sql(model: type[Model], field: str, lock: bool) -> str:
     meta = model._meta
+    column = meta.get_field(field)
+    if not (column.primary_key or column.unique):
+        raise ValueError(f"{model.__name__}.{field} is not unique: rowsql reads one row")
     columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
-    where = f"{_qn(meta.pk.column)} = %s"
-    return f"SELECT {columns} FROM {table(model)} WHERE {where}" + (" FOR UPDATE" if lock else "")
+    return f"SELECT {columns} FROM {table(model)} WHERE {_qn(column.column)} = %s" + (
+        " FOR UPDATE" if lock else ""
+    )
+
+
+def get_by(model: type[Model], field: str, value, *, lock: bool = False):
+    """``model.objects[.select_for_update()].filter(**{field: value}).first()`` for a unique
+    ``field``, in one prepared-once statement; None when there is no such row."""
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(_select_sql(model, field, lock)), [value])
+        row = cursor.fetchone()
+    return None if row is None else _build(model, row)
 
 
 def get_by_pk(model: type[Model], pk, *, lock: bool = False):
     """``model.objects[.select_for_update()].get(pk=pk)`` in one prepared-once statement;
     ``model.DoesNotExist`` when there is no such row."""
-    with qualified_cursor() as cursor:
-        cursor.execute(in_schema(_select_sql(model, lock)), [pk])
-        row = cursor.fetchone()
+    row = get_by(model, model._meta.pk.name, pk, lock=lock)
     if row is None:
         raise model.DoesNotExist(f"{model.__name__} {pk} does not exist")
-    return _build(model, row)
-
-
-@functools.cache
-def _by_field_sql(model: type[Model], field: str) -> str:
-    meta = model._meta
-    columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
-    column = _qn(meta.get_field(field).column)
-    return f"SELECT {columns} FROM {table(model)} WHERE {column} = %s LIMIT 2"
-
-
-def get_by(model: type[Model], field: str, value):
-    """``model.objects.get(**{field: value})`` for a unique ``field``, in one
-    prepared-once statement; None when there is no such row."""
-    with qualified_cursor() as cursor:
-        cursor.execute(in_schema(_by_field_sql(model, field)), [value])
-        rows = cursor.fetchall()
-    if len(rows) > 1:
-        raise model.MultipleObjectsReturned(f"{model.__name__}: {field} is not unique")
-    return _build(model, rows[0]) if rows else None
+    return row
 
 
 @functools.cache

@@ -334,6 +334,23 @@ def _presented_related() -> dict[str, list[str]]:
 
 
 @functools.cache
+def client_unchanged_sql() -> str:
+    """``EXISTS (<the client row of pk %s, with updated_at %s, still enabled>)``: how a
+    statement confirms a client read from the process's cache (``client_by_client_id``),
+    whose every UPDATE moves ``updated_at`` (migration 0009). Its two parameters are the
+    client's pk and ``updated_at`` as read, in that order; tables named as ``oauth.rowsql``
+    names them."""
+    qn = connection.ops.quote_name
+    client = Client._meta
+    return (
+        f"EXISTS (SELECT 1 FROM {rowsql.table(Client)} cc "
+        f"WHERE cc.{qn(client.pk.column)} = %s "
+        f"AND cc.{qn(client.get_field('updated_at').column)} = %s "
+        f"AND NOT cc.{qn(client.get_field('disabled').column)})"
+    )
+
+
+@functools.cache
 def _presented_sql(field: str) -> str:
     """``SELECT <token> , <client, user, family parts>, <confirmed> FROM oauth_token JOIN ...
     WHERE <field> = %s``: built once from the models. The ORM's ``select_related`` compiled
@@ -351,16 +368,9 @@ def _presented_sql(field: str) -> str:
             f"{kind} {rowsql.table(fk.related_model)} {table} "
             f"ON {table}.{qn(related.pk.column)} = t.{qn(fk.column)}"
         )
-    client = Client._meta
-    confirmed = (
-        f"EXISTS (SELECT 1 FROM {rowsql.table(Client)} cc "
-        f"WHERE cc.{qn(client.pk.column)} = %s "
-        f"AND cc.{qn(client.get_field('updated_at').column)} = %s "
-        f"AND NOT cc.{qn(client.get_field('disabled').column)})"
-    )
     column = Token._meta.get_field(field).column
     return (
-        f"SELECT {', '.join(columns)}, {confirmed} "
+        f"SELECT {', '.join(columns)}, {client_unchanged_sql()} "
         f"FROM {rowsql.table(Token)} t {' '.join(joins)} "
         f"WHERE t.{qn(column)} = %s LIMIT 1"
     )

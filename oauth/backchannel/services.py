@@ -164,6 +164,13 @@ def logout_deliver(*, client_id: str, issuer: str, sub: str, sid: str, attempt: 
     ``GATEHOUSE["BACKCHANNEL_LOGOUT"]["ATTEMPTS"]``; any other answer (a redirect, which is
     not followed, or another 4xx) is final."""
     client = Client.objects.filter(client_id=client_id).first()
+    return _deliver_to(client, issuer=issuer, sub=sub, sid=sid, attempt=attempt)
+
+
+def _deliver_to(
+    client: Client | None, *, issuer: str, sub: str, sid: str, attempt: int
+) -> Delivery:
+    """``logout_deliver`` for a client row already read (None: gone)."""
     if client is None or client.disabled or not client.backchannel_logout_uri:
         return Delivery(Outcome.DROPPED)
     options = setting("BACKCHANNEL_LOGOUT")
@@ -220,8 +227,8 @@ def logout_delivery_attempt(*, delivery_id: int) -> Delivery | None:
         )
         if row is None:
             return None
-        delivery = logout_deliver(
-            client_id=row.client.client_id,
+        delivery = _deliver_to(  # the client as the row's join read it: no second query
+            row.client,
             issuer=row.issuer,
             sub=row.sub,
             sid=row.sid,

@@ -74,13 +74,9 @@ def _confirmed_insert_sql() -> tuple[str, list]:
     fields = [f for f in Token._meta.concrete_fields if not f.primary_key]
     columns = ", ".join(qn(f.column) for f in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    client = Client._meta
     sql = (
         f"INSERT INTO {rowsql.table(Token)} ({columns}) SELECT {placeholders} "
-        f"WHERE EXISTS (SELECT 1 FROM {rowsql.table(Client)} "
-        f"WHERE {qn(client.pk.column)} = %s "
-        f"AND {qn(client.get_field('updated_at').column)} = %s "
-        f"AND NOT {qn(client.get_field('disabled').column)}) "
+        f"WHERE {selectors.client_unchanged_sql()} "
         f"RETURNING {qn(Token._meta.pk.column)}"
     )
     return sql, fields

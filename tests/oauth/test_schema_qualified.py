@@ -193,3 +193,13 @@ def test_client_lookup_reads_the_current_tenant_without_a_set(tenant_a, tenant_b
         Client.objects.filter(pk=b_client.pk).update(disabled=True)
     switch_to(rows, tenant_b)
     assert selectors.client_by_client_id(client_id=b_client.client_id) is None
+
+
+def test_rowsql_reads_by_unique_fields_only():
+    """``rowsql.get_by`` reads one row, so a field that may match several is refused before
+    any statement is built (the ORM's ``get`` would raise MultipleObjectsReturned)."""
+    from oauth import rowsql
+    from oauth.models import Client
+
+    with pytest.raises(ValueError, match="not unique"):
+        rowsql.get_by(Client, "name", "Test client")

@@ -16,16 +16,16 @@ from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
 from oauth.backchannel.tokens import LOGOUT_EVENT
+from tests.oauth.backchannel.helpers import audited, bcl_client
 from tests.oauth.backchannel.receiver import LogoutReceiver
 from tests.support import jose
 from tests.support.celery import assert_worker_log_clean, make_worker_factory, wait_until
-from tests.support.factories import make_user, make_web_client
+from tests.support.factories import REDIRECT_URI, make_user
 from tests.support.live_clients import login_and_consent, metadata
 from tests.support.secrets import remember_secret
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
-REDIRECT = "https://app.example.com/callback"
 ATTEMPTS = 3
 
 
@@ -47,17 +47,6 @@ def worker(two_tenants, live_server_db_name, tmp_path_factory, rp_ca):
     next(factory, None)
 
 
-def _client(commit, tenant, uri: str, **options):
-    with commit(tenant):
-        return make_web_client(
-            tenant,
-            redirect_uris=[REDIRECT],
-            scopes=["openid"],
-            backchannel_logout_uri=uri,
-            **options,
-        )
-
-
 def _user(commit, tenant):
     with commit(tenant):
         return make_user(tenant)
@@ -71,7 +60,7 @@ def _sign_in(server, tenant, client, user) -> tuple[requests.Session, dict]:
         client.client_id,
         client.secret,
         scope="openid",
-        redirect_uri=REDIRECT,
+        redirect_uri=REDIRECT_URI,
         code_challenge_method="S256",
     )
     verifier = remember_secret(generate_token(48))
@@ -103,17 +92,6 @@ def _sign_out(server, tenant, agent, token, client) -> tuple[requests.Response, 
     return response, time.monotonic() - started
 
 
-def _audit(commit, tenant, client, action: str) -> list[dict]:
-    from kernel.audit.models import AuditEvent
-
-    with commit(tenant):
-        return list(
-            AuditEvent.objects.filter(action=action, object_id=client.client_id)
-            .order_by("created_at")
-            .values_list("changes", flat=True)
-        )
-
-
 def _outbox(commit, tenant, client) -> list[tuple[str, int]]:
     """(state, attempts) of the client's outbox rows, recorded by the worker."""
     from oauth.models import BackchannelLogoutDelivery
@@ -131,7 +109,9 @@ def test_rp_initiated_logout_sends_a_logout_token_the_client_can_verify(
 ):
     path = "/bcl/verified"
     since = worker.log_size()
-    client = _client(commit, tenant_a, receiver.url(path), backchannel_logout_session_required=True)
+    client = bcl_client(
+        commit, tenant_a, receiver.url(path), backchannel_logout_session_required=True
+    )
     user = _user(commit, tenant_a)
     agent, token = _sign_in(gatehouse_server, tenant_a, client, user)
     jwks = _jwks(gatehouse_server, tenant_a)
@@ -159,7 +139,7 @@ def test_rp_initiated_logout_sends_a_logout_token_the_client_can_verify(
     assert claims["jti"] and claims["iat"] <= time.time() + 5
     assert 0 < claims["exp"] - claims["iat"] <= 300
     delivered = wait_until(
-        lambda: _audit(commit, tenant_a, client, "client.backchannel_logout_delivered"),
+        lambda: audited(commit, tenant_a, client, "client.backchannel_logout_delivered"),
         message="delivery not audited",
     )
     assert delivered[0]["status"] == 200 and delivered[0]["attempt"] == 1
@@ -173,7 +153,7 @@ def test_sign_out_does_not_wait_for_a_slow_receiver(
     gatehouse_server, worker, receiver, tenant_a, commit
 ):
     path = "/bcl/slow"
-    client = _client(commit, tenant_a, receiver.url(path))
+    client = bcl_client(commit, tenant_a, receiver.url(path))
     user = _user(commit, tenant_a)
     agent, token = _sign_in(gatehouse_server, tenant_a, client, user)
     receiver.delay = 3.0
@@ -187,7 +167,7 @@ def test_sign_out_does_not_wait_for_a_slow_receiver(
         assert elapsed < 2.0, f"sign-out took {elapsed:.2f} s"
         assert answered < receiver.at(path)[0].at + receiver.delay
         wait_until(
-            lambda: _audit(commit, tenant_a, client, "client.backchannel_logout_delivered"),
+            lambda: audited(commit, tenant_a, client, "client.backchannel_logout_delivered"),
             message="slow delivery not audited",
         )
     finally:
@@ -199,7 +179,7 @@ def test_a_receiver_that_is_down_gets_retries_until_it_is_up(
 ):
     down = LogoutReceiver(rp_ca[0])  # its port is chosen, nothing listens on it yet
     path = "/bcl/down"
-    client = _client(commit, tenant_a, down.url(path))
+    client = bcl_client(commit, tenant_a, down.url(path))
     user = _user(commit, tenant_a)
     agent, token = _sign_in(gatehouse_server, tenant_a, client, user)
 
@@ -207,7 +187,7 @@ def test_a_receiver_that_is_down_gets_retries_until_it_is_up(
     assert response.status_code == 200 and elapsed < 2.0
 
     retrying = wait_until(
-        lambda: _audit(commit, tenant_a, client, "client.backchannel_logout_retrying"),
+        lambda: audited(commit, tenant_a, client, "client.backchannel_logout_retrying"),
         message="the failed attempt was not audited",
     )
     assert retrying[0]["attempt"] == 1 and retrying[0]["status"] is None
@@ -217,12 +197,12 @@ def test_a_receiver_that_is_down_gets_retries_until_it_is_up(
     try:
         wait_until(lambda: down.at(path), timeout=20, message="no retry reached the receiver")
         delivered = wait_until(
-            lambda: _audit(commit, tenant_a, client, "client.backchannel_logout_delivered"),
+            lambda: audited(commit, tenant_a, client, "client.backchannel_logout_delivered"),
             message="the retry was not audited",
         )
         assert delivered[0]["attempt"] >= 2
         assert len(down.at(path)) == 1
-        assert not _audit(commit, tenant_a, client, "client.backchannel_logout_failed")
+        assert not audited(commit, tenant_a, client, "client.backchannel_logout_failed")
         assert _outbox(commit, tenant_a, client) == [("delivered", delivered[0]["attempt"])]
     finally:
         down.stop()
@@ -233,20 +213,20 @@ def test_a_failing_receiver_gets_back_off_then_the_worker_gives_up(
 ):
     path = "/bcl/failing"
     since = worker.log_size()
-    client = _client(commit, tenant_a, receiver.url(path))
+    client = bcl_client(commit, tenant_a, receiver.url(path))
     user = _user(commit, tenant_a)
     agent, token = _sign_in(gatehouse_server, tenant_a, client, user)
     receiver.status = 503
     try:
         _sign_out(gatehouse_server, tenant_a, agent, token, client)
         failed = wait_until(
-            lambda: _audit(commit, tenant_a, client, "client.backchannel_logout_failed"),
+            lambda: audited(commit, tenant_a, client, "client.backchannel_logout_failed"),
             timeout=30,
             message="the worker never gave up",
         )
     finally:
         receiver.status = 200
-    retrying = _audit(commit, tenant_a, client, "client.backchannel_logout_retrying")
+    retrying = audited(commit, tenant_a, client, "client.backchannel_logout_retrying")
     assert [row["attempt"] for row in retrying] == list(range(1, ATTEMPTS))
     assert [row["retry_in_seconds"] for row in retrying] == [1, 2]  # doubling
     assert failed == [{"user": str(user.pk), "attempt": ATTEMPTS, "status": 503}]
@@ -266,7 +246,7 @@ def test_signing_out_at_one_tenant_tells_no_client_of_another(
     alpha, bravo = two_tenants
     clients, browsers = {}, {}
     for tenant in (alpha, bravo):
-        clients[tenant.slug] = _client(commit, tenant, receiver.url(f"/bcl/x-{tenant.slug}"))
+        clients[tenant.slug] = bcl_client(commit, tenant, receiver.url(f"/bcl/x-{tenant.slug}"))
         user = _user(commit, tenant)
         browsers[tenant.slug] = _sign_in(gatehouse_server, tenant, clients[tenant.slug], user)
 
@@ -277,7 +257,7 @@ def test_signing_out_at_one_tenant_tells_no_client_of_another(
     wait_until(lambda: receiver.at(f"/bcl/x-{alpha.slug}"), message="alpha's client not told")
     time.sleep(2.0)
     assert receiver.at(f"/bcl/x-{bravo.slug}") == []
-    assert not _audit(commit, bravo, clients[bravo.slug], "client.backchannel_logout_delivered")
+    assert not audited(commit, bravo, clients[bravo.slug], "client.backchannel_logout_delivered")
     # Bravo's user is still signed in there: the session's client is still on record.
     from oauth.models import SessionClient
 

@@ -17,6 +17,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from tests.oauth.backchannel.helpers import audited, bcl_client
 from tests.support import jose
 from tests.support.celery import (
     CeleryBeat,
@@ -28,7 +29,6 @@ from tests.support.celery import (
 from tests.support.factories import make_user, make_web_client, post_form
 from tests.support.secrets import remember_secret
 
-REDIRECT = "https://app.example.com/callback"
 LIVE_SETTINGS = {"DJANGO_SETTINGS_MODULE": "tests.workers.live_settings"}
 
 
@@ -71,13 +71,6 @@ def in_process_fetch(settings, rp_ca):
     }
 
 
-def _client(commit, tenant, uri: str):
-    with commit(tenant):
-        return make_web_client(
-            tenant, redirect_uris=[REDIRECT], scopes=["openid"], backchannel_logout_uri=uri
-        )
-
-
 def _rows(commit, tenant, **filters) -> list[dict]:
     from oauth.models import BackchannelLogoutDelivery
 
@@ -109,17 +102,6 @@ def _owe(commit, tenant, client, *, pk: int | None = None, overdue: bool = False
     return row.pk
 
 
-def _audit(commit, tenant, client, action: str) -> list[dict]:
-    from kernel.audit.models import AuditEvent
-
-    with commit(tenant):
-        return list(
-            AuditEvent.objects.filter(action=action, object_id=client.client_id)
-            .order_by("created_at")
-            .values_list("changes", flat=True)
-        )
-
-
 @pytest.mark.live
 @pytest.mark.slow
 def test_a_sign_out_with_the_broker_down_is_delivered_later_by_the_sweep(
@@ -132,7 +114,7 @@ def test_a_sign_out_with_the_broker_down_is_delivered_later_by_the_sweep(
 
     path = "/outbox/broker-down"
     since = worker.log_size()
-    registered = _client(commit, tenant_a, receiver.url(path))
+    registered = bcl_client(commit, tenant_a, receiver.url(path))
     with commit(tenant_a):
         user = make_user(tenant_a)
         web = tenant_a.client()
@@ -175,7 +157,7 @@ def test_a_sign_out_with_the_broker_down_is_delivered_later_by_the_sweep(
         message="the delivery was not recorded on its row",
     )
     assert [(r["state"], r["attempts"]) for r in delivered] == [("delivered", 1)]
-    audit = _audit(commit, tenant_a, client, "client.backchannel_logout_delivered")
+    audit = audited(commit, tenant_a, client, "client.backchannel_logout_delivered")
     assert [(a["attempt"], a["status"]) for a in audit] == [(1, 200)]
     time.sleep(2.5)  # the sweeps after the delivery send nothing more
     assert len(receiver.at(path)) == 1
@@ -187,7 +169,7 @@ def test_two_attempts_at_one_row_at_once_deliver_once(receiver, in_process_fetch
     from oauth.backchannel.services import Outcome, logout_delivery_attempt
 
     path = "/outbox/concurrent"
-    client = _client(commit, tenant_a, receiver.url(path))
+    client = bcl_client(commit, tenant_a, receiver.url(path))
     delivery_id = _owe(commit, tenant_a, client)
     outcomes: list = []
 
@@ -220,7 +202,7 @@ def test_two_attempts_at_one_row_at_once_deliver_once(receiver, in_process_fetch
     with commit(tenant_a):
         assert logout_delivery_attempt(delivery_id=delivery_id) is None  # finished: nothing
     assert len(receiver.at(path)) == 1
-    assert len(_audit(commit, tenant_a, client, "client.backchannel_logout_delivered")) == 1
+    assert len(audited(commit, tenant_a, client, "client.backchannel_logout_delivered")) == 1
 
 
 @pytest.mark.live
@@ -233,7 +215,8 @@ def test_a_tenants_sweep_sends_only_its_own_rows(worker, receiver, two_tenants, 
     alpha, bravo = two_tenants
     since = worker.log_size()
     clients = {
-        t.slug: _client(commit, t, receiver.url(f"/outbox/walls-{t.slug}")) for t in (alpha, bravo)
+        t.slug: bcl_client(commit, t, receiver.url(f"/outbox/walls-{t.slug}"))
+        for t in (alpha, bravo)
     }
     shared_pk = 10**12 + int(time.time() * 1000) % 10**9  # the same id in both schemas
     alpha_row = _owe(commit, alpha, clients[alpha.slug], pk=shared_pk, overdue=True)
@@ -266,7 +249,10 @@ def test_a_tenants_sweep_sends_only_its_own_rows(worker, receiver, two_tenants, 
             ("pending", 0),
             ("pending", 0),
         ]
-        assert not _audit(commit, bravo, clients[bravo.slug], "client.backchannel_logout_delivered")
+        delivered_at_b = audited(
+            commit, bravo, clients[bravo.slug], "client.backchannel_logout_delivered"
+        )
+        assert not delivered_at_b
         assert_worker_log_clean(worker, since)
     finally:
         from oauth.models import BackchannelLogoutDelivery
