@@ -292,7 +292,11 @@ def tenant_delete(*, tenant: Tenant) -> None:
             # The drop waits for every open transaction on the schema's tables; a bounded
             # wait turns a stuck one into a message instead of a hung request.
             with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL lock_timeout = %s", [f"{DELETE_LOCK_TIMEOUT_MS}ms"])
+                # set_config(..., true) is SET LOCAL that takes a bound parameter (a SET
+                # statement cannot: statements are bound on the server in session mode).
+                cursor.execute(
+                    "SELECT set_config('lock_timeout', %s, true)", [f"{DELETE_LOCK_TIMEOUT_MS}ms"]
+                )
             tenant = Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
             if tenant is None:
                 raise ProvisioningError("this tenant no longer exists")

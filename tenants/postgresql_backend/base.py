@@ -7,7 +7,12 @@ next transaction may run on another server connection, whose ``search_path`` som
 client set: reads and writes land in another tenant's schema (django-tenants issues #545,
 #732, #1112; measured here: 77 of ~500 tokens written into the other tenant's schema).
 
-``POOL_MODE = "session"`` (the default) is django-tenants' behaviour, unchanged.
+``POOL_MODE = "session"`` (the default) is django-tenants' behaviour, plus psycopg's
+server-side binding and prepared statements (settings: ``server_side_binding``,
+``prepare_threshold``; ``PREPARED_MAX`` sets ``Connection.prepared_max``, the statements kept
+per connection): the server session is ours, and PostgreSQL re-plans a prepared statement when
+its tables change or the ``search_path`` differs from the one it was prepared under
+(https://www.postgresql.org/docs/current/sql-prepare.html, "Notes").
 
 ``POOL_MODE = "transaction"`` never issues a session-level ``SET``. Instead each transaction
 carries its own ``SET LOCAL search_path`` (``cursors.TenantPinnedCursor``), which PostgreSQL
@@ -104,6 +109,10 @@ class DatabaseWrapper(TenantDatabaseWrapper):
             # Set on the connection this wrapper got, not in conn_params: with OPTIONS "pool",
             # psycopg's pool hands one connection to many wrappers in turn.
             connection.cursor_factory = partial(TenantPinnedCursor, database=self)
+        elif "PREPARED_MAX" in self.settings_dict:
+            # psycopg's default keeps 100 prepared statements per connection; the hot
+            # statements are schema-qualified (oauth.rowsql), a few per tenant.
+            connection.prepared_max = int(self.settings_dict["PREPARED_MAX"])
         return connection
 
     def close_if_health_check_failed(self):

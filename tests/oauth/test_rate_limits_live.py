@@ -57,9 +57,19 @@ def limited_tenant_a(tenant_a, commit):
 TRIALS = 2
 
 
+def _start_of_a_window(seconds_needed: float, window: int = 60) -> None:
+    """Wait for a new rate-limit window when fewer than ``seconds_needed`` seconds are left of
+    this one: a fixed window lets a client spend up to twice its quota across a boundary
+    (``kernel.ratelimit``), so a flood that straddled one could get 2x its 25 tokens."""
+    left = window - time.time() % window
+    if left < seconds_needed:
+        time.sleep(left + 0.05)
+
+
 def _trial(server, tenant_a, tenant_b, commit, session, url_b, headers_b):
     """One idle measurement of B, then one under a flood on A with fresh clients (fresh
     per-client counters): B's idle and flooded p50 and what the flood got."""
+    _start_of_a_window(FLOOD_SECONDS + 12)
     with commit(tenant_a):
         victim = make_client(tenant_a, name="Flooded")
         greedy = make_client(tenant_a, name="Greedy but valid")

@@ -15,13 +15,20 @@ ALIAS = "transaction_pooled"
 SCHEMAS = ("pooltest_a", "pooltest_b")
 
 
-def _wrapper(**overrides):
+def _wrapper(alias=ALIAS, **overrides):
     from tenants.postgresql_backend.base import DatabaseWrapper
 
     settings_dict = {**connections["default"].settings_dict, "POOL_MODE": "transaction"}
-    settings_dict["OPTIONS"] = {**settings_dict["OPTIONS"], **overrides.pop("OPTIONS", {})}
+    # What the settings give DATABASE_POOL_MODE=transaction: no server-side binding and no
+    # prepared statements (gatehouse.settings.base adds them in session mode only).
+    options = {
+        k: v
+        for k, v in settings_dict["OPTIONS"].items()
+        if k not in ("server_side_binding", "prepare_threshold")
+    }
+    settings_dict["OPTIONS"] = {**options, **overrides.pop("OPTIONS", {})}
     settings_dict.update(overrides)
-    return DatabaseWrapper(settings_dict, ALIAS)
+    return DatabaseWrapper(settings_dict, alias)
 
 
 @pytest.fixture
@@ -216,6 +223,51 @@ def test_session_mode_is_django_tenants_own(django_db_setup, django_db_blocker):
             assert "DISABLE_SERVER_SIDE_CURSORS" not in wrapper.settings_dict
         finally:
             wrapper.close()
+
+
+def test_session_mode_binds_on_the_server_and_prepares_repeated_statements(
+    pooled, django_db_blocker
+):
+    """The settings' session mode: server-side binding, a statement prepared once it has run
+    ``prepare_threshold`` times, at most ``PREPARED_MAX`` kept per connection (the oldest
+    deallocated on the server too); the same statements in transaction mode stay unprepared."""
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    base = connections["default"].settings_dict
+    assert base["OPTIONS"]["server_side_binding"] is True
+    assert base["OPTIONS"]["prepare_threshold"] >= 0
+    listed = "SELECT statement FROM pg_prepared_statements ORDER BY statement"
+    alias = f"{ALIAS}_session"
+    with django_db_blocker.unblock():
+        wrapper = _wrapper(
+            alias,
+            POOL_MODE="session",
+            PREPARED_MAX=3,
+            OPTIONS={"server_side_binding": True, "prepare_threshold": 2},
+        )
+        connections[alias] = wrapper
+        try:
+            wrapper.set_schema("public")
+            with wrapper.cursor() as cursor:
+                assert type(cursor.cursor) is ServerBindingCursor
+                for n in range(5):
+                    for _ in range(3):
+                        cursor.execute(f"SELECT %s::int + {n}", [n])
+                        assert cursor.fetchone() == (2 * n,)
+                cursor.execute(listed)
+                kept = [row[0] for row in cursor.fetchall()]
+                # The three latest; psycopg deallocates an evicted one with its next query.
+                assert kept[-3:] == [f"SELECT $1::int + {n}" for n in (2, 3, 4)]
+                assert "SELECT $1::int + 0" not in kept and len(kept) <= 4
+        finally:
+            wrapper.close()
+            del connections[alias]
+        pooled.set_schema("public")
+        with pooled.cursor() as cursor:
+            for _ in range(4):
+                cursor.execute("SELECT %s::int", [1])
+            cursor.execute(listed)
+            assert cursor.fetchall() == []
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,18 @@ DATABASES["default"]["POOL_MODE"] = DATABASE_POOL_MODE
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.integer(
     "DATABASE_CONNECT_TIMEOUT", 3, minimum=1
 )
+if DATABASE_POOL_MODE == "session":
+    # A server session of our own per connection: statements are bound on the server
+    # (psycopg's extended protocol, no quoting of parameters in Python) and prepared once a
+    # statement has run DATABASE_PREPARE_THRESHOLD times on a connection, so PostgreSQL
+    # parses and plans the hot statements once instead of on every request; psycopg keeps
+    # the DATABASE_PREPARED_MAX most recently used per connection (tenants/postgresql_backend).
+    # A transaction-mode pooler refuses both (its server sessions are not ours).
+    DATABASES["default"]["OPTIONS"]["server_side_binding"] = True
+    DATABASES["default"]["OPTIONS"]["prepare_threshold"] = env.integer(
+        "DATABASE_PREPARE_THRESHOLD", 2, minimum=0
+    )
+    DATABASES["default"]["PREPARED_MAX"] = env.integer("DATABASE_PREPARED_MAX", 200, minimum=1)
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
 
 # --- Tenancy (django-tenants) -------------------------------------------------------------
