@@ -165,6 +165,16 @@ def admit(
     return admission
 
 
+def withdraw(admission: Admission) -> None:
+    """Take back everything ``admit`` counted: the request is answered again from the start
+    (``selectors.PolicyChanged``), and that answer is counted anew."""
+    if not admission.enabled:
+        return
+    admission.resolve()
+    counted = ["ip"] if admission.refused else ["ip", *admission.tentative]
+    tally(admission._change([n for n in counted if n in admission.keys], -1), at=admission.at)
+
+
 def settle(
     admission: Admission,
     response: HttpResponse,

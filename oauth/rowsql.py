@@ -106,6 +106,50 @@ def first(model: type[Model]):
 
 
 @functools.cache
+def _first_versioned_sql(model: type[Model]) -> str:
+    meta = model._meta
+    columns = ", ".join(_qn(f.column) for f in meta.concrete_fields)
+    return (
+        f"SELECT {columns}, xmin::text FROM {table(model)} ORDER BY {_qn(meta.pk.column)} LIMIT 1"
+    )
+
+
+def first_versioned(model: type[Model]):
+    """``first(model)`` and the row's version, or None: its ``xmin`` (the transaction that
+    wrote this row version; every UPDATE, however made, writes a new one), as text, for a
+    later statement to confirm the row unchanged with ``row_version_sql``
+    (https://www.postgresql.org/docs/current/ddl-system-columns.html)."""
+    with qualified_cursor() as cursor:
+        cursor.execute(in_schema(_first_versioned_sql(model)))
+        row = cursor.fetchone()
+    return None if row is None else (_build(model, row[:-1]), row[-1])
+
+
+@functools.cache
+def row_version_sql(model: type[Model]) -> str:
+    """``EXISTS (<a row of model at version %s>)``, the version as ``first_versioned`` read
+    it (for a one-row model such as ``IssuerSettings``); a NULL version: true, nothing to
+    confirm. Its one parameter is given twice."""
+    return (
+        f"(%s::text IS NULL OR EXISTS (SELECT 1 FROM {table(model)} v "
+        f"WHERE v.xmin::text = %s::text))"
+    )
+
+
+def row_version(model: type[Model]) -> str | None:
+    """The current version of ``model``'s first row (``first_versioned``), or None."""
+    with qualified_cursor() as cursor:
+        cursor.execute(
+            in_schema(
+                f"SELECT xmin::text FROM {table(model)} ORDER BY {_qn(model._meta.pk.column)} "
+                "LIMIT 1"
+            )
+        )
+        row = cursor.fetchone()
+    return None if row is None else row[0]
+
+
+@functools.cache
 def _insert_sql(model: type[Model]) -> tuple[str, list]:
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]

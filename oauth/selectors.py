@@ -6,7 +6,9 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from contextlib import nullcontext
+import time
+from contextlib import contextmanager, nullcontext
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import connection
@@ -46,7 +48,7 @@ def issuer_for_request(request) -> str:
     return public_url(request.tenant.domain_url)
 
 
-# --- Issuer policy (IssuerSettings), cached per schema for a few seconds -----------------------
+# --- Issuer policy (IssuerSettings), cached per schema ------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class IssuerPolicy:
     security_profile: str = ""
     #: RFC 9449 §8: DPoP proofs must carry this server's nonce (``oauth.dpop``).
     dpop_nonce_required: bool = False
+    #: The row's version when read (``rowsql.first_versioned``), or None.
+    version: str | None = None
 
 
 #: ``GATEHOUSE["RATE_LIMITS"]`` names a tenant may override -> their ``IssuerSettings`` fields.
@@ -77,13 +81,35 @@ RATE_LIMIT_FIELDS = {
     "CLIENT_IP_AUTH_FAILURES": "rate_limit_client_ip_auth_failures",
 }
 
-_policy_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CACHE_SECONDS"))
+#: Per schema: (policy, monotonic time it was last read or confirmed). Entries live for
+#: ``ISSUER_SETTINGS_CONFIRMED_CACHE_SECONDS``; past ``ISSUER_SETTINGS_CACHE_SECONDS`` only a
+#: request that confirms the policy it used may use one (``confirmed_issuer_policy``).
+_policy_cache = TTLCache(ttl=lambda: setting("ISSUER_SETTINGS_CONFIRMED_CACHE_SECONDS"))
+
+
+class PolicyChanged(Exception):
+    """The issuer policy a request used from the cache has changed since it was read: answer
+    the request again from the start, with the current policy (``oauth.views.endpoints``)."""
+
+
+@dataclass
+class PolicyUse:
+    """The cached policy a confirming request used, and whether it is past the short
+    lifetime (then it must be confirmed before the answer stands)."""
+
+    schema: str = ""
+    policy: IssuerPolicy | None = None
+    aged: bool = False
+
+
+_policy_use: ContextVar[PolicyUse | None] = ContextVar("gatehouse_policy_use", default=None)
 
 
 def _load_issuer_policy() -> IssuerPolicy:
     # Read once per schema and period by every process: with 1,000 tenants hit at random
     # that is hundreds of reads a second, so not through the ORM's compiler (oauth.rowsql).
-    row = rowsql.first(IssuerSettings) or IssuerSettings.load()
+    found = rowsql.first_versioned(IssuerSettings)
+    row, version = found if found is not None else (IssuerSettings.load(), None)
     return IssuerPolicy(
         access_token_lifetime=row.access_token_lifetime,
         refresh_token_lifetime=row.refresh_token_lifetime,
@@ -99,23 +125,93 @@ def _load_issuer_policy() -> IssuerPolicy:
         require_pushed_authorization_requests=row.require_pushed_authorization_requests,
         security_profile=row.security_profile,
         dpop_nonce_required=row.dpop_nonce_required,
+        version=version,
     )
 
 
 def issuer_policy(*, fresh: bool = False) -> IssuerPolicy:
     """This tenant's ``IssuerSettings`` as an immutable snapshot.
 
-    The client-credentials path reads it on every request, so it is cached in the process
-    per schema for ``GATEHOUSE["ISSUER_SETTINGS_CACHE_SECONDS"]`` (default 5 s); saving the
-    settings in this process drops the cache at once. Paths whose correctness depends on
-    the latest value (the refresh reuse window) pass ``fresh=True``.
+    Every token and introspection request reads it, so it is cached in the process per
+    schema: trusted for ``GATEHOUSE["ISSUER_SETTINGS_CACHE_SECONDS"]`` (default 5 s); saving
+    the settings in this process drops the cache at once. Within ``confirmed_issuer_policy()``
+    (client_credentials and introspection) an older entry is used as well, and the request's
+    statement confirms it unchanged (``policy_version_to_confirm``), as the client cache's
+    rows are confirmed: a change made anywhere applies to the next answer. Paths whose
+    correctness depends on the latest value (the refresh reuse window) pass ``fresh=True``.
     """
     schema = connection.schema_name
-    if fresh:
-        policy = _load_issuer_policy()
-        _policy_cache.set(schema, policy)
-        return policy
-    return _policy_cache.get_or_set(schema, _load_issuer_policy)
+    use = _policy_use.get()
+    if not fresh:
+        entry = _policy_cache.get(schema)
+        if entry is not None:
+            policy, checked = entry
+            aged = time.monotonic() - checked > setting("ISSUER_SETTINGS_CACHE_SECONDS")
+            if not aged or (use is not None and policy.version is not None):
+                if use is not None and use.policy is None:
+                    use.schema, use.policy, use.aged = schema, policy, aged
+                return policy
+    policy = _load_issuer_policy()
+    _policy_cache.set(schema, (policy, time.monotonic()))
+    if use is not None and use.policy is None:
+        use.schema, use.policy, use.aged = schema, policy, False
+    return policy
+
+
+@contextmanager
+def confirmed_issuer_policy(enabled: bool = True):
+    """Within: ``issuer_policy()`` may answer from an entry past its short lifetime, which
+    the request must then confirm (a statement with ``policy_version_to_confirm()``, then
+    ``policy_confirmed()``; or ``policy_still_current()``). Yields the ``PolicyUse``, or None
+    when not ``enabled``."""
+    if not enabled:
+        yield None
+        return
+    use = PolicyUse()
+    reset = _policy_use.set(use)
+    try:
+        yield use
+    finally:
+        _policy_use.reset(reset)
+
+
+def policy_version_to_confirm() -> str | None:
+    """The version (``rowsql.first_versioned``) of the aged policy this request used, for its
+    statement's ``rowsql.row_version_sql(IssuerSettings)``; None: nothing to confirm."""
+    use = _policy_use.get()
+    if use is None or not use.aged or use.policy is None:
+        return None
+    return use.policy.version
+
+
+def policy_confirmed() -> None:
+    """The request's statement confirmed its policy: the entry is trusted afresh."""
+    use = _policy_use.get()
+    if use is not None and use.aged and use.policy is not None:
+        _policy_cache.set(use.schema, (use.policy, time.monotonic()))
+        use.aged = False
+
+
+def policy_changed() -> PolicyChanged:
+    """The policy this request used is out of date: its entry is dropped; raise the answer."""
+    use = _policy_use.get()
+    if use is not None:
+        _policy_cache.delete(use.schema)
+    return PolicyChanged()
+
+
+def policy_still_current() -> bool:
+    """Whether the policy this request used may stand: not aged, or its row still at the
+    version it was read at (one statement; the entry is then trusted afresh). When it has
+    changed the entry is dropped, and the caller answers again (``PolicyChanged``)."""
+    use = _policy_use.get()
+    if use is None or not use.aged or use.policy is None:
+        return True
+    if rowsql.row_version(IssuerSettings) == use.policy.version:
+        policy_confirmed()
+        return True
+    policy_changed()
+    return False
 
 
 def clear_issuer_policy_cache() -> None:
@@ -370,7 +466,8 @@ def _presented_sql(field: str) -> str:
         )
     column = Token._meta.get_field(field).column
     return (
-        f"SELECT {', '.join(columns)}, {client_unchanged_sql()} "
+        f"SELECT {', '.join(columns)}, {client_unchanged_sql()}, "
+        f"{rowsql.row_version_sql(IssuerSettings)} "
         f"FROM {rowsql.table(Token)} t {' '.join(joins)} "
         f"WHERE t.{qn(column)} = %s LIMIT 1"
     )
@@ -390,6 +487,7 @@ def _presented_row(values: tuple) -> Token:
             attnames = [related._meta.get_field(f).attname for f in fields]
             setattr(row, name, related.from_db(connection.alias, attnames, part))
     row.confirmed = bool(values[offset])
+    row.policy_current = bool(values[offset + 1])
     # jsonb comes from a raw cursor as text, and Model.from_db applies no field converters.
     if isinstance(row.act, str):
         row.act = json.loads(row.act)
@@ -403,6 +501,8 @@ def token_by_value(
 
     Looked up by SHA-256 digest only. ``hint`` (RFC 7009 §2.1, RFC 7662 §2.1) orders the
     search; an unknown or wrong hint is not an error, the other kind is searched as well.
+    Within ``confirmed_issuer_policy()`` the same query confirms an aged issuer policy
+    (``PolicyChanged`` when it has changed).
     One query per kind searched, the token with the parts of its client, user and grant
     family an answer needs (``_PRESENTED_RELATED``). ``confirm``: a cached client the same
     query confirms (still the enabled row it was read as: ``updated_at`` unchanged, which
@@ -422,14 +522,20 @@ def token_by_value(
                 return row, kind
         return None
     pk, updated_at = (confirm.pk, confirm.updated_at) if confirm is not None else (None, None)
+    version = policy_version_to_confirm()
     with rowsql.qualified_cursor() as cursor:
         for kind in order:
             field = "access_digest" if kind == ACCESS else "refresh_digest"
             sql = rowsql.in_schema(_presented_sql(field))
-            cursor.execute(sql, [pk, updated_at, value_digest])
+            cursor.execute(sql, [pk, updated_at, version, version, value_digest])
             found = cursor.fetchone()
             if found is not None:
-                return _presented_row(found), kind
+                row = _presented_row(found)
+                if version is not None:
+                    if not row.policy_current:
+                        raise policy_changed()
+                    policy_confirmed()
+                return row, kind
     return None
 
 

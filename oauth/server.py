@@ -146,7 +146,8 @@ class GatehouseAuthorizationServer(AuthorizationServer):
     def _with_cached_clients(self, request, answer) -> HttpResponse:
         """``answer(request)`` with ``query_client`` allowed to use the client cache; when
         the client turns out changed mid-request (``StaleClient``), answered again from a
-        fresh read; after ``STALE_CLIENT_RETRIES`` such turns, 503 ``temporarily_unavailable``."""
+        fresh read (``PolicyChanged`` when it was the issuer policy); after
+        ``STALE_CLIENT_RETRIES`` such turns, 503 ``temporarily_unavailable``."""
         reset = _cached_clients.set(True)
         try:
             for _ in range(STALE_CLIENT_RETRIES):
@@ -154,6 +155,10 @@ class GatehouseAuthorizationServer(AuthorizationServer):
                     return answer(request)
                 except StaleClient as stale:
                     selectors.forget_cached_client(client_id=str(stale))
+                    # The statement confirmed neither: the client, or an aged issuer policy,
+                    # changed. A changed policy answers the request again from the start.
+                    if not selectors.policy_still_current():
+                        raise selectors.PolicyChanged from None
                     _cached_clients.set(False)
         finally:
             _cached_clients.reset(reset)

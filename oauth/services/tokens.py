@@ -17,7 +17,7 @@ from django.utils import timezone
 from kernel import credentials
 from kernel.audit.services import audit_record
 from oauth import rowsql, selectors
-from oauth.models import Client, GrantFamily, Token
+from oauth.models import Client, GrantFamily, IssuerSettings, Token
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,7 @@ def _confirmed_insert_sql() -> tuple[str, list]:
     sql = (
         f"INSERT INTO {rowsql.table(Token)} ({columns}) SELECT {placeholders} "
         f"WHERE {selectors.client_unchanged_sql()} "
+        f"AND {rowsql.row_version_sql(IssuerSettings)} "
         f"RETURNING {qn(Token._meta.pk.column)}"
     )
     return sql, fields
@@ -98,6 +99,8 @@ def token_issue(
     (its ``updated_at``), so a client read from the process's cache
     (``selectors.client_by_client_id(cached=True)``) can never issue a token after a
     disable, a secret rotation or an edit: nothing is written and ``StaleClient`` is raised.
+    It confirms the tenant's issuer policy the same way when the request used one from past
+    its short lifetime (``selectors.confirmed_issuer_policy``).
     Built from the model's fields once; values prepared by each field, as the ORM does.
     """
     row = token_row(
@@ -111,10 +114,14 @@ def token_issue(
     sql, fields = _confirmed_insert_sql()
     values = [f.get_db_prep_save(getattr(row, f.attname), connection) for f in fields]
     with rowsql.qualified_cursor() as cursor:
-        cursor.execute(rowsql.in_schema(sql), [*values, client.pk, client.updated_at])
+        version = selectors.policy_version_to_confirm()
+        cursor.execute(
+            rowsql.in_schema(sql), [*values, client.pk, client.updated_at, version, version]
+        )
         inserted = cursor.fetchone()
     if inserted is None:
         raise StaleClient(client.client_id)
+    selectors.policy_confirmed()
     row.pk = inserted[0]
     row._state.adding = False
     row._state.db = connection.alias

@@ -61,6 +61,10 @@ def _oauth_endpoint(endpoint: str):
     return decorate
 
 
+#: (endpoint, grant type or None for all) whose statements confirm the cached issuer policy.
+_CONFIRMING = {(ratelimits.INTROSPECTION, None), (ratelimits.TOKEN, "client_credentials")}
+
+
 def _answer(request, oauth, endpoint: str, handler):
     """The limits' round trip overlaps the request's first steps (parsing, client
     authentication from the process's cache, token generation): their answer is read
@@ -70,16 +74,37 @@ def _answer(request, oauth, endpoint: str, handler):
     first."""
     client_id = _presented_client_id(oauth)
     defer = not documents.is_document_client_id(client_id)
-    admission = ratelimits.admit(request, endpoint=endpoint, client_id=client_id, defer=defer)
-    try:
-        with connection.execute_wrapper(admission_first(admission)):
-            response = handler(request, oauth)
-    except _Refused:
-        return ratelimits.too_many_requests(admission)
-    finally:
-        admission.resolve()  # read the answer in any case: it holds a Redis connection
-    # Every 401 of these endpoints is invalid_client (oauth.client_auth).
-    return ratelimits.settle(admission, response, authentication_failed=response.status_code == 401)
+    # client_credentials and introspection may use the tenant's issuer policy from the
+    # process's cache past its short lifetime: their statement confirms it, or, for an
+    # answer no statement confirmed, one more statement does (selectors.issuer_policy).
+    # Changed: the request is answered again from the start, with the current policy.
+    confirmable = {(endpoint, None), (endpoint, oauth.payload.grant_type)} & _CONFIRMING
+    while True:
+        with selectors.confirmed_issuer_policy(bool(confirmable)):
+            admission = ratelimits.admit(
+                request, endpoint=endpoint, client_id=client_id, defer=defer
+            )
+            refused = changed = False
+            try:
+                with connection.execute_wrapper(admission_first(admission)):
+                    response = handler(request, oauth)
+            except _Refused:
+                response, refused = ratelimits.too_many_requests(admission), True
+            except selectors.PolicyChanged:
+                changed = True
+            finally:
+                admission.resolve()  # read the answer in any case: it holds a Redis connection
+            changed = changed or not selectors.policy_still_current()
+        if changed:  # once at most: the next turn reads the policy afresh
+            ratelimits.withdraw(admission)
+            confirmable = set()
+            continue
+        if refused:
+            return response
+        # Every 401 of these endpoints is invalid_client (oauth.client_auth).
+        return ratelimits.settle(
+            admission, response, authentication_failed=response.status_code == 401
+        )
 
 
 class _Refused(Exception):

@@ -20,6 +20,10 @@ DEFAULTS: dict[str, Any] = {
     "TENANT_CACHE_SECONDS": 5,
     # How long a process trusts a tenant's cached issuer policy (seconds).
     "ISSUER_SETTINGS_CACHE_SECONDS": 5,
+    # How long it keeps one for the requests that confirm the policy they used in their own
+    # statement (client_credentials, introspection: oauth.selectors.confirmed_issuer_policy),
+    # so the lifetime bounds memory, not staleness, as for clients.
+    "ISSUER_SETTINGS_CONFIRMED_CACHE_SECONDS": 600,
     # Clients kept in each process for the client-credentials path, which confirms the row
     # unchanged in the INSERT that issues the token (oauth.selectors.client_by_client_id),
     # so the lifetime bounds memory, not staleness: with 1,000 tenants hit at random, 60 s

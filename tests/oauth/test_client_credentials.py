@@ -135,7 +135,12 @@ def test_hot_path_is_a_client_lookup_and_one_insert(tenant, django_assert_max_nu
         client_credentials_token(tenant, client)
     statements = [q["sql"].split()[0].upper() for q in captured.captured_queries]
     assert statements.count("INSERT") == 1
-    assert not any("issuersettings" in q["sql"] for q in captured.captured_queries)
+    # The policy comes from the cache: at most the INSERT names it (to confirm it unchanged).
+    assert not any(
+        "issuersettings" in q["sql"]
+        for q in captured.captured_queries
+        if not q["sql"].startswith("INSERT")
+    )
 
 
 def test_disabled_client_cannot_get_tokens(tenant):
