@@ -69,9 +69,10 @@ def _answer(request, oauth, endpoint: str, handler):
     """The limits' round trip overlaps the request's first steps (parsing, client
     authentication from the process's cache, token generation): their answer is read
     before the first database statement (``ratelimits.admit(defer=True)``, resolved by
-    ``admission_first``), so a refused request still does no database work. A client_id
-    that is a metadata document URL would be fetched: that request waits for the answer
-    first."""
+    ``admission_first``), so a refused request does no database work (but for one look at
+    the issuer policy's version, per tenant, process and ``ISSUER_SETTINGS_CACHE_SECONDS``,
+    when a confirming request used it from past that lifetime). A client_id that is a
+    metadata document URL would be fetched: that request waits for the answer first."""
     client_id = _presented_client_id(oauth)
     defer = not documents.is_document_client_id(client_id)
     # client_credentials and introspection may use the tenant's issuer policy from the
