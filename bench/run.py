@@ -76,6 +76,12 @@ WARMUP = 2
 #: per-process caches and PostgreSQL backends have met every tenant, as a server that has run
 #: for a while has; the rate of that warm-up, from cold, is reported beside the rounds.
 TENANT_WARMUP = 15
+#: Before each run, every server must be idle: a server still answering the requests a run
+#: left in its sockets (django-oauth-toolkit's PBKDF2 takes ~1 s a request, and a sync
+#: worker answers each accepted one even after wrk has gone) would take the cores from the
+#: next run's server. Idle: all servers together used under this share of one core over a
+#: quarter second; waited for at most SETTLE_MAX seconds.
+SETTLE_SHARE, SETTLE_MAX = 0.1, 20.0
 #: Upper bound of any server's rate here, to size the pools of single-use tokens.
 MAX_RATE = 700
 
@@ -367,6 +373,19 @@ def probe(s: Scenario, server: Server, line: str) -> tuple[int, str]:
         return error.code, error.read(300).decode(errors="replace")
 
 
+def settle(servers) -> float:
+    """Wait until every server is idle (``SETTLE_SHARE``); the seconds waited."""
+    began = time.monotonic()
+    last = sum(tree_cpu(s.pid) for s in servers)
+    while time.monotonic() - began < SETTLE_MAX:
+        time.sleep(0.25)
+        now = sum(tree_cpu(s.pid) for s in servers)
+        if now - last < SETTLE_SHARE * 0.25:
+            break
+        last = now
+    return time.monotonic() - began
+
+
 def measure(s: Scenario, server: Server, pools: Pools, seconds: int, folder: Path) -> dict:
     script = lua_script(s, pools.file_for(s, server, seconds) if s.pool else "", folder)
     cpu0, db0 = tree_cpu(server.pid), backends_cpu(server.database)
@@ -566,6 +585,16 @@ def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
 # --- report ---------------------------------------------------------------------------------
 
 
+def settled_text(results: list[dict]) -> str:
+    waits = [r["settled_s"] for r in results if "settled_s" in r]
+    if not waits:
+        return "not measured by this run's version of the bench"
+    return (
+        f"median {statistics.median(waits):.1f} s, longest {max(waits):.1f} s, "
+        f"bounded at {SETTLE_MAX:.0f} s"
+    )
+
+
 def report(results: list[dict], context: dict) -> str:
     by_key: dict[str, list[dict]] = {}
     for r in results:
@@ -578,7 +607,9 @@ def report(results: list[dict], context: dict) -> str:
     lines += [
         f"`{context['command']}`: {context['seconds']} s per run, {context['rounds']} rounds "
         f"interleaved (every scenario of every server, then again), after one {WARMUP} s "
-        f"warm-up each; the whole run took {context['duration']:.0f} s"
+        f"warm-up each, each run started once every server was idle (none still answering "
+        f"an earlier run's requests; waited {settled_text(results)}); the whole run took "
+        f"{context['duration']:.0f} s"
         + (
             " after seeding (done ahead by `--seed-only --work DIR`, then `--work DIR`; "
             f"seeding took {sum(context['seeding'].values()):.0f} s)"
@@ -1081,8 +1112,10 @@ def run_all(args, work: Path, seconds: int, rounds: int, begun: float, load_star
             measure(s, servers[s.server], pools, WARMUP, work)
         for round_ in range(1, rounds + 1):
             for i, s in enumerate(plan):
+                settled = settle(servers.values())
                 r = measure(s, servers[s.server], pools, seconds, work)
                 r.update(
+                    settled_s=settled,
                     round=round_, key=s.key, title=s.title, peer=s.peer, variant=s.variant,
                     note=s.note, probe=probes[i], p50_ms=to_ms(r["p50"]), p99_ms=to_ms(r["p99"]),
                 )  # fmt: skip
@@ -1090,7 +1123,8 @@ def run_all(args, work: Path, seconds: int, rounds: int, begun: float, load_star
                 print(
                     f"round {round_} {s.key:10} {s.peer:32} {r['rps']:8.0f} req/s "
                     f"p50 {r['p50']:>8} p99 {r['p99']:>8} cpu {r['cpu_ms']:.2f} ms "
-                    f"db {r['db_cpu_ms']:.2f} ms non2xx {r['non_2xx']} load {r['load']:.1f}",
+                    f"db {r['db_cpu_ms']:.2f} ms non2xx {r['non_2xx']} load {r['load']:.1f} "
+                    f"settled {settled:.1f} s",
                     flush=True,
                 )
     with psycopg.connect(PG + "postgres") as conn:

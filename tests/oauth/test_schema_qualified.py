@@ -203,3 +203,49 @@ def test_rowsql_reads_by_unique_fields_only():
 
     with pytest.raises(ValueError, match="not unique"):
         rowsql.get_by(Client, "name", "Test client")
+
+
+def test_rowsql_numbers_its_placeholders_and_refuses_any_other_percent():
+    """``rowsql.numbered`` gives PostgreSQL's ``$n`` for each ``%s`` in order, and refuses a
+    statement with any other ``%`` rather than guess what it means."""
+    from oauth import rowsql
+
+    assert rowsql.numbered("a = %s AND b = %s OR %s::text IS NULL") == (
+        "a = $1 AND b = $2 OR $3::text IS NULL"
+    )
+    assert rowsql.numbered("SELECT 1") == "SELECT 1"
+    for bad in ("name LIKE 'a%' AND id = %s", "id = %(id)s", "100%% = %s"):
+        with pytest.raises(ValueError, match="placeholders"):
+            rowsql.numbered(bad)
+
+
+def test_session_mode_sends_numbered_statements_psycopg_does_not_convert(tenant_a, tenant_b, rows):
+    """In session mode (server-side binding) the qualified cursor is psycopg's RawCursor:
+    the token INSERT goes out with ``$n`` placeholders numbered once per statement, the
+    same text for the two tenants but for the schema, with its values out of the statement
+    text that the debug log keeps; and it still lands in the current tenant only."""
+    import psycopg
+    from django.test.utils import CaptureQueriesContext
+
+    from kernel import credentials
+    from oauth import rowsql
+    from oauth.models import Client, Token
+    from oauth.services.tokens import token_issue
+
+    assert connection.native_placeholders is True
+    sent = {}
+    for tenant, value in ((tenant_a, "numbered-a"), (tenant_b, "numbered-b")):
+        made = make_client(tenant)
+        switch_to(rows, tenant)
+        client = Client.objects.get(client_id=made.client_id)
+        with rowsql.qualified_cursor() as cursor:
+            assert type(cursor.cursor) is psycopg.RawCursor
+        with CaptureQueriesContext(connection) as queries:
+            row = token_issue(client=client, token={"access_token": value, "expires_in": 60})
+        (insert,) = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("INSERT")]
+        assert "%s" not in insert and "$1" in insert and f'"{tenant.schema}".' in insert
+        assert credentials.digest(value) not in insert
+        sent[tenant.schema] = insert.replace(f'"{tenant.schema}".', "<schema>.")
+        with tenant.context():
+            assert Token.objects.get(pk=row.pk).client_id == made.pk
+    assert sent[tenant_a.schema] == sent[tenant_b.schema]

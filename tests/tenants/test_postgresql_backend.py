@@ -225,6 +225,45 @@ def test_session_mode_is_django_tenants_own(django_db_setup, django_db_blocker):
             wrapper.close()
 
 
+def test_qualified_statements_take_numbered_placeholders_only_with_server_binding(
+    pooled, django_db_blocker
+):
+    """``schema_qualified_cursor``: psycopg's RawCursor (``$n``, ``native_placeholders``)
+    in session mode with server-side binding; Django's client-binding cursor in session mode
+    without it; in transaction mode the pinned cursor, whose statement carries its own
+    ``SET LOCAL`` and so takes ``%s``, and still runs in the current schema."""
+    import psycopg
+    from django.db.backends.postgresql.base import Cursor
+
+    assert pooled.native_placeholders is False
+    pooled.set_schema("pooltest_b")
+    with pooled.schema_qualified_cursor() as cursor:
+        assert not isinstance(cursor.cursor, psycopg.RawCursor)
+        cursor.execute("SELECT name FROM item WHERE id = %s", [1])
+        assert cursor.fetchall() == [("pooltest_b",)]
+    with django_db_blocker.unblock():
+        for options, native, kind in (
+            ({"server_side_binding": True}, True, psycopg.RawCursor),
+            ({}, False, Cursor),
+        ):
+            alias = f"{ALIAS}_qualified"
+            wrapper = _wrapper(alias, POOL_MODE="session", OPTIONS=options)
+            connections[alias] = wrapper
+            try:
+                wrapper.set_schema("public")
+                assert wrapper.native_placeholders is native
+                with wrapper.schema_qualified_cursor() as cursor:
+                    assert type(cursor.cursor) is kind
+                    cursor.execute(
+                        f"SELECT name FROM pooltest_a.item WHERE id = {'$1' if native else '%s'}",
+                        [1],
+                    )
+                    assert cursor.fetchall() == [("pooltest_a",)]
+            finally:
+                wrapper.close()
+                del connections[alias]
+
+
 def test_session_mode_binds_on_the_server_and_prepares_repeated_statements(
     pooled, django_db_blocker
 ):
