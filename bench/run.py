@@ -58,6 +58,7 @@ from pathlib import Path
 import common  # this folder is on sys.path: the benchmarks run as scripts
 import pgcluster
 import psycopg
+import redis
 import seed_gatehouse as seed_gatehouse_module
 
 BENCH = common.REPO / "bench"
@@ -82,6 +83,8 @@ TENANT_WARMUP = 15
 #: next run's server. Idle: all servers together used under this share of one core over a
 #: quarter second; waited for at most SETTLE_MAX seconds.
 SETTLE_SHARE, SETTLE_MAX = 0.1, 20.0
+#: Gatehouse with its rate limits off (``gatehouse_unlimited``), and its rows' label.
+UNLIMITED, RATE_LIMITS_OFF = "gatehouse-unlimited", "rate limits off"
 #: Upper bound of any server's rate here, to size the pools of single-use tokens.
 MAX_RATE = 700
 
@@ -227,10 +230,12 @@ class Scenario:
     host_from_pool: bool = False
     expect: int = 200
     note: str = ""
+    shown: str = ""  # the server's name in the report, when not ``server``
 
     @property
     def peer(self) -> str:
-        return f"{self.server} ({self.variant})" if self.variant else self.server
+        name = self.shown or self.server
+        return f"{name} ({self.variant})" if self.variant else name
 
 
 LUA = r"""
@@ -386,8 +391,23 @@ def settle(servers) -> float:
     return time.monotonic() - began
 
 
+def redis_cpu(url: str | None) -> float:
+    """Redis's own CPU seconds so far (``INFO cpu``: the server's user + system time); only
+    Gatehouse uses Redis here (its rate limits and cache), so a run's delta is its share."""
+    if not url:
+        return 0.0
+    client = redis.Redis.from_url(url)
+    try:
+        info = client.info("cpu")
+    finally:
+        client.close()
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
 def measure(s: Scenario, server: Server, pools: Pools, seconds: int, folder: Path) -> dict:
     script = lua_script(s, pools.file_for(s, server, seconds) if s.pool else "", folder)
+    redis_url = server.env.get("REDIS_URL")
+    redis0 = redis_cpu(redis_url)
     cpu0, db0 = tree_cpu(server.pid), backends_cpu(server.database)
     proc = subprocess.run(
         ["wrk", f"-t{THREADS}", f"-c{CONNS}", f"-d{seconds}s", "--latency", "-s", script,
@@ -395,12 +415,14 @@ def measure(s: Scenario, server: Server, pools: Pools, seconds: int, folder: Pat
         capture_output=True, text=True, timeout=seconds + 60,
     )  # fmt: skip
     cpu1, db1 = tree_cpu(server.pid), backends_cpu(server.database)
+    redis1 = redis_cpu(redis_url)
     result = common.parse_wrk(proc.stdout)
     pools.consumed(s, server, result["requests"])
     n = max(result["requests"], 1)
     result.update(
         cpu_ms=(cpu1 - cpu0) * 1000 / n,
         db_cpu_ms=backends_delta(db0, db1) * 1000 / n,
+        redis_cpu_ms=(redis1 - redis0) * 1000 / n,
         load=os.getloadavg()[0],
     )
     return result
@@ -451,6 +473,15 @@ def gatehouse_server(redis_url: str) -> Server:
     )  # fmt: skip
 
 
+def gatehouse_unlimited(gatehouse: Server) -> Server:
+    """The same server with its rate limits off (``GATEHOUSE_RATE_LIMITS_ENABLED=false``),
+    on the same database, seed and pools: a measured floor for the report (what the limits,
+    one Redis script per request, cost against the peers, which have none), never a target's
+    row."""
+    env = {**gatehouse.env, "GATEHOUSE_RATE_LIMITS_ENABLED": "false"}
+    return replace(gatehouse, name=UNLIMITED, env=env)
+
+
 def seed_gatehouse(server: Server, out: Path, *, tenants: int, tokens: int, single_use: int):
     """Returns timings of the seeding steps."""
     common.ensure_database(PG + server.database, recreate=True)
@@ -484,6 +515,7 @@ ES256_NOTE = (
 def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
     gh, out = servers["gatehouse"], []
     many = f"{tenants:,} tenants"
+    off = RATE_LIMITS_OFF
     h1 = {"Host": "t0001.bench.test", "X-Forwarded-Proto": "https"}
 
     def post(auth: str, host: dict | None = None) -> dict:
@@ -514,6 +546,12 @@ def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
     out.append(Scenario("cc", "", "gatehouse", many, "POST", "/oauth/token",
                         post(gh.seed["cc"], {"X-Forwarded-Proto": "https"}), cc_body,
                         pool="gh_hosts_n", host_from_pool=True))  # fmt: skip
+    # The same two without the rate limits: the floor they set (report, "Floors").
+    out.append(Scenario("cc", "", UNLIMITED, f"1 tenant, {off}", "POST", "/oauth/token",
+                        post(gh.seed["cc"]), cc_body, shown="gatehouse"))  # fmt: skip
+    out.append(Scenario("cc", "", UNLIMITED, f"{many}, {off}", "POST", "/oauth/token",
+                        post(gh.seed["cc"], {"X-Forwarded-Proto": "https"}), cc_body,
+                        pool="gh_hosts_n", host_from_pool=True, shown="gatehouse"))  # fmt: skip
     paths = {"guide": "/oauth/", "dot": "/o/", "dot-fast": "/o/"}
     slash = {"guide": "", "dot": "/", "dot-fast": "/"}
 
@@ -543,6 +581,14 @@ def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
     out.append(Scenario("introspect", "", "gatehouse", many, "POST", "/oauth/introspect",
                         post(gh.seed["introspect"], {"X-Forwarded-Proto": "https"}),
                         "token={token}", pool="gh_tokens_n", host_from_pool=True))  # fmt: skip
+    out.append(Scenario("introspect", "", UNLIMITED, f"1 tenant, {off}", "POST",
+                        "/oauth/introspect", post(gh.seed["introspect"]), "token={token}",
+                        pool="gh_tokens_1", shown="gatehouse"))  # fmt: skip
+    out.append(Scenario("introspect", "", UNLIMITED, f"{many}, {off}", "POST",
+                        "/oauth/introspect",
+                        post(gh.seed["introspect"], {"X-Forwarded-Proto": "https"}),
+                        "token={token}", pool="gh_tokens_n", host_from_pool=True,
+                        shown="gatehouse"))  # fmt: skip
     for name in ("guide", "dot", "dot-fast"):
         s = servers[name]
         out.append(Scenario("introspect", "", name, "", "POST", peer_path(name, "introspect"),
@@ -643,7 +689,7 @@ def report(results: list[dict], context: dict) -> str:
         "",
         *(
             [
-                f"Rounds pooled from {len(context['runs'])} runs on one seed "
+                f"Rounds pooled from {len(context['runs'])} runs "
                 "(`bench/run.py --report-only A/results.json B/results.json`): "
                 + "; ".join(
                     f"`{r['command']}` at {r['when']}, {r['duration']:.0f} s, load "
@@ -728,9 +774,9 @@ def rps(results: list[dict], key: str, peer: str) -> float | None:
 
 
 def cpu(results: list[dict], key: str, peer: str) -> float | None:
-    """Median server + PostgreSQL CPU ms per request."""
-    values = [r["cpu_ms"] + r["db_cpu_ms"] for r in results if r["key"] == key
-              and r["peer"] == peer]  # fmt: skip
+    """Median server + PostgreSQL + Redis CPU ms per request (only Gatehouse uses Redis)."""
+    values = [r["cpu_ms"] + r["db_cpu_ms"] + r.get("redis_cpu_ms", 0.0) for r in results
+              if r["key"] == key and r["peer"] == peer]  # fmt: skip
     return statistics.median(values) if values else None
 
 
@@ -738,16 +784,14 @@ def ratios(results: list[dict]) -> list[str]:
     lines = ["### Ratios and the targets of issue 14", ""]
     lines += [
         "Throughput decides the targets; the CPU ratio (the peer's server + PostgreSQL CPU per "
-        "request over ours; above 1: we spend less) is steadier on a shared machine.",
+        "request over ours, Redis's included for ours; above 1: we spend less) is steadier on "
+        "a shared machine.",
         "",
         "| target | measured (this run) | met? | CPU ratio |",
         "|---|---|---|---:|",
     ]
     for key, name in (("cc", "opaque client_credentials"), ("introspect", "introspection")):
-        for variant in ("1 tenant", next(
-            (r["variant"] for r in results if r["key"] == key and "tenants" in r["variant"]),
-            "",
-        )):  # fmt: skip
+        for variant in ("1 tenant", many_variant(results, key)):
             ours = rps(results, key, f"gatehouse ({variant})")
             for peer, target in (("guide", 1.2), ("dot-fast", 1.5), ("dot", None)):
                 theirs = rps(results, key, peer)
@@ -788,6 +832,15 @@ def ratios(results: list[dict]) -> list[str]:
     return lines
 
 
+def many_variant(results: list[dict], key: str) -> str:
+    """The many-tenant variant of ``key`` ("1,000 tenants"), rate limits on."""
+    return next(
+        (r["variant"] for r in results if r["key"] == key and "tenants" in r["variant"]
+         and RATE_LIMITS_OFF not in r["variant"]),
+        "",
+    )  # fmt: skip
+
+
 def signing_cost(n: int = 300) -> dict[str, float]:
     """CPU ms per JWT of RS256 (RSA 2048) and ES256 (P-256) signing alone, in this process:
     joserfc over an RFC 9068 claims set, the key already loaded, as ``oauth.signing.jws``
@@ -809,52 +862,92 @@ def signing_cost(n: int = 300) -> dict[str, float]:
     return out
 
 
+def rate_limit_floor(results: list[dict], many: str) -> list[str]:
+    """What the rate limits cost, measured in the same run: the rows of the same server with
+    them off (``gatehouse_unlimited``) beside ours and the guide's."""
+    parts = []
+    for key, name in (("cc", "client_credentials"), ("introspect", "introspection")):
+        guide = rps(results, key, "guide")
+        for tenancy in ("1 tenant", many):
+            on, off = f"gatehouse ({tenancy})", f"gatehouse ({tenancy}, {RATE_LIMITS_OFF})"
+            rate_on, rate_off = rps(results, key, on), rps(results, key, off)
+            cpu_on, cpu_off = cpu(results, key, on), cpu(results, key, off)
+            if not (tenancy and guide and rate_on and rate_off and cpu_on and cpu_off):
+                continue
+            verdict = "at or above 1.2x" if rate_off / guide >= 1.2 else "still under 1.2x"
+            parts.append(
+                f"{name}, {tenancy}: {rate_on:.0f} req/s with them ({rate_on / guide:.2f}x the "
+                f"guide), {rate_off:.0f} without ({rate_off / guide:.2f}x, {verdict}); "
+                f"{cpu_on:.2f} against {cpu_off:.2f} ms of CPU per request, Redis's included"
+            )
+    if not parts:
+        return []
+    return [
+        "**What the rate limits cost.** The same Gatehouse with "
+        "`GATEHOUSE_RATE_LIMITS_ENABLED=false` (the rows marked rate limits off: same "
+        "database, seed, code and settings otherwise; in no target) measures the floor the "
+        "limits set: " + "; ".join(parts) + ". The guide server and django-oauth-toolkit have "
+        "no limits at all. Ours (per client, per tenant, per IP, and the auth-failure "
+        "counters; one atomic Redis script per request, so they cannot be raced: "
+        "`oauth.ratelimits`, `kernel.ratelimit`) stay on in production and in every other "
+        "row: where a target is met without them and missed with them, the gap is what the "
+        "product owes its users (a client or tenant that cannot flood its neighbours), not "
+        "work left to cut.",
+        "",
+    ]
+
+
 def floors(results: list[dict], context: dict) -> list[str]:
     """Where the CPU of a request goes, ours beside the guide server's, and the bound each
     missed target meets: the figures a floor is argued from (issue 14: "where a floor is
     real, show it with numbers")."""
 
     def part(key: str, peer: str, name: str) -> float | None:
-        values = [r[name] for r in results if r["key"] == key and r["peer"] == peer]
+        values = [r.get(name, 0.0) for r in results if r["key"] == key and r["peer"] == peer]
         return statistics.median(values) if values else None
 
     lines = ["### Floors: where the CPU of a request goes", ""]
     lines += [
         "Median CPU ms per request of this run, split into the server's no-op (gunicorn, "
         "Django's handler and the project's middleware: the same for every request of that "
-        "server), the server's work above it, and PostgreSQL's backends. Redis's own CPU "
-        "(our rate limits: one script per request) is not in these figures.",
+        "server), the server's work above it, PostgreSQL's backends and Redis (`INFO cpu` "
+        "over the run: our rate limits, one script per request; the peers use no Redis).",
         "",
-        "| scenario | server | no-op | above no-op | PostgreSQL | total | req/s |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| scenario | server | no-op | above no-op | PostgreSQL | Redis | total | req/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
-    rows = [
-        ("cc", "gatehouse (1 tenant)", "gatehouse (1 tenant)"),
-        ("cc", "guide", "guide"),
-        ("cc", "dot-fast", "dot"),
-        ("introspect", "gatehouse (1 tenant)", "gatehouse (1 tenant)"),
-        ("introspect", "guide", "guide"),
-        ("jwt", "gatehouse (RS256, 1 tenant)", "gatehouse (1 tenant)"),
-        ("refresh", "gatehouse (1 tenant)", "gatehouse (1 tenant)"),
+    variant = many_variant(results, "cc")
+    many = f"gatehouse ({variant})" if variant else ""
+    one, off = "gatehouse (1 tenant)", RATE_LIMITS_OFF
+    rows = []
+    for key in ("cc", "introspect"):
+        # Ours, then the same server with its rate limits off (the floor they set; its no-op
+        # is the same view), then the peers.
+        rows += [(key, one, one)] + ([(key, f"gatehouse ({many_variant(results, key)})", many)]
+                                     if many else [])  # fmt: skip
+        rows += [(key, f"gatehouse (1 tenant, {off})", one)]
+        rows += [(key, f"gatehouse ({variant}, {off})", many)] if many else []
+        rows += [(key, "guide", "guide")] + ([("cc", "dot-fast", "dot")] if key == "cc" else [])
+    rows += [
+        ("jwt", "gatehouse (RS256, 1 tenant)", one),
+        ("refresh", one, one),
         ("refresh", "guide", "guide"),
-        ("pkce", "gatehouse (1 tenant)", "gatehouse (1 tenant)"),
+        ("pkce", one, one),
         ("pkce", "guide", "guide"),
     ]
-    many = next((r["peer"] for r in results if r["key"] == "cc" and "tenants" in r["peer"]), "")
-    if many:
-        rows.insert(1, ("cc", many, many))
     totals: dict[tuple[str, str], float] = {}
     for key, peer, noop_peer in rows:
         server, db = part(key, peer, "cpu_ms"), part(key, peer, "db_cpu_ms")
-        noop = part("noop", noop_peer, "cpu_ms")
+        kv, noop = part(key, peer, "redis_cpu_ms"), part("noop", noop_peer, "cpu_ms")
         if server is None or db is None or noop is None:
             continue
-        totals[(key, peer)] = server + db
+        totals[(key, peer)] = server + db + kv
         lines.append(
-            f"| {key} | {peer} | {noop:.2f} | {server - noop:.2f} | {db:.2f} | "
-            f"{server + db:.2f} | {rps(results, key, peer):.0f} |"
+            f"| {key} | {peer} | {noop:.2f} | {server - noop:.2f} | {db:.2f} | {kv:.2f} | "
+            f"{server + db + kv:.2f} | {rps(results, key, peer):.0f} |"
         )
     lines.append("")
+    lines += rate_limit_floor(results, variant)
     sign = context.get("signing_ms") or {}
     noop_ours = part("noop", "gatehouse (1 tenant)", "cpu_ms")
     cc_ours = totals.get(("cc", "gatehouse (1 tenant)"))
@@ -868,7 +961,7 @@ def floors(results: list[dict], context: dict) -> list[str]:
             f"machine, this run): RS256 (RSA 2048) **{sign['RS256']:.2f} ms** CPU per token, "
             f"ES256 {sign['ES256']:.2f} ms. A JWT token request is an opaque one plus the "
             f"signing and one statement (the key and the lifetimes, `oauth/signing/context.py`)"
-            f": here {jwt_ours:.2f} ms against {cc_ours:.2f} ms (server + PostgreSQL). The "
+            f": here {jwt_ours:.2f} ms against {cc_ours:.2f} ms (server, PostgreSQL, Redis). The "
             f"opaque request alone already answers at {cc_rps / noop_rps:.2f}x the no-op "
             f"({cc_rps:.0f} / {noop_rps:.0f} req/s), below 0.30x: the no-op costs "
             f"{noop_ours:.2f} ms, and one token costs a client authentication, a Redis round "
@@ -886,8 +979,9 @@ def floors(results: list[dict], context: dict) -> list[str]:
     if cc_ours and guide_cc:
         lines += [
             f"**Opaque client_credentials and introspection >= 1.2x the guide server.** Per "
-            f"request we spend {cc_ours:.2f} ms (server + PostgreSQL) on client_credentials "
-            f"against the guide's {guide_cc:.2f} ms: {guide_cc / cc_ours:.2f}x less CPU. Our "
+            f"request we spend {cc_ours:.2f} ms (server, PostgreSQL, Redis) on "
+            f"client_credentials against the guide's {guide_cc:.2f} ms (CPU ratio "
+            f"{guide_cc / cc_ours:.2f}x). Our "
             f"no-op costs {noop_ours:.2f} ms to the guide's "
             f"{part('noop', 'guide', 'cpu_ms'):.2f} (the platform's middleware: probes, "
             "metrics, security headers, static files, tenant routing, which every request "
@@ -926,6 +1020,10 @@ def floors(results: list[dict], context: dict) -> list[str]:
             "`DATABASE_PREPARED_MAX`), are mostly not yet or no longer prepared when 1,000 "
             "tenants come at random: keeping every tenant's would cost each backend ~80 KiB "
             "of plan memory per statement, ~240 MB for 1,000 tenants' three hot statements. "
+            "Nor does psycopg convert their `%s` placeholders per tenant (its conversion "
+            "cache keeps 128 texts: 70 us for the token INSERT on each miss): they go out "
+            "with PostgreSQL's `$n`, numbered once per statement (`oauth.rowsql.numbered`, "
+            "psycopg's `RawCursor`). "
             "No `SET search_path` is sent (the statements name their schema). Measured alone "
             "(`bench/schema_switch.py 600`, one backend, the token INSERT, 600 per mode over "
             "100 schemas, after the 2026-12-02 run): 0.18 ms PostgreSQL CPU per INSERT in one "
@@ -1079,6 +1177,7 @@ def run_all(args, work: Path, seconds: int, rounds: int, begun: float, load_star
             print(f"seeded: run again with --work {work} (same --seconds, --rounds, --tenants)")
             return
 
+    servers[UNLIMITED] = gatehouse_unlimited(servers["gatehouse"])
     plan = scenarios(servers, args.tenants)
     if args.only:
         keys = set(args.only.split(","))

@@ -117,3 +117,60 @@ def test_lua_script_sends_each_single_use_token_once(tmp_path, monkeypatch):
     assert set(tokens) <= {f"tok{i}" for i in range(20000)}
     # Past the end of its chunk (5,000 lines here) the script sends a token nobody has.
     assert len(tokens) <= 5000 and (len(sent) == len(tokens) or len(tokens) > 4990)
+
+
+def _row(key, peer, rps, cpu_ms, db_cpu_ms=0.2, redis_cpu_ms=0.0):
+    variant = peer.partition(" (")[2].rstrip(")")
+    return {"key": key, "peer": peer, "variant": variant, "rps": rps, "cpu_ms": cpu_ms,
+            "db_cpu_ms": db_cpu_ms, "redis_cpu_ms": redis_cpu_ms}  # fmt: skip
+
+
+def test_the_rate_limits_floor_is_the_same_server_with_them_off():
+    """The floor rows run the same code, database and seed, the limits switched off by the
+    setting production reads; the report compares them with ours and the guide's, and they
+    never stand in for ours in a target."""
+    gatehouse = run.gatehouse_server("redis://127.0.0.1:6379/8")
+    gatehouse.seed = {
+        **{k: f"Basic {k}" for k in ("cc", "introspect", "jwt_rs256", "jwt_es256", "web")},
+        "pkce": "Basic p", "refresh": "Basic r", "redirect_uri": "https://a/cb", "verifier": "v",
+    }  # fmt: skip
+    unlimited = run.gatehouse_unlimited(gatehouse)
+    assert unlimited.name == run.UNLIMITED != gatehouse.name
+    assert unlimited.env["GATEHOUSE_RATE_LIMITS_ENABLED"] == "false"
+    assert "GATEHOUSE_RATE_LIMITS_ENABLED" not in gatehouse.env
+    assert unlimited.database == gatehouse.database and unlimited.seed == gatehouse.seed
+    plan = run.scenarios(
+        {"gatehouse": gatehouse, run.UNLIMITED: unlimited, "guide": gatehouse,
+         "dot": gatehouse, "dot-fast": gatehouse}, 1000,
+    )  # fmt: skip
+    off = [s for s in plan if s.server == run.UNLIMITED]
+    assert {(s.key, s.peer) for s in off} == {
+        (key, f"gatehouse ({tenancy}, rate limits off)")
+        for key in ("cc", "introspect")
+        for tenancy in ("1 tenant", "1,000 tenants")
+    }
+
+    one, many = "gatehouse (1 tenant)", "gatehouse (1,000 tenants)"
+    results = [
+        _row("cc", one, 500, 1.6, redis_cpu_ms=0.05),
+        _row("cc", many, 440, 1.7, redis_cpu_ms=0.05),
+        _row("cc", "gatehouse (1 tenant, rate limits off)", 650, 1.3),
+        _row("cc", "gatehouse (1,000 tenants, rate limits off)", 560, 1.4),
+        _row("cc", "guide", 500, 1.8),
+    ]
+    assert run.many_variant(results, "cc") == "1,000 tenants"
+    text = " ".join(run.rate_limit_floor(results, "1,000 tenants"))
+    assert "client_credentials, 1 tenant: 500 req/s with them (1.00x the guide), 650 " in text
+    assert "without (1.30x, at or above 1.2x)" in text
+    assert "560 without (1.12x, still under 1.2x)" in text
+    # The targets compare ours, never the floor rows; Redis's CPU counts against us.
+    targets = run.ratios(results)
+    assert any("1,000 tenants: >= 1.2x guide | 440 / 500 req/s = 0.88x" in line for line in targets)
+    assert run.cpu(results, "cc", one) == pytest.approx(1.85)
+
+
+def test_redis_cpu_reads_the_servers_own_time():
+    before = run.redis_cpu("redis://127.0.0.1:6379/8")
+    assert before > 0
+    assert run.redis_cpu("redis://127.0.0.1:6379/8") >= before
+    assert run.redis_cpu(None) == 0.0
