@@ -512,10 +512,19 @@ ES256_NOTE = (
 )
 
 
+def without_limits(ours: list[Scenario]) -> list[Scenario]:
+    """``ours`` again on the server with its rate limits off (``gatehouse_unlimited``): the
+    floor they set (report, "Floors"), labelled apart from ours and in no target."""
+    return [
+        replace(s, title="", server=UNLIMITED, shown=s.server,
+                variant=f"{s.variant}, {RATE_LIMITS_OFF}")
+        for s in ours
+    ]  # fmt: skip
+
+
 def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
     gh, out = servers["gatehouse"], []
     many = f"{tenants:,} tenants"
-    off = RATE_LIMITS_OFF
     h1 = {"Host": "t0001.bench.test", "X-Forwarded-Proto": "https"}
 
     def post(auth: str, host: dict | None = None) -> dict:
@@ -546,12 +555,7 @@ def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
     out.append(Scenario("cc", "", "gatehouse", many, "POST", "/oauth/token",
                         post(gh.seed["cc"], {"X-Forwarded-Proto": "https"}), cc_body,
                         pool="gh_hosts_n", host_from_pool=True))  # fmt: skip
-    # The same two without the rate limits: the floor they set (report, "Floors").
-    out.append(Scenario("cc", "", UNLIMITED, f"1 tenant, {off}", "POST", "/oauth/token",
-                        post(gh.seed["cc"]), cc_body, shown="gatehouse"))  # fmt: skip
-    out.append(Scenario("cc", "", UNLIMITED, f"{many}, {off}", "POST", "/oauth/token",
-                        post(gh.seed["cc"], {"X-Forwarded-Proto": "https"}), cc_body,
-                        pool="gh_hosts_n", host_from_pool=True, shown="gatehouse"))  # fmt: skip
+    out += without_limits(out[-2:])
     paths = {"guide": "/oauth/", "dot": "/o/", "dot-fast": "/o/"}
     slash = {"guide": "", "dot": "/", "dot-fast": "/"}
 
@@ -581,14 +585,7 @@ def scenarios(servers: dict[str, Server], tenants: int) -> list[Scenario]:
     out.append(Scenario("introspect", "", "gatehouse", many, "POST", "/oauth/introspect",
                         post(gh.seed["introspect"], {"X-Forwarded-Proto": "https"}),
                         "token={token}", pool="gh_tokens_n", host_from_pool=True))  # fmt: skip
-    out.append(Scenario("introspect", "", UNLIMITED, f"1 tenant, {off}", "POST",
-                        "/oauth/introspect", post(gh.seed["introspect"]), "token={token}",
-                        pool="gh_tokens_1", shown="gatehouse"))  # fmt: skip
-    out.append(Scenario("introspect", "", UNLIMITED, f"{many}, {off}", "POST",
-                        "/oauth/introspect",
-                        post(gh.seed["introspect"], {"X-Forwarded-Proto": "https"}),
-                        "token={token}", pool="gh_tokens_n", host_from_pool=True,
-                        shown="gatehouse"))  # fmt: skip
+    out += without_limits(out[-2:])
     for name in ("guide", "dot", "dot-fast"):
         s = servers[name]
         out.append(Scenario("introspect", "", name, "", "POST", peer_path(name, "introspect"),
@@ -775,7 +772,7 @@ def rps(results: list[dict], key: str, peer: str) -> float | None:
 
 def cpu(results: list[dict], key: str, peer: str) -> float | None:
     """Median server + PostgreSQL + Redis CPU ms per request (only Gatehouse uses Redis)."""
-    values = [r["cpu_ms"] + r["db_cpu_ms"] + r.get("redis_cpu_ms", 0.0) for r in results
+    values = [r["cpu_ms"] + r["db_cpu_ms"] + r["redis_cpu_ms"] for r in results
               if r["key"] == key and r["peer"] == peer]  # fmt: skip
     return statistics.median(values) if values else None
 
@@ -903,7 +900,7 @@ def floors(results: list[dict], context: dict) -> list[str]:
     real, show it with numbers")."""
 
     def part(key: str, peer: str, name: str) -> float | None:
-        values = [r.get(name, 0.0) for r in results if r["key"] == key and r["peer"] == peer]
+        values = [r[name] for r in results if r["key"] == key and r["peer"] == peer]
         return statistics.median(values) if values else None
 
     lines = ["### Floors: where the CPU of a request goes", ""]
@@ -918,16 +915,15 @@ def floors(results: list[dict], context: dict) -> list[str]:
     ]
     variant = many_variant(results, "cc")
     many = f"gatehouse ({variant})" if variant else ""
-    one, off = "gatehouse (1 tenant)", RATE_LIMITS_OFF
+    one = "gatehouse (1 tenant)"
+    tenancies = [("1 tenant", one)] + ([(variant, many)] if many else [])
     rows = []
     for key in ("cc", "introspect"):
         # Ours, then the same server with its rate limits off (the floor they set; its no-op
         # is the same view), then the peers.
-        rows += [(key, one, one)] + ([(key, f"gatehouse ({many_variant(results, key)})", many)]
-                                     if many else [])  # fmt: skip
-        rows += [(key, f"gatehouse (1 tenant, {off})", one)]
-        rows += [(key, f"gatehouse ({variant}, {off})", many)] if many else []
-        rows += [(key, "guide", "guide")] + ([("cc", "dot-fast", "dot")] if key == "cc" else [])
+        rows += [(key, f"gatehouse ({t})", noop) for t, noop in tenancies]
+        rows += [(key, f"gatehouse ({t}, {RATE_LIMITS_OFF})", noop) for t, noop in tenancies]
+        rows += [(key, "guide", "guide")] + ([(key, "dot-fast", "dot")] if key == "cc" else [])
     rows += [
         ("jwt", "gatehouse (RS256, 1 tenant)", one),
         ("refresh", one, one),
@@ -1271,7 +1267,12 @@ def pooled(paths: list[str]) -> tuple[dict, list[dict], Path]:
         rounds = max(r["round"] for r in run["results"])
         # (An earlier version could count a backend that closed mid-run negative.)
         results += [
-            {**r, "round": r["round"] + offset, "db_cpu_ms": max(0.0, r["db_cpu_ms"])}
+            {
+                **r,
+                "round": r["round"] + offset,
+                "db_cpu_ms": max(0.0, r["db_cpu_ms"]),
+                "redis_cpu_ms": r.get("redis_cpu_ms", 0.0),
+            }  # (not measured before 2026-12-04)
             for r in run["results"]
         ]
         offset += rounds
